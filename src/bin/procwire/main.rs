@@ -1,0 +1,2 @@
+//! The `procwire` command-line tool (placeholder until the CLI lands).
+fn main() {}

@@ -1,0 +1,36 @@
+//! Byte wires between processes.
+//!
+//! procwire makes the right kernel pair for a job, hands it to another process, and measures
+//! which primitive wins on the machine at hand. Each capability lives in its own module:
+//!
+//! - [`wire`]: duplex pairs (AF_UNIX socketpair, two pipes, TCP loopback) and one-way pipes,
+//!   with a run-time fallback policy, per-end blocking mode, one capacity API, half-close with the
+//!   same meaning on every kind, and no `SIGPIPE` on sockets.
+//! - [`fd`]: small descriptor helpers (close-on-exec and non-blocking flags, open-descriptor
+//!   listings) used by the tests and by callers that want to check what a child inherits.
+//! - [`probe`]: what this machine's kernel grants for wires (pipe and socket buffer limits,
+//!   `RLIMIT_NOFILE`, whether `splice` works), the facts every benchmark report carries.
+//!
+//! Every descriptor procwire creates is an [`OwnedFd`](std::os::fd::OwnedFd) from birth and
+//! close-on-exec, so a child spawned on another thread at the same moment inherits none of them.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! // A socketpair if the kernel grants one, else two pipes, else a TCP-loopback pair.
+//! let pair = procwire::wire::Builder::new().capacity(1 << 20).build()?;
+//! println!("got a {} pair", pair.kind());
+//! let (mut a, mut b) = pair.into_ends();
+//! a.write_all(b"ping")?;
+//! a.shutdown_write()?; // b reads EOF after the bytes, whatever the kind
+//! let mut got = Vec::new();
+//! b.read_to_end(&mut got)?;
+//! assert_eq!(got, b"ping");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![cfg(unix)]
+#![warn(missing_docs)]
+
+pub mod fd;
+pub mod probe;
+pub mod wire;

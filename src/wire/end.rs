@@ -1,0 +1,304 @@
+//! One end of a duplex wire.
+
+use std::fmt;
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::process::Stdio;
+
+use rustix::net::Shutdown;
+
+use super::capacity::{self, Capacity};
+use super::half::{ReadHalf, WriteHalf};
+use super::sys::{self, Target, impl_read, impl_write};
+use super::Kind;
+
+/// One end of a duplex wire: read what the peer wrote, write what the peer reads.
+///
+/// `Read` and `Write` are implemented for `End` and `&End` (like [`UnixStream`]), vectored forms
+/// included. [`split`](End::split) gives owned halves for two threads.
+///
+/// An end of a pipes wire holds two descriptors, so `End` does not implement `AsFd`: use
+/// [`read_fd`](End::read_fd) and [`write_fd`](End::write_fd) (for sockets both are the same
+/// descriptor), or the halves, which do.
+pub struct End {
+    pub(super) kind: Kind,
+    pub(super) fds: EndFds,
+}
+
+/// The descriptors behind an [`End`], as [`End::into_fds`] hands them over.
+#[derive(Debug)]
+pub enum EndFds {
+    /// A socket ([`Kind::SocketPair`] or [`Kind::Loopback`]): one descriptor for both directions.
+    Socket(OwnedFd),
+    /// [`Kind::Pipes`]: the read end of the incoming pipe and the write end of the outgoing pipe.
+    /// Either is `None` once that direction was shut down locally.
+    Pipes {
+        /// The read end of the pipe the peer writes into.
+        read: Option<OwnedFd>,
+        /// The write end of the pipe the peer reads from.
+        write: Option<OwnedFd>,
+    },
+}
+
+impl End {
+    pub(super) fn socket(kind: Kind, fd: OwnedFd) -> End {
+        End {
+            kind,
+            fds: EndFds::Socket(fd),
+        }
+    }
+
+    pub(super) fn pipes(read: OwnedFd, write: OwnedFd) -> End {
+        End {
+            kind: Kind::Pipes,
+            fds: EndFds::Pipes {
+                read: Some(read),
+                write: Some(write),
+            },
+        }
+    }
+
+    /// The kind of kernel object behind this end.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The descriptor this end reads from (`None` for pipes after [`shutdown_read`](Self::shutdown_read)).
+    pub fn read_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.fds {
+            EndFds::Socket(fd) => Some(fd.as_fd()),
+            EndFds::Pipes { read, .. } => read.as_ref().map(|fd| fd.as_fd()),
+        }
+    }
+
+    /// The descriptor this end writes to (`None` for pipes after [`shutdown_write`](Self::shutdown_write)).
+    pub fn write_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.fds {
+            EndFds::Socket(fd) => Some(fd.as_fd()),
+            EndFds::Pipes { write, .. } => write.as_ref().map(|fd| fd.as_fd()),
+        }
+    }
+
+    fn reader(&self) -> Option<BorrowedFd<'_>> {
+        self.read_fd()
+    }
+
+    fn writer(&self) -> io::Result<Target<'_>> {
+        let fd = self.write_fd().ok_or_else(sys::write_side_closed)?;
+        Ok(Target {
+            fd,
+            socket: self.kind.is_socket(),
+        })
+    }
+
+    /// Half-closes the outgoing direction: the peer reads what was already written, then EOF.
+    ///
+    /// Sockets: [shutdown(2)] with `SHUT_WR` (later writes here fail with `BrokenPipe`).
+    /// Pipes: closes the write descriptor (later writes here fail with `BrokenPipe` too).
+    /// Reading from this end keeps working. Calling it twice is harmless.
+    ///
+    /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        match &mut self.fds {
+            EndFds::Socket(fd) => sys::shutdown(fd.as_fd(), Shutdown::Write),
+            EndFds::Pipes { write, .. } => {
+                drop(write.take());
+                Ok(())
+            }
+        }
+    }
+
+    /// Half-closes the incoming direction: reads here return EOF (`Ok(0)`) and unread bytes are
+    /// discarded.
+    ///
+    /// Pipes: closes the read descriptor, so the peer's writes fail with `BrokenPipe` (`EPIPE`).
+    /// Socketpair: [shutdown(2)] with `SHUT_RD`; Linux then fails the peer's writes with `EPIPE`
+    /// as well. Loopback (TCP): `SHUT_RD` only stops local reads; the peer is not told and its
+    /// writes still succeed until the connection closes.
+    ///
+    /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+    pub fn shutdown_read(&mut self) -> io::Result<()> {
+        match &mut self.fds {
+            EndFds::Socket(fd) => sys::shutdown(fd.as_fd(), Shutdown::Read),
+            EndFds::Pipes { read, .. } => {
+                drop(read.take());
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets or clears `O_NONBLOCK` on this end's descriptors (`fcntl(F_SETFL)`).
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        for fd in self.distinct_fds() {
+            crate::fd::set_nonblocking(fd, nonblocking)?;
+        }
+        Ok(())
+    }
+
+    /// The buffer sizes the kernel reports for this end now (see [`Capacity`]).
+    pub fn capacity(&self) -> io::Result<Capacity> {
+        capacity::read_back(self.kind.is_socket(), self.read_fd(), self.write_fd())
+    }
+
+    /// Asks the kernel for `bytes` of buffering in each direction and returns what it granted.
+    ///
+    /// Pipes: `fcntl(F_SETPIPE_SZ)` on both pipes, with the request clamped to
+    /// [`pipe_max_size`]; `EPERM` (the user's `pipe-user-pages-*` budget) and `EBUSY` (the pipe
+    /// holds more than the new size) leave that pipe's size as it was. Sockets: `SO_SNDBUF` and
+    /// `SO_RCVBUF`, which the kernel doubles for its bookkeeping and clamps to
+    /// `net.core.wmem_max`/`rmem_max`. Pipes are shared with the peer, so the peer's end sees the
+    /// new sizes too. See [fcntl(2)] and [socket(7)].
+    ///
+    /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
+    /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
+    pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
+        capacity::request(
+            self.kind.is_socket(),
+            self.read_fd(),
+            self.write_fd(),
+            bytes,
+        )?;
+        self.capacity()
+    }
+
+    /// Splits the end into an owned read half and an owned write half.
+    ///
+    /// Sockets: the write half gets a close-on-exec duplicate (`F_DUPFD_CLOEXEC`), which can fail
+    /// with `EMFILE`. Dropping the [`WriteHalf`] half-closes the outgoing direction and dropping
+    /// the [`ReadHalf`] the incoming one, exactly as [`shutdown_write`](Self::shutdown_write) and
+    /// [`shutdown_read`](Self::shutdown_read) would, on every kind.
+    pub fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
+        let kind = self.kind;
+        match self.fds {
+            EndFds::Socket(fd) => {
+                let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0)?;
+                Ok((ReadHalf::new(kind, Some(fd)), WriteHalf::new(kind, Some(dup))))
+            }
+            EndFds::Pipes { read, write } => {
+                Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write)))
+            }
+        }
+    }
+
+    /// Hands over the descriptors without any half-close.
+    pub fn into_fds(self) -> EndFds {
+        self.fds
+    }
+
+    fn distinct_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        let (a, b) = match &self.fds {
+            EndFds::Socket(fd) => (Some(fd.as_fd()), None),
+            EndFds::Pipes { read, write } => (
+                read.as_ref().map(|fd| fd.as_fd()),
+                write.as_ref().map(|fd| fd.as_fd()),
+            ),
+        };
+        a.into_iter().chain(b)
+    }
+
+    fn into_socket(self, wanted: &'static str, ok: bool) -> Result<OwnedFd, KindMismatch> {
+        match self.fds {
+            EndFds::Socket(fd) if ok => Ok(fd),
+            fds => Err(KindMismatch {
+                end: End {
+                    kind: self.kind,
+                    fds,
+                },
+                wanted,
+            }),
+        }
+    }
+}
+
+impl_read!(End);
+impl_write!(End);
+
+impl fmt::Debug for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("End")
+            .field("kind", &self.kind)
+            .field("read_fd", &self.read_fd().map(|fd| fd.as_raw_fd()))
+            .field("write_fd", &self.write_fd().map(|fd| fd.as_raw_fd()))
+            .finish()
+    }
+}
+
+/// A conversion that needs another kind of end; the end is handed back unharmed.
+pub struct KindMismatch {
+    end: End,
+    wanted: &'static str,
+}
+
+impl KindMismatch {
+    /// Takes the end back.
+    pub fn into_inner(self) -> End {
+        self.end
+    }
+}
+
+impl fmt::Debug for KindMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for KindMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a {} end cannot become {}; build the pair with that kind (Builder::kinds) \
+             or use End::into_fds / End::split",
+            self.end.kind, self.wanted
+        )
+    }
+}
+
+impl std::error::Error for KindMismatch {}
+
+impl From<KindMismatch> for io::Error {
+    fn from(e: KindMismatch) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+    }
+}
+
+impl TryFrom<End> for UnixStream {
+    type Error = KindMismatch;
+
+    /// Succeeds for [`Kind::SocketPair`] ends.
+    fn try_from(end: End) -> Result<UnixStream, KindMismatch> {
+        let ok = end.kind == Kind::SocketPair;
+        end.into_socket("a UnixStream", ok).map(UnixStream::from)
+    }
+}
+
+impl TryFrom<End> for TcpStream {
+    type Error = KindMismatch;
+
+    /// Succeeds for [`Kind::Loopback`] ends.
+    fn try_from(end: End) -> Result<TcpStream, KindMismatch> {
+        let ok = end.kind == Kind::Loopback;
+        end.into_socket("a TcpStream", ok).map(TcpStream::from)
+    }
+}
+
+impl TryFrom<End> for OwnedFd {
+    type Error = KindMismatch;
+
+    /// Succeeds for socket kinds, whose end is one descriptor.
+    fn try_from(end: End) -> Result<OwnedFd, KindMismatch> {
+        let ok = end.kind.is_socket();
+        end.into_socket("one OwnedFd", ok)
+    }
+}
+
+impl TryFrom<End> for Stdio {
+    type Error = KindMismatch;
+
+    /// Succeeds for socket kinds; for pipes, split the end and convert each half.
+    fn try_from(end: End) -> Result<Stdio, KindMismatch> {
+        let ok = end.kind.is_socket();
+        end.into_socket("one Stdio", ok).map(Stdio::from)
+    }
+}

@@ -1,0 +1,167 @@
+//! Owned read and write halves of an end, and the ends of a one-way pipe.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::process::Stdio;
+
+use rustix::net::Shutdown;
+
+use super::Kind;
+use super::capacity::{self, Capacity};
+use super::sys::{self, Target, impl_read, impl_write};
+
+/// The reading half of a split [`End`](super::End), or the read end of a [`pipe`](super::pipe).
+///
+/// Dropping it half-closes the incoming direction like [`End::shutdown_read`](super::End::shutdown_read):
+/// for pipes the descriptor closes (the writer gets `BrokenPipe`), for sockets `SHUT_RD` is sent.
+/// [`into_fd`](ReadHalf::into_fd) and the `Stdio` conversion hand the descriptor over without that.
+pub struct ReadHalf {
+    kind: Kind,
+    // `None` only for a half made from an already shut direction; reads then return EOF.
+    fd: Option<OwnedFd>,
+}
+
+/// The writing half of a split [`End`](super::End), or the write end of a [`pipe`](super::pipe).
+///
+/// Dropping it half-closes the outgoing direction like [`End::shutdown_write`](super::End::shutdown_write):
+/// the peer reads the bytes already sent, then EOF, on every kind. [`into_fd`](WriteHalf::into_fd)
+/// and the `Stdio` conversion hand the descriptor over without that.
+pub struct WriteHalf {
+    kind: Kind,
+    // `None` only for a half made from an already shut direction; writes then fail.
+    fd: Option<OwnedFd>,
+}
+
+macro_rules! half_common {
+    ($t:ident, $shut:expr) => {
+        impl $t {
+            pub(super) fn new(kind: Kind, fd: Option<OwnedFd>) -> $t {
+                $t { kind, fd }
+            }
+
+            /// The kind of the wire this half belongs to.
+            pub fn kind(&self) -> Kind {
+                self.kind
+            }
+
+            /// Sets or clears `O_NONBLOCK` (`fcntl(F_SETFL)`). For a split socket end the flag is
+            /// shared with the other half: both are the same open file description.
+            pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                match &self.fd {
+                    Some(fd) => crate::fd::set_nonblocking(fd, nonblocking),
+                    None => Ok(()),
+                }
+            }
+
+            /// Hands the descriptor over without half-closing anything (`None` if this half was
+            /// made from a direction that was already shut).
+            pub fn into_fd(mut self) -> Option<OwnedFd> {
+                self.fd.take()
+            }
+        }
+
+        impl Drop for $t {
+            fn drop(&mut self) {
+                if let Some(fd) = self.fd.take() {
+                    if self.kind.is_socket() {
+                        // Best effort: the descriptor closes next either way.
+                        let _ = sys::shutdown(fd.as_fd(), $shut);
+                    }
+                }
+            }
+        }
+
+        /// # Panics
+        ///
+        /// Panics if this half was made from a direction already shut down before the split
+        /// (there is no descriptor to lend).
+        impl AsFd for $t {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.fd
+                    .as_ref()
+                    .expect("this half was split from an already shut direction")
+                    .as_fd()
+            }
+        }
+
+        impl AsRawFd for $t {
+            fn as_raw_fd(&self) -> RawFd {
+                self.as_fd().as_raw_fd()
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("kind", &self.kind)
+                    .field("fd", &self.fd.as_ref().map(|fd| fd.as_raw_fd()))
+                    .finish()
+            }
+        }
+
+        impl TryFrom<$t> for Stdio {
+            type Error = io::Error;
+
+            /// Hands the descriptor to a child's stdin/stdout/stderr, without half-closing.
+            fn try_from(half: $t) -> io::Result<Stdio> {
+                half.into_fd().map(Stdio::from).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        concat!(stringify!($t), " has no descriptor: its direction was shut before the split"),
+                    )
+                })
+            }
+        }
+    };
+}
+
+half_common!(ReadHalf, Shutdown::Read);
+half_common!(WriteHalf, Shutdown::Write);
+
+impl ReadHalf {
+    fn reader(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// The kernel's buffer size for the incoming direction (`F_GETPIPE_SZ` or `SO_RCVBUF`), in
+    /// [`Capacity::recv`]; `send` is 0.
+    pub fn capacity(&self) -> io::Result<Capacity> {
+        capacity::read_back(self.kind.is_socket(), self.reader(), None)
+    }
+
+    /// Asks for `bytes` of buffering on the incoming direction and returns the grant (see
+    /// [`End::set_capacity`](super::End::set_capacity)).
+    pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
+        capacity::request(self.kind.is_socket(), self.reader(), None, bytes)?;
+        self.capacity()
+    }
+}
+
+impl WriteHalf {
+    fn writer(&self) -> io::Result<Target<'_>> {
+        let fd = self.fd.as_ref().ok_or_else(sys::write_side_closed)?;
+        Ok(Target {
+            fd: fd.as_fd(),
+            socket: self.kind.is_socket(),
+        })
+    }
+
+    /// The kernel's buffer size for the outgoing direction (`F_GETPIPE_SZ` or `SO_SNDBUF`), in
+    /// [`Capacity::send`]; `recv` is 0.
+    pub fn capacity(&self) -> io::Result<Capacity> {
+        let fd = self.fd.as_ref().map(|fd| fd.as_fd());
+        capacity::read_back(self.kind.is_socket(), None, fd)
+    }
+
+    /// Asks for `bytes` of buffering on the outgoing direction and returns the grant (see
+    /// [`End::set_capacity`](super::End::set_capacity)).
+    pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
+        let fd = self.fd.as_ref().map(|fd| fd.as_fd());
+        capacity::request(self.kind.is_socket(), None, fd, bytes)?;
+        self.capacity()
+    }
+}
+
+impl_read!(ReadHalf);
+impl_write!(WriteHalf);
