@@ -100,7 +100,10 @@ mod tests {
         assert!(fds.contains(&r.as_raw_fd()) && fds.contains(&w.as_raw_fd()));
         // Every descriptor listed is really open: the directory's own one was left out.
         for fd in &fds {
-            assert!(std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok(), "fd {fd}");
+            assert!(
+                std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok(),
+                "fd {fd}"
+            );
         }
         let of_pid = open_fds_of(std::process::id()).unwrap();
         assert!(of_pid.contains(&r.as_raw_fd()) && of_pid.contains(&w.as_raw_fd()));

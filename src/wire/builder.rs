@@ -111,7 +111,9 @@ impl Builder {
                 "the wire policy lists no kinds: give Builder::kinds at least one",
             ));
         }
-        let kind = refusals.last().map_or(io::ErrorKind::Other, |r| r.error.kind());
+        let kind = refusals
+            .last()
+            .map_or(io::ErrorKind::Other, |r| r.error.kind());
         Err(io::Error::new(kind, PairError { refusals }))
     }
 

@@ -47,7 +47,8 @@ pub(crate) fn read_back(
     read: Option<BorrowedFd<'_>>,
     write: Option<BorrowedFd<'_>>,
 ) -> io::Result<Capacity> {
-    let size = |fd: Option<BorrowedFd<'_>>, sock: fn(BorrowedFd<'_>) -> rustix::io::Result<usize>| {
+    let size = |fd: Option<BorrowedFd<'_>>,
+                sock: fn(BorrowedFd<'_>) -> rustix::io::Result<usize>| {
         fd.map_or(Ok(0), |fd| {
             if socket {
                 sock(fd)

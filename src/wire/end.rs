@@ -9,10 +9,10 @@ use std::process::Stdio;
 
 use rustix::net::Shutdown;
 
+use super::Kind;
 use super::capacity::{self, Capacity};
 use super::half::{ReadHalf, WriteHalf};
 use super::sys::{self, Target, impl_read, impl_write};
-use super::Kind;
 
 /// One end of a duplex wire: read what the peer wrote, write what the peer reads.
 ///
@@ -174,7 +174,10 @@ impl End {
         match self.fds {
             EndFds::Socket(fd) => {
                 let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0)?;
-                Ok((ReadHalf::new(kind, Some(fd)), WriteHalf::new(kind, Some(dup))))
+                Ok((
+                    ReadHalf::new(kind, Some(fd)),
+                    WriteHalf::new(kind, Some(dup)),
+                ))
             }
             EndFds::Pipes { read, write } => {
                 Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write)))

@@ -108,7 +108,10 @@ macro_rules! half_common {
                 half.into_fd().map(Stdio::from).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        concat!(stringify!($t), " has no descriptor: its direction was shut before the split"),
+                        concat!(
+                            stringify!($t),
+                            " has no descriptor: its direction was shut before the split"
+                        ),
                     )
                 })
             }

@@ -157,3 +157,56 @@ fn loopback_times_out_with_a_clear_error_when_ours_never_arrives() {
     assert!(text.contains("Builder::loopback_timeout"), "{text}");
     assert!(!text.contains(" 0 foreign"), "{text}");
 }
+
+#[test]
+fn racing_foreign_connections_are_never_accepted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    // The racer learns each listening port the moment it exists (as a local attacker watching
+    // /proc/net/tcp would, only faster) and connects to it from another thread, racing ours.
+    let (ports, seen) = mpsc::channel::<std::net::SocketAddr>();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let racer = {
+        let hits = hits.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for addr in seen {
+                if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                    let _ = s.write_all(b"FOREIGN!");
+                    held.push(s);
+                }
+            }
+            held.len()
+        })
+    };
+    let mut rng = fastrand::Rng::with_seed(7);
+    for i in 0..500u32 {
+        let (a, b) = loopback::pair(Duration::from_secs(5), &mut |addr| {
+            ports.send(addr).unwrap();
+            // Give the racer a head start on every other pair; on the rest ours usually wins.
+            if i % 2 == 0 {
+                std::thread::sleep(Duration::from_micros(300));
+            }
+        })
+        .unwrap();
+        let (mut a, mut b) = (TcpStream::from(a), TcpStream::from(b));
+        assert_eq!(a.local_addr().unwrap(), b.peer_addr().unwrap());
+        let (na, nb) = (rng.u64(..).to_le_bytes(), rng.u64(..).to_le_bytes());
+        a.write_all(&na).unwrap();
+        b.write_all(&nb).unwrap();
+        let (mut ga, mut gb) = ([0u8; 8], [0u8; 8]);
+        b.read_exact(&mut ga).unwrap();
+        a.read_exact(&mut gb).unwrap();
+        assert_eq!((ga, gb), (na, nb), "pair {i} is not connected to itself");
+    }
+    drop(ports);
+    let held = racer.join().unwrap();
+    eprintln!("{held} foreign connections reached a listener and were turned away");
+    // The race must really have been run, or this test proved nothing.
+    assert!(
+        hits.load(Ordering::Relaxed) > 0,
+        "no foreign connection reached a listener"
+    );
+}
