@@ -145,7 +145,7 @@ impl End {
     /// Asks the kernel for `bytes` of buffering in each direction and returns what it granted.
     ///
     /// Pipes: `fcntl(F_SETPIPE_SZ)` on both pipes, with the request clamped to
-    /// [`pipe_max_size`]; `EPERM` (the user's `pipe-user-pages-*` budget) and `EBUSY` (the pipe
+    /// [`pipe_max_size`](super::pipe_max_size); `EPERM` (the user's `pipe-user-pages-*` budget) and `EBUSY` (the pipe
     /// holds more than the new size) leave that pipe's size as it was. Sockets: `SO_SNDBUF` and
     /// `SO_RCVBUF`, which the kernel doubles for its bookkeeping and clamps to
     /// `net.core.wmem_max`/`rmem_max`. Pipes are shared with the peer, so the peer's end sees the

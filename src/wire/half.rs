@@ -40,6 +40,13 @@ macro_rules! half_common {
                 $t { kind, fd }
             }
 
+            /// Wraps a descriptor that carries one direction of a wire of `kind`, e.g. the
+            /// stdin or stdout a child process was given. Whether it is close-on-exec is up
+            /// to whoever made it (descriptors a process inherited as stdio are not).
+            pub fn from_fd(kind: Kind, fd: OwnedFd) -> $t {
+                $t { kind, fd: Some(fd) }
+            }
+
             /// The kind of the wire this half belongs to.
             pub fn kind(&self) -> Kind {
                 self.kind

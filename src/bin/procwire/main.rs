@@ -1,2 +1,75 @@
-//! The `procwire` command-line tool (placeholder until the CLI lands).
-fn main() {}
+//! The `procwire` command-line tool.
+//!
+//! Each subcommand is one variant of [`Command`] holding its clap `Args` struct, and one module
+//! next to this file with a `run(&Args, &mut dyn Write) -> CmdResult` function; [`main`] parses,
+//! dispatches and turns errors into `procwire: <message>` on stderr and a non-zero status.
+//! To add a subcommand: `mod name;`, a variant `Name(name::Args)` with its doc comment (that is
+//! its `--help` line), and one arm in [`run`].
+
+use std::error::Error;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod probe;
+// mod bench; (`procwire bench`: add it here, in [`Command`] and in [`run`])
+
+/// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
+type CmdResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// Byte wires between processes: make them, measure them.
+#[derive(Debug, Parser)]
+#[command(name = "procwire", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what this machine's kernel grants for wires
+    ///
+    /// Reads the pipe and socket buffer limits (/proc/sys/fs/pipe-*, /proc/sys/net/core/*), the
+    /// sizes a fresh pipe and a fresh socketpair get, RLIMIT_NOFILE, and tries splice(2) between
+    /// a pipe and a socketpair both ways. A fact that cannot be read is shown as `unknown` (null
+    /// in JSON) and the rest are still reported.
+    Probe(probe::Args),
+    // Bench(bench::Args),
+}
+
+fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
+    match command {
+        Command::Probe(args) => probe::run(args, out),
+        // Command::Bench(args) => bench::run(args, out),
+    }
+}
+
+/// Exit statuses: 0 success, 1 a failed command, 2 a usage error (clap's own exit).
+fn main() -> ExitCode {
+    // Usage errors print clap's message and exit 2; --help and --version exit 0.
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result =
+        run(&cli.command, &mut out).and_then(|()| Ok(out.flush().map_err(writing_stdout)?));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`procwire probe | head -1`): nothing to tell it.
+        Err(e) if is_broken_pipe(&*e) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("procwire: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Names the failed step in an error from writing our output, keeping its kind.
+pub(crate) fn writing_stdout(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("writing to stdout: {e}"))
+}
+
+fn is_broken_pipe(e: &(dyn Error + 'static)) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,242 @@
+//! The `procwire` binary, run for real: exit statuses, output shapes, help text.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn procwire(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_procwire"))
+        .args(args)
+        .output()
+        .expect("run the procwire binary")
+}
+
+fn stdout(out: &Output) -> &str {
+    std::str::from_utf8(&out.stdout).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> &str {
+    std::str::from_utf8(&out.stderr).expect("stderr is UTF-8")
+}
+
+fn file_number(path: &str) -> Option<u64> {
+    Some(std::fs::read_to_string(path).ok()?.trim().parse().unwrap())
+}
+
+/// The keys `probe --json` prints, with the JSON type each has when known.
+const KEYS: &[(&str, &str)] = &[
+    ("kernel_release", "string"),
+    ("cpu_model", "string"),
+    ("cpus_online", "integer"),
+    ("available_parallelism", "integer"),
+    ("cpuinfo_processors", "integer"),
+    ("page_size", "integer"),
+    ("pipe_max_size", "integer"),
+    ("pipe_default_size", "integer"),
+    ("pipe_user_pages_soft", "integer"),
+    ("pipe_user_pages_hard", "integer"),
+    ("rmem_default", "integer"),
+    ("rmem_max", "integer"),
+    ("wmem_default", "integer"),
+    ("wmem_max", "integer"),
+    ("socketpair_sndbuf", "integer"),
+    ("socketpair_rcvbuf", "integer"),
+    ("nofile_soft", "integer"),
+    ("nofile_hard", "integer"),
+    ("splice_socket_to_pipe", "object"),
+    ("splice_pipe_to_socket", "object"),
+];
+
+fn probe_json() -> serde_json::Map<String, Value> {
+    let out = procwire(&["probe", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    match serde_json::from_str(stdout(&out)).expect("probe --json prints JSON") {
+        Value::Object(map) => map,
+        other => panic!("expected an object, got {other}"),
+    }
+}
+
+#[test]
+fn probe_lists_every_fact() {
+    let out = procwire(&["probe"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let labels = [
+        "kernel release",
+        "cpu model",
+        "cpus online",
+        "available parallelism",
+        "cpuinfo processors",
+        "page size",
+        "pipe-max-size",
+        "fresh pipe size (F_GETPIPE_SZ)",
+        "pipe-user-pages-soft",
+        "pipe-user-pages-hard",
+        "net.core.rmem_default",
+        "net.core.rmem_max",
+        "net.core.wmem_default",
+        "net.core.wmem_max",
+        "socketpair SO_SNDBUF",
+        "socketpair SO_RCVBUF",
+        "RLIMIT_NOFILE soft",
+        "RLIMIT_NOFILE hard",
+        "splice socket -> pipe",
+        "splice pipe -> socket",
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), labels.len(), "{text}");
+    for (line, label) in lines.iter().zip(labels) {
+        let value = line
+            .strip_prefix(label)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("expected {label:?} first in {line:?}"));
+        assert!(!value.trim().is_empty(), "{line:?}");
+    }
+    // Values start in one column.
+    let column = |line: &str| line.len() - line.split_once(": ").unwrap().1.trim_start().len();
+    assert!(
+        lines.iter().all(|l| column(l) == column(lines[0])),
+        "{text}"
+    );
+
+    let pipe_max = file_number("/proc/sys/fs/pipe-max-size").unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("pipe-max-size:"))
+        .unwrap();
+    assert!(line.contains(&format!(" {pipe_max} (")), "{line}");
+    assert!(text.contains("splice socket -> pipe:"), "{text}");
+    assert_eq!(text.matches(" works\n").count(), 2, "{text}");
+}
+
+#[test]
+fn probe_json_has_every_documented_key_with_a_sane_type() {
+    let json = probe_json();
+    let keys: Vec<&str> = json.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+
+    for (key, kind) in KEYS {
+        let value = &json[*key];
+        let ok = match *kind {
+            "string" => value.is_null() || value.as_str().is_some_and(|s| !s.is_empty()),
+            "integer" => value.is_null() || value.is_u64(),
+            "object" => {
+                value["works"].is_boolean()
+                    && (value["error"].is_null() || value["error"].is_string())
+                    && value.as_object().unwrap().len() == 2
+            }
+            _ => unreachable!(),
+        };
+        assert!(ok, "{key}: {value}");
+    }
+}
+
+#[test]
+fn probe_json_agrees_with_this_machine() {
+    let json = probe_json();
+    assert!(json["kernel_release"].is_string());
+    assert_eq!(
+        json["pipe_max_size"].as_u64(),
+        file_number("/proc/sys/fs/pipe-max-size")
+    );
+    for (key, path) in [
+        ("pipe_user_pages_soft", "/proc/sys/fs/pipe-user-pages-soft"),
+        ("pipe_user_pages_hard", "/proc/sys/fs/pipe-user-pages-hard"),
+        ("rmem_default", "/proc/sys/net/core/rmem_default"),
+        ("rmem_max", "/proc/sys/net/core/rmem_max"),
+        ("wmem_default", "/proc/sys/net/core/wmem_default"),
+        ("wmem_max", "/proc/sys/net/core/wmem_max"),
+    ] {
+        assert_eq!(json[key].as_u64(), file_number(path), "{key}");
+    }
+    let page = json["page_size"].as_u64().unwrap();
+    let pipe = json["pipe_default_size"].as_u64().unwrap();
+    assert!(pipe >= page && pipe % page == 0, "{pipe} {page}");
+    for key in [
+        "cpus_online",
+        "available_parallelism",
+        "cpuinfo_processors",
+        "socketpair_sndbuf",
+        "socketpair_rcvbuf",
+    ] {
+        assert!(json[key].as_u64().is_some_and(|n| n > 0), "{key}");
+    }
+    for key in ["splice_socket_to_pipe", "splice_pipe_to_socket"] {
+        assert_eq!(
+            json[key]["works"],
+            Value::Bool(true),
+            "{key}: {}",
+            json[key]
+        );
+        assert!(json[key]["error"].is_null(), "{key}: {}", json[key]);
+    }
+}
+
+#[test]
+fn help_documents_every_json_key() {
+    let out = procwire(&["probe", "--help"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = stdout(&out);
+    for (key, kind) in KEYS {
+        let line = help
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("{key} is not documented in:\n{help}"));
+        assert!(line.contains(kind), "{line}");
+    }
+    for nested in [".works", ".error"] {
+        assert_eq!(help.matches(&format!("    {nested} ")).count(), 2, "{help}");
+    }
+    assert!(help.contains("null"), "{help}");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = procwire(&["probe", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    assert!(err.contains("Usage: procwire probe"), "{err}");
+}
+
+#[test]
+fn missing_or_unknown_subcommand_is_a_usage_error() {
+    for args in [&[][..], &["no-such-command"][..]] {
+        let out = procwire(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(stderr(&out).contains("Usage: procwire"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn top_level_help_names_probe() {
+    let out = procwire(&["--help"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("probe"), "{}", stdout(&out));
+}
+
+/// A failed write is an error message and status 1, not a panic.
+#[test]
+fn unwritable_stdout_is_reported_not_a_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // no /dev/full in this sandbox
+    };
+    for args in [&["probe"][..], &["probe", "--json"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_procwire"))
+            .args(args)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("procwire: writing to stdout: "), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
