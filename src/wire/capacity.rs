@@ -19,6 +19,7 @@ const DEFAULT_PIPE_MAX_SIZE: usize = 1 << 20;
 /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
 /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Capacity {
     /// Buffering for bytes this end writes (`F_GETPIPE_SZ` of the write pipe, or `SO_SNDBUF`).
     pub send: usize,

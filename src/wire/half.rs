@@ -130,6 +130,7 @@ half_common!(ReadHalf, Shutdown::Read);
 half_common!(WriteHalf, Shutdown::Write);
 
 impl ReadHalf {
+    #[inline]
     fn reader(&self) -> Option<BorrowedFd<'_>> {
         self.fd.as_ref().map(|fd| fd.as_fd())
     }
@@ -149,6 +150,7 @@ impl ReadHalf {
 }
 
 impl WriteHalf {
+    #[inline]
     fn writer(&self) -> io::Result<Target<'_>> {
         let fd = self.fd.as_ref().ok_or_else(sys::write_side_closed)?;
         Ok(Target {

@@ -68,6 +68,11 @@ pub use half::{ReadHalf, WriteHalf};
 
 /// The kind of kernel object that carries a wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Kind {
     /// An `AF_UNIX, SOCK_STREAM` socketpair: one duplex descriptor per end.
     SocketPair,

@@ -15,14 +15,17 @@ pub(crate) struct Target<'a> {
     pub socket: bool,
 }
 
+#[inline]
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rustix::io::read(fd, buf)?)
 }
 
+#[inline]
 pub(crate) fn read_vectored(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     Ok(rustix::io::readv(fd, bufs)?)
 }
 
+#[inline]
 pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
     if t.socket {
         Ok(rustix::net::send(t.fd, buf, SendFlags::NOSIGNAL)?)
@@ -31,6 +34,7 @@ pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+#[inline]
 pub(crate) fn write_vectored(t: Target<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     if t.socket {
         let mut no_control = SendAncillaryBuffer::default();
@@ -66,12 +70,14 @@ pub(crate) fn write_side_closed() -> io::Error {
 macro_rules! impl_read {
     ($t:ty) => {
         impl std::io::Read for &$t {
+            #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 match self.reader() {
                     Some(fd) => $crate::wire::sys::read(fd, buf),
                     None => Ok(0),
                 }
             }
+            #[inline]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -83,9 +89,11 @@ macro_rules! impl_read {
             }
         }
         impl std::io::Read for $t {
+            #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 (&*self).read(buf)
             }
+            #[inline]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -100,23 +108,29 @@ macro_rules! impl_read {
 macro_rules! impl_write {
     ($t:ty) => {
         impl std::io::Write for &$t {
+            #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 $crate::wire::sys::write(self.writer()?, buf)
             }
+            #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 $crate::wire::sys::write_vectored(self.writer()?, bufs)
             }
+            #[inline]
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
         impl std::io::Write for $t {
+            #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 (&*self).write(buf)
             }
+            #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
             }
+            #[inline]
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }

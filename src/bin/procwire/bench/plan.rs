@@ -1,0 +1,328 @@
+//! The decision matrix: which rows, chunk sizes and placements are measured, and in what order.
+//!
+//! Pure logic, no I/O: a [`Plan`] expands into an interleaved schedule of [`Task`]s, so every
+//! repeat of every cell runs once before any cell runs again, and procwire and raw-loop runs of
+//! a cell alternate their order from repeat to repeat. A new row (a relay mode, a child spawn,
+//! the in-memory model) is one more [`Subject`] variant and one entry in [`default_rows`].
+
+use std::time::Duration;
+
+use procwire::wire::Kind;
+use serde::Serialize;
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "subject", rename_all = "snake_case")]
+pub enum Subject {
+    /// A wire pair of `kind`; `capacity` asked per direction (None: the kernel's default).
+    Wire { kind: Kind, capacity: Option<usize> },
+}
+
+/// One row of the matrix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// Short label for tables, charts and verdicts, e.g. `pipes 1 MiB`.
+    pub label: String,
+    #[serde(flatten)]
+    pub subject: Subject,
+}
+
+impl Row {
+    pub fn wire(kind: Kind, capacity: Option<usize>) -> Row {
+        let label = match capacity {
+            None => format!("{kind} default"),
+            Some(c) => format!("{kind} {}", human_bytes(c)),
+        };
+        Row {
+            label,
+            subject: Subject::Wire { kind, capacity },
+        }
+    }
+}
+
+/// The rows `procwire bench` measures by default: the questions of the reference audits.
+pub fn default_rows() -> Vec<Row> {
+    vec![
+        Row::wire(Kind::Pipes, None),
+        Row::wire(Kind::Pipes, Some(1 << 20)),
+        Row::wire(Kind::SocketPair, None),
+        Row::wire(Kind::SocketPair, Some(4 << 20)),
+        Row::wire(Kind::Loopback, None),
+    ]
+}
+
+/// The chunk sizes of the throughput columns.
+pub const DEFAULT_CHUNKS: [usize; 4] = [4 << 10, 64 << 10, 256 << 10, 1 << 20];
+
+/// Where the two processes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Both pinned to the same CPU: every transfer is a context switch.
+    SameCpu,
+    /// Pinned to two different CPUs: the ends run in parallel, caches are not shared.
+    CrossCpu,
+}
+
+impl Placement {
+    /// The CPUs (writer, reader) for this placement, chosen from the CPUs we may run on.
+    pub fn cpus(self, allowed: &[usize]) -> Option<(usize, usize)> {
+        match (self, allowed) {
+            (_, []) => None,
+            (Placement::SameCpu, [a, ..]) => Some((*a, *a)),
+            (Placement::CrossCpu, [a, b, ..]) => Some((*a, *b)),
+            (Placement::CrossCpu, [_]) => None,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Placement::SameCpu => "same CPU",
+            Placement::CrossCpu => "different CPUs",
+        }
+    }
+}
+
+/// The placements possible with these CPUs.
+pub fn placements(allowed: &[usize]) -> Vec<Placement> {
+    [Placement::SameCpu, Placement::CrossCpu]
+        .into_iter()
+        .filter(|p| p.cpus(allowed).is_some())
+        .collect()
+}
+
+/// Which implementation of the loop runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// procwire's types: `End`/halves and their `Read`/`Write`.
+    Procwire,
+    /// Plain `read(2)`/`write(2)` on the same descriptors: the ceiling.
+    Raw,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Procwire => "procwire",
+            Mode::Raw => "raw",
+        }
+    }
+}
+
+/// How much each run moves: for a time, or a fixed number of bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    Time(Duration),
+    Bytes(u64),
+}
+
+/// One measurement to run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Task {
+    Throughput {
+        row: usize,
+        chunk: usize,
+        placement: Placement,
+        mode: Mode,
+        repeat: usize,
+    },
+    Latency {
+        row: usize,
+        placement: Placement,
+        mode: Mode,
+        repeat: usize,
+    },
+    Memcpy {
+        chunk: usize,
+        repeat: usize,
+    },
+}
+
+/// Everything one `procwire bench` run measures.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub rows: Vec<Row>,
+    pub chunks: Vec<usize>,
+    pub placements: Vec<Placement>,
+    pub repeats: usize,
+    /// Per throughput run.
+    pub budget: Budget,
+    /// Per latency run.
+    pub latency_time: Duration,
+    /// Per memcpy run.
+    pub memcpy_time: Duration,
+}
+
+impl Plan {
+    /// The interleaved schedule: repeat by repeat, every cell once, the two modes of a cell
+    /// back to back in an order that flips every repeat (so drift cannot favour one).
+    pub fn schedule(&self) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        for repeat in 0..self.repeats {
+            let modes = if repeat % 2 == 0 {
+                [Mode::Procwire, Mode::Raw]
+            } else {
+                [Mode::Raw, Mode::Procwire]
+            };
+            for &chunk in &self.chunks {
+                tasks.push(Task::Memcpy { chunk, repeat });
+            }
+            for &placement in &self.placements {
+                for row in 0..self.rows.len() {
+                    for &chunk in &self.chunks {
+                        for mode in modes {
+                            tasks.push(Task::Throughput {
+                                row,
+                                chunk,
+                                placement,
+                                mode,
+                                repeat,
+                            });
+                        }
+                    }
+                    for mode in modes {
+                        tasks.push(Task::Latency {
+                            row,
+                            placement,
+                            mode,
+                            repeat,
+                        });
+                    }
+                }
+            }
+        }
+        tasks
+    }
+
+    /// A rough forecast of the run's length, for the progress bar's first estimate.
+    pub fn forecast(&self) -> Duration {
+        let per_run = match self.budget {
+            Budget::Time(t) => t,
+            Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 2e9),
+        } + Duration::from_millis(5);
+        let tp =
+            (self.rows.len() * self.chunks.len() * self.placements.len() * 2 * self.repeats) as u32;
+        let lat = (self.rows.len() * self.placements.len() * 2 * self.repeats) as u32;
+        let mem = (self.chunks.len() * self.repeats) as u32;
+        per_run * tp + self.latency_time * lat + self.memcpy_time * mem
+    }
+}
+
+/// `4 KiB`, `1 MiB`, `212992 B`: exact binary units where they fit.
+pub fn human_bytes(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(repeats: usize, placements: Vec<Placement>) -> Plan {
+        Plan {
+            rows: default_rows(),
+            chunks: DEFAULT_CHUNKS.to_vec(),
+            placements,
+            repeats,
+            budget: Budget::Time(Duration::from_millis(10)),
+            latency_time: Duration::from_millis(10),
+            memcpy_time: Duration::from_millis(10),
+        }
+    }
+
+    #[test]
+    fn default_rows_cover_the_audit_questions() {
+        let labels: Vec<String> = default_rows().into_iter().map(|r| r.label).collect();
+        assert_eq!(
+            labels,
+            [
+                "pipes default",
+                "pipes 1 MiB",
+                "socketpair default",
+                "socketpair 4 MiB",
+                "loopback default"
+            ]
+        );
+    }
+
+    #[test]
+    fn schedule_holds_every_cell_mode_and_repeat_exactly_once() {
+        let p = plan(3, vec![Placement::SameCpu, Placement::CrossCpu]);
+        let tasks = p.schedule();
+        let tp = tasks
+            .iter()
+            .filter(|t| matches!(t, Task::Throughput { .. }))
+            .count();
+        assert_eq!(tp, 5 * 4 * 2 * 2 * 3);
+        let lat = tasks
+            .iter()
+            .filter(|t| matches!(t, Task::Latency { .. }))
+            .count();
+        assert_eq!(lat, 5 * 2 * 2 * 3);
+        let mem = tasks
+            .iter()
+            .filter(|t| matches!(t, Task::Memcpy { .. }))
+            .count();
+        assert_eq!(mem, 4 * 3);
+        let mut seen = std::collections::HashSet::new();
+        for t in &tasks {
+            assert!(seen.insert(format!("{t:?}")), "duplicate {t:?}");
+        }
+    }
+
+    #[test]
+    fn repeats_are_interleaved_and_mode_order_alternates() {
+        let p = plan(2, vec![Placement::SameCpu]);
+        let tasks = p.schedule();
+        // All of repeat 0 comes before any of repeat 1.
+        let rep = |t: &Task| match *t {
+            Task::Throughput { repeat, .. }
+            | Task::Latency { repeat, .. }
+            | Task::Memcpy { repeat, .. } => repeat,
+        };
+        let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
+        assert!(tasks[..first_1].iter().all(|t| rep(t) == 0));
+        assert!(tasks[first_1..].iter().all(|t| rep(t) == 1));
+        let first_mode = |r: usize| {
+            tasks.iter().find_map(|t| match *t {
+                Task::Throughput { mode, repeat, .. } if repeat == r => Some(mode),
+                _ => None,
+            })
+        };
+        assert_eq!(first_mode(0), Some(Mode::Procwire));
+        assert_eq!(first_mode(1), Some(Mode::Raw));
+    }
+
+    #[test]
+    fn placements_follow_the_cpus_we_may_use() {
+        assert_eq!(placements(&[0]), [Placement::SameCpu]);
+        assert_eq!(
+            placements(&[2, 5]),
+            [Placement::SameCpu, Placement::CrossCpu]
+        );
+        assert_eq!(Placement::CrossCpu.cpus(&[2, 5]), Some((2, 5)));
+        assert_eq!(Placement::SameCpu.cpus(&[2, 5]), Some((2, 2)));
+        assert!(placements(&[]).is_empty());
+    }
+
+    #[test]
+    fn human_bytes_is_exact() {
+        assert_eq!(human_bytes(4096), "4 KiB");
+        assert_eq!(human_bytes(1 << 20), "1 MiB");
+        assert_eq!(human_bytes(212992), "208 KiB");
+        assert_eq!(human_bytes(1000), "1000 B");
+    }
+
+    #[test]
+    fn forecast_grows_with_repeats() {
+        let a = plan(1, vec![Placement::SameCpu]).forecast();
+        let b = plan(3, vec![Placement::SameCpu]).forecast();
+        assert!(b > a * 2);
+    }
+}
