@@ -35,6 +35,19 @@ pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
 }
 
 #[inline]
+pub(crate) fn write_all(t: Target<'_>, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match write(t, buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[inline]
 pub(crate) fn write_vectored(t: Target<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     if t.socket {
         let mut no_control = SendAncillaryBuffer::default();
@@ -115,6 +128,12 @@ macro_rules! impl_write {
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 $crate::wire::sys::write_vectored(self.writer()?, bufs)
+            }
+            /// One descriptor lookup for the whole buffer, then a tight loop of `write(2)`
+            /// (or `send(2)`) calls, retrying `EINTR`.
+            #[inline]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                $crate::wire::sys::write_all(self.writer()?, buf)
             }
             #[inline]
             fn flush(&mut self) -> std::io::Result<()> {

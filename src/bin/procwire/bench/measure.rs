@@ -1,9 +1,12 @@
 //! The measurements themselves: a writer here, a reader in a re-executed child process.
 //!
 //! Each run makes a fresh pair with procwire's `Builder` (creation is not timed), gives the
-//! child its end as stdin and stdout, pins both processes, waits for the child's "ready" byte
-//! and only then starts the clock. The procwire and raw modes run the very same loop; only the
-//! call that moves bytes differs (`End`'s `Write` versus a bare `write(2)`).
+//! child its end as stdin and stdout, pins both processes, and waits for the child's "ready"
+//! byte before any clock starts. Within one run, blocks of procwire's loop (`End`'s `Read` and
+//! `Write`, `ReadHalf`/`WriteHalf` in the child) alternate with blocks of the raw loop (bare
+//! `read(2)`/`write(2)` on the same descriptors) on both sides, in ABBA order: both loops meet
+//! the same scheduler state, caches and neighbours, so their ratio stays steady even where the
+//! absolute figures of a 2-core machine swing from one run to the next.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -11,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procwire::wire::{Builder, Capacity, End, EndFds, Kind};
+use procwire::wire::{Builder, Capacity, End, EndFds, Kind, ReadHalf, WriteHalf};
 use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 
 use super::plan::{Budget, Mode, Row, Subject};
@@ -40,17 +43,17 @@ pub fn unpin(cpus: &[usize]) -> io::Result<()> {
     Ok(sched_setaffinity(None, &set)?)
 }
 
-/// One throughput run's outcome.
+/// One throughput run's outcome: both loops, measured in the same pair of processes.
 pub struct Throughput {
-    pub bytes: u64,
-    pub seconds: f64,
+    pub procwire_gb_s: f64,
+    pub raw_gb_s: f64,
     pub granted: Capacity,
 }
 
-impl Throughput {
-    pub fn gb_per_s(&self) -> f64 {
-        self.bytes as f64 / self.seconds / 1e9
-    }
+/// One latency run's outcome: round trips in µs, per loop.
+pub struct RoundTrips {
+    pub procwire_us: Vec<f64>,
+    pub raw_us: Vec<f64>,
 }
 
 /// What to run the peer as.
@@ -62,83 +65,36 @@ pub enum Role {
     Echo,
 }
 
-/// The writer's side of the wire, in either mode.
-enum Ours {
-    Procwire(End),
-    Raw {
-        read: OwnedFd,
-        write: Option<OwnedFd>,
-        socket: bool,
-    },
-}
+/// How many timed blocks a throughput run has (a multiple of 4: whole ABBA groups).
+pub const TIMED_BLOCKS: u64 = 32;
+/// Round trips per latency block.
+pub const ROUND_TRIPS_PER_BLOCK: u64 = 64;
 
-impl Ours {
-    fn new(end: End, mode: Mode) -> Ours {
-        match mode {
-            Mode::Procwire => Ours::Procwire(end),
-            Mode::Raw => {
-                let socket = end.kind().is_socket();
-                match end.into_fds() {
-                    EndFds::Socket(fd) => {
-                        let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0).expect("dup");
-                        Ours::Raw {
-                            read: fd,
-                            write: Some(dup),
-                            socket,
-                        }
-                    }
-                    EndFds::Pipes { read, write } => Ours::Raw {
-                        read: read.expect("fresh end"),
-                        write,
-                        socket,
-                    },
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        match self {
-            Ours::Procwire(end) => end.write_all(buf),
-            Ours::Raw { write, .. } => {
-                let fd = write.as_ref().expect("open").as_fd();
-                while !buf.is_empty() {
-                    match rustix::io::write(fd, buf) {
-                        Ok(n) => buf = &buf[n..],
-                        Err(rustix::io::Errno::INTR) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        match self {
-            Ours::Procwire(end) => end.read_exact(buf),
-            Ours::Raw { read, .. } => raw_read_exact(read.as_fd(), buf),
-        }
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        match self {
-            Ours::Procwire(end) => end.shutdown_write(),
-            Ours::Raw { write, socket, .. } => {
-                if *socket {
-                    rustix::net::shutdown(
-                        write.as_ref().expect("open"),
-                        rustix::net::Shutdown::Write,
-                    )?;
-                }
-                drop(write.take());
-                Ok(())
-            }
-        }
+/// The loop that moves block `i`: procwire, raw, raw, procwire, and again (ABBA), so a drift
+/// during the run weighs on both loops alike. Writer and reader follow the same sequence.
+pub fn block_mode(i: u64) -> Mode {
+    if matches!(i % 4, 0 | 3) {
+        Mode::Procwire
+    } else {
+        Mode::Raw
     }
 }
 
+/// `write(2)` until all of `buf` is written: the raw loop.
+#[inline]
+pub fn raw_write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `read(2)` until `buf` is full: the raw loop.
+#[inline]
 pub fn raw_read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match rustix::io::read(fd, &mut *buf) {
@@ -151,27 +107,55 @@ pub fn raw_read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8]) -> io::Result<()> 
     Ok(())
 }
 
-/// Where to find ourselves for the peer, and the CPUs to restore afterwards.
+/// Writes `total` bytes (a multiple of `buf.len()`) with the loop of `mode`.
+fn write_block(end: &End, mode: Mode, buf: &[u8], total: u64) -> io::Result<()> {
+    let chunks = total / buf.len() as u64;
+    match mode {
+        Mode::Procwire => {
+            let mut w = end;
+            for _ in 0..chunks {
+                w.write_all(buf)?;
+            }
+        }
+        Mode::Raw => {
+            let fd = end.write_fd().expect("the write side is open");
+            for _ in 0..chunks {
+                raw_write_all(fd, buf)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn round_up(n: u64, chunk: usize) -> u64 {
+    let c = chunk as u64;
+    n.max(1).div_ceil(c) * c
+}
+
+/// Where to find ourselves for the peer, and the CPUs we may use.
 pub struct Runner {
     pub exe: PathBuf,
     pub cpus: Vec<usize>,
 }
 
 impl Runner {
-    fn spawn_peer(
-        &self,
-        row: &Row,
-        role: Role,
-        mode: Mode,
-        chunk: usize,
-        cpu: usize,
-    ) -> io::Result<(Child, End)> {
+    fn pair(row: &Row) -> io::Result<(Kind, End, End)> {
         let Subject::Wire { kind, capacity } = row.subject;
         let mut builder = Builder::new().kind(kind);
         if let Some(c) = capacity {
             builder = builder.capacity(c);
         }
         let (ours, theirs) = builder.build()?.into_ends();
+        Ok((kind, ours, theirs))
+    }
+
+    fn spawn_peer(
+        &self,
+        kind: Kind,
+        theirs: End,
+        args: &[String],
+        cpu: usize,
+    ) -> io::Result<Child> {
         let (stdin, stdout): (OwnedFd, OwnedFd) = match theirs.into_fds() {
             EndFds::Socket(fd) => (rustix::io::fcntl_dupfd_cloexec(&fd, 0)?, fd),
             EndFds::Pipes { read, write } => (
@@ -179,126 +163,133 @@ impl Runner {
                 write.expect("fresh end has a write pipe"),
             ),
         };
-        let child = Command::new(&self.exe)
+        Command::new(&self.exe)
             .arg("bench-peer")
-            .args([
-                "--role",
-                match role {
-                    Role::Sink => "sink",
-                    Role::Echo => "echo",
-                },
-            ])
-            .args(["--mode", mode.name(), "--kind", kind.name()])
-            .args(["--chunk", &chunk.to_string(), "--cpu", &cpu.to_string()])
+            .args(["--kind", kind.name(), "--cpu", &cpu.to_string()])
+            .args(args)
             .stdin(Stdio::from(stdin))
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("could not start the bench peer: {e}"))
-            })?;
-        Ok((child, ours))
+            .map_err(|e| io::Error::new(e.kind(), format!("could not start the bench peer: {e}")))
     }
 
-    /// Streams `chunk`-sized writes to a sink child for `budget` (after an untimed warm-up of
-    /// a fifth of it); the clock stops when the child has counted every byte and said so.
+    /// Streams `chunk`-sized writes to a sink child: an untimed warm-up, then
+    /// [`TIMED_BLOCKS`] blocks alternating procwire's loop and the raw loop (ABBA), each block
+    /// sized from the warm-up's rate so the timed part lasts about `budget`. The child reads
+    /// each block with the matching loop and finally reports its byte count, which must match.
     pub fn throughput(
         &self,
         row: &Row,
         chunk: usize,
         (w_cpu, r_cpu): (usize, usize),
-        mode: Mode,
         budget: Budget,
     ) -> io::Result<Throughput> {
         pin(w_cpu)?;
-        let (child, end) = self.spawn_peer(row, Role::Sink, mode, chunk, r_cpu)?;
-        let granted = end.capacity()?;
-        let mut ours = Ours::new(end, mode);
+        let (kind, ours, theirs) = Self::pair(row)?;
+        let granted = ours.capacity()?;
+        // Long enough to fill both directions' buffers several times over.
+        let warm = round_up(
+            (4u64 << 20).max(4 * (granted.send + granted.recv) as u64),
+            chunk,
+        );
+        let args = [
+            "--role".to_string(),
+            "sink".to_string(),
+            "--chunk".to_string(),
+            chunk.to_string(),
+            "--warm".to_string(),
+            warm.to_string(),
+        ];
+        let child = self.spawn_peer(kind, theirs, &args, r_cpu)?;
         let result = (|| {
-            let mut ready = [0u8];
-            ours.read_exact(&mut ready)?;
+            let mut byte = [0u8];
+            (&ours).read_exact(&mut byte)?;
             let buf = vec![0xa5u8; chunk];
-            let check_every = ((1usize << 20) / chunk).max(1);
-            // The first fifth of the run warms caches, buffers and the scheduler up and is not
-            // timed: the clock restarts once it is through.
-            let (warm_time, warm_bytes) = match budget {
-                Budget::Time(t) => (t / 5, u64::MAX),
-                Budget::Bytes(b) => (Duration::MAX, b / 5),
+            let t = Instant::now();
+            write_block(&ours, Mode::Procwire, &buf, warm)?;
+            let warm_rate = warm as f64 / t.elapsed().as_secs_f64();
+            let timed = match budget {
+                Budget::Time(t) => (warm_rate * t.as_secs_f64()) as u64,
+                Budget::Bytes(b) => b,
             };
-            let mut start = Instant::now();
-            let mut sent = 0u64;
-            let mut timed_from = None;
-            loop {
-                for _ in 0..check_every {
-                    ours.write_all(&buf)?;
-                }
-                sent += (check_every * chunk) as u64;
-                let now = Instant::now();
-                let elapsed = now - start;
-                match timed_from {
-                    None if elapsed >= warm_time || sent >= warm_bytes => {
-                        timed_from = Some(sent);
-                        start = now;
-                    }
-                    Some(from) => {
-                        let done = match budget {
-                            Budget::Time(t) => elapsed >= t,
-                            Budget::Bytes(b) => sent - from >= b,
-                        };
-                        if done {
-                            break;
-                        }
-                    }
-                    None => {}
-                }
+            let block = round_up(timed / TIMED_BLOCKS, chunk);
+            (&ours).write_all(&block.to_le_bytes())?;
+            let mut secs = [0f64; 2];
+            for i in 0..TIMED_BLOCKS {
+                let mode = block_mode(i);
+                let t = Instant::now();
+                write_block(&ours, mode, &buf, block)?;
+                secs[mode as usize] += t.elapsed().as_secs_f64();
             }
+            let mut ours = ours;
             ours.shutdown_write()?;
             let mut count = [0u8; 8];
             ours.read_exact(&mut count)?;
-            let seconds = start.elapsed().as_secs_f64();
+            let sent = warm + 8 + block * TIMED_BLOCKS;
             let counted = u64::from_le_bytes(count);
             if counted != sent {
                 return Err(io::Error::other(format!(
                     "the bench peer counted {counted} bytes, {sent} were sent"
                 )));
             }
-            let sent = sent - timed_from.unwrap_or(0);
+            let per_mode = (block * TIMED_BLOCKS / 2) as f64;
             Ok(Throughput {
-                bytes: sent,
-                seconds,
+                procwire_gb_s: per_mode / secs[Mode::Procwire as usize] / 1e9,
+                raw_gb_s: per_mode / secs[Mode::Raw as usize] / 1e9,
                 granted,
             })
         })();
-        drop(ours);
         finish(child, result)
     }
 
-    /// 1-byte round trips to an echo child for `time`; returns each round trip in µs.
+    /// 1-byte round trips to an echo child for about `time`, in blocks of
+    /// [`ROUND_TRIPS_PER_BLOCK`] alternating procwire's loop and the raw loop (ABBA).
     pub fn latency(
         &self,
         row: &Row,
         (w_cpu, r_cpu): (usize, usize),
-        mode: Mode,
         time: Duration,
-    ) -> io::Result<Vec<f64>> {
+    ) -> io::Result<RoundTrips> {
         pin(w_cpu)?;
-        let (child, end) = self.spawn_peer(row, Role::Echo, mode, 1, r_cpu)?;
-        let mut ours = Ours::new(end, mode);
+        let (kind, ours, theirs) = Self::pair(row)?;
+        let args = ["--role".to_string(), "echo".to_string()];
+        let child = self.spawn_peer(kind, theirs, &args, r_cpu)?;
         let result = (|| {
+            let rfd = ours.read_fd().expect("a fresh end reads");
+            let wfd = ours.write_fd().expect("a fresh end writes");
             let mut byte = [0u8];
-            ours.read_exact(&mut byte)?;
-            let mut rtts = Vec::with_capacity(1 << 16);
+            (&ours).read_exact(&mut byte)?;
+            let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
             let start = Instant::now();
-            while start.elapsed() < time && rtts.len() < 2_000_000 {
-                let t0 = Instant::now();
-                ours.write_all(&byte)?;
-                ours.read_exact(&mut byte)?;
-                rtts.push(t0.elapsed().as_secs_f64() * 1e6);
+            let mut block = 0u64;
+            // Whole ABBA groups only, so both loops make the same number of round trips.
+            while block % 4 != 0 || (start.elapsed() < time && block < 100_000) {
+                let mode = block_mode(block);
+                for _ in 0..ROUND_TRIPS_PER_BLOCK {
+                    let t0 = Instant::now();
+                    match mode {
+                        Mode::Procwire => {
+                            (&ours).write_all(&byte)?;
+                            (&ours).read_exact(&mut byte)?;
+                        }
+                        Mode::Raw => {
+                            raw_write_all(wfd, &byte)?;
+                            raw_read_exact(rfd, &mut byte)?;
+                        }
+                    }
+                    rtts[mode as usize].push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                block += 1;
             }
+            let mut ours = ours;
             ours.shutdown_write()?;
-            Ok(rtts)
+            let [procwire_us, raw_us] = rtts;
+            Ok(RoundTrips {
+                procwire_us,
+                raw_us,
+            })
         })();
-        drop(ours);
         finish(child, result)
     }
 
@@ -334,66 +325,98 @@ fn finish<T>(mut child: Child, result: io::Result<T>) -> io::Result<T> {
     Ok(value)
 }
 
-/// The child's side: runs as `procwire bench-peer`, with the wire as stdin and stdout.
-pub fn peer(role: Role, mode: Mode, kind: Kind, chunk: usize, cpu: usize) -> io::Result<()> {
+/// The child's side: runs as `procwire bench-peer`, with the wire as stdin and stdout, and
+/// follows the writer's block sequence ([`block_mode`]) to pick its loop for every byte.
+pub fn peer(role: Role, kind: Kind, chunk: usize, warm: u64, cpu: usize) -> io::Result<()> {
     pin(cpu)?;
-    let stdin = io::stdin();
-    let stdout = io::stdout();
+    let (stdin, stdout) = (io::stdin(), io::stdout());
     let (rfd, wfd) = (stdin.as_fd(), stdout.as_fd());
-    match mode {
-        Mode::Procwire => {
-            let mut r = procwire::wire::ReadHalf::from_fd(kind, rfd.try_clone_to_owned()?);
-            let mut w = procwire::wire::WriteHalf::from_fd(kind, wfd.try_clone_to_owned()?);
-            w.write_all(&[1])?;
-            match role {
-                Role::Sink => {
-                    let mut buf = vec![0u8; chunk];
-                    let mut total = 0u64;
-                    loop {
-                        match r.read(&mut buf)? {
-                            0 => break,
-                            n => total += n as u64,
-                        }
-                    }
-                    w.write_all(&total.to_le_bytes())
+    let mut r = ReadHalf::from_fd(kind, rfd.try_clone_to_owned()?);
+    let mut w = WriteHalf::from_fd(kind, wfd.try_clone_to_owned()?);
+    w.write_all(&[1])?;
+    match role {
+        Role::Sink => {
+            let mut buf = vec![0u8; chunk];
+            // Reads up to `left` bytes with the loop of `mode`; 0 means EOF.
+            let mut read = |r: &mut ReadHalf, mode: Mode, left: u64| -> io::Result<usize> {
+                let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                match mode {
+                    Mode::Procwire => r.read(&mut buf[..n]),
+                    Mode::Raw => Ok(rustix::io::read(rfd, &mut buf[..n])?),
                 }
-                Role::Echo => {
-                    let mut byte = [0u8];
-                    while r.read(&mut byte)? == 1 {
-                        w.write_all(&byte)?;
-                    }
-                    Ok(())
-                }
-            }
-        }
-        Mode::Raw => {
-            let write_all = |mut buf: &[u8]| -> io::Result<()> {
-                while !buf.is_empty() {
-                    buf = &buf[rustix::io::write(wfd, buf)?..];
-                }
-                Ok(())
             };
-            write_all(&[1])?;
-            match role {
-                Role::Sink => {
-                    let mut buf = vec![0u8; chunk];
-                    let mut total = 0u64;
-                    loop {
-                        match rustix::io::read(rfd, &mut buf)? {
-                            0 => break,
-                            n => total += n as u64,
-                        }
-                    }
-                    write_all(&total.to_le_bytes())
-                }
-                Role::Echo => {
-                    let mut byte = [0u8];
-                    while rustix::io::read(rfd, &mut byte)? == 1 {
-                        write_all(&byte)?;
-                    }
-                    Ok(())
+            let mut left = warm;
+            while left > 0 {
+                match read(&mut r, Mode::Procwire, left)? {
+                    0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    n => left -= n as u64,
                 }
             }
+            let mut header = [0u8; 8];
+            r.read_exact(&mut header)?;
+            let block = u64::from_le_bytes(header);
+            let mut total = warm + 8;
+            let mut i = 0u64;
+            'blocks: loop {
+                let mut left = block;
+                while left > 0 {
+                    match read(&mut r, block_mode(i), left)? {
+                        0 if left == block => break 'blocks,
+                        0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        n => left -= n as u64,
+                    }
+                }
+                total += block;
+                i += 1;
+            }
+            w.write_all(&total.to_le_bytes())
         }
+        Role::Echo => {
+            let mut byte = [0u8];
+            let mut count = 0u64;
+            loop {
+                let got = match block_mode(count / ROUND_TRIPS_PER_BLOCK) {
+                    Mode::Procwire => {
+                        let n = r.read(&mut byte)?;
+                        if n == 1 {
+                            w.write_all(&byte)?;
+                        }
+                        n
+                    }
+                    Mode::Raw => {
+                        let n = rustix::io::read(rfd, &mut byte)?;
+                        if n == 1 {
+                            raw_write_all(wfd, &byte)?;
+                        }
+                        n
+                    }
+                };
+                if got == 0 {
+                    return Ok(());
+                }
+                count += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_alternate_abba() {
+        let modes: Vec<Mode> = (0..8).map(block_mode).collect();
+        use Mode::{Procwire as P, Raw as R};
+        assert_eq!(modes, [P, R, R, P, P, R, R, P]);
+        assert_eq!(TIMED_BLOCKS % 4, 0);
+    }
+
+    #[test]
+    fn blocks_are_whole_chunks() {
+        assert_eq!(round_up(1, 4096), 4096);
+        assert_eq!(round_up(4096, 4096), 4096);
+        assert_eq!(round_up(4097, 4096), 8192);
+        assert_eq!(round_up(0, 64), 64);
     }
 }

@@ -21,7 +21,7 @@ pub mod report;
 pub mod stats;
 
 use measure::{Role, Runner};
-use plan::{Budget, DEFAULT_CHUNKS, Mode, Placement, Plan, Subject, Task, default_rows};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Subject, Task, default_rows};
 use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, ThroughputCell};
 use stats::{Summary, percentile};
 
@@ -55,13 +55,13 @@ pub struct Args {
     /// A long run (up to 10 minutes): more repeats, longer runs
     #[arg(long)]
     full: bool,
-    /// Seconds per throughput run (default 0.15; --quick 0.04; --full 0.8)
+    /// Timed seconds per throughput run (default 0.3; --quick 0.08; --full 1)
     #[arg(long, value_name = "SECS", conflicts_with = "bytes", value_parser = parse_seconds)]
     duration: Option<f64>,
-    /// Bytes per throughput run instead of a time, e.g. 256M or 2G
+    /// Timed bytes per throughput run instead of a time, e.g. 256M or 2G
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     bytes: Option<u64>,
-    /// Repeats of every cell (default 5, --quick 3, --full 7); medians are reported
+    /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
     /// Only rows of these kinds, e.g. --kinds pipes,socketpair
@@ -86,14 +86,16 @@ pub struct Args {
 pub struct PeerArgs {
     #[arg(long, value_parser = ["sink", "echo"])]
     role: String,
-    #[arg(long, value_parser = ["procwire", "raw"])]
-    mode: String,
     #[arg(long)]
     kind: Kind,
     #[arg(long)]
-    chunk: usize,
-    #[arg(long)]
     cpu: usize,
+    /// Read buffer size of a sink.
+    #[arg(long, default_value_t = 1)]
+    chunk: usize,
+    /// Untimed bytes a sink reads before the block-size header.
+    #[arg(long, default_value_t = 0)]
+    warm: u64,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -150,11 +152,11 @@ fn parse_number(s: &str) -> Result<u64, String> {
 impl Args {
     fn plan(&self, cpus: &[usize]) -> Plan {
         let (repeats, run, latency, memcpy) = if self.quick {
-            (3, 0.04, 0.02, 0.02)
+            (3, 0.08, 0.05, 0.02)
         } else if self.full {
-            (7, 0.8, 0.3, 0.2)
+            (9, 1.0, 0.5, 0.2)
         } else {
-            (5, 0.15, 0.1, 0.05)
+            (5, 0.3, 0.2, 0.05)
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
@@ -252,30 +254,26 @@ pub fn run_peer(args: &PeerArgs) -> CmdResult {
     } else {
         Role::Echo
     };
-    let mode = if args.mode == "raw" {
-        Mode::Raw
-    } else {
-        Mode::Procwire
-    };
-    measure::peer(role, mode, args.kind, args.chunk.max(1), args.cpu)?;
+    measure::peer(role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
     Ok(())
 }
 
 /// The median over repeats of procwire's figure divided by the raw loop's figure of the same
-/// repeat. The two runs of a repeat are back to back, so whatever the machine was doing then
-/// weighs on both; the median of these ratios is steadier than a ratio of medians.
+/// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
+/// then weighs on both; the median of these ratios is steadier than a ratio of medians.
 fn paired_ratio(ours: &[f64], raw: &[f64]) -> f64 {
     let ratios: Vec<f64> = ours.iter().zip(raw).map(|(a, b)| a / b).collect();
     percentile(&ratios, 50.0)
 }
 
-type CellKey = (usize, usize, Placement, Mode);
+/// Throughput (procwire, raw) of each repeat, by (row, chunk, placement).
+type CellKey = (usize, usize, Placement);
 
 #[derive(Default)]
 struct Results {
-    throughput: HashMap<CellKey, Vec<f64>>,
+    throughput: HashMap<CellKey, Vec<(f64, f64)>>,
     granted: HashMap<usize, Capacity>,
-    latency: HashMap<(usize, Placement, Mode), Vec<Vec<f64>>>,
+    latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
 }
 
@@ -287,48 +285,37 @@ impl Results {
                 row,
                 chunk,
                 placement,
-                mode,
                 ..
             } => {
                 let r = &plan.rows[row];
                 let t = runner
-                    .throughput(r, chunk, cpus_of(placement), mode, plan.budget)
+                    .throughput(r, chunk, cpus_of(placement), plan.budget)
                     .map_err(|e| {
                         format!(
-                            "throughput of {} at {}, {}, {}: {e}",
+                            "throughput of {} at {}, {}: {e}",
                             r.label,
                             plan::human_bytes(chunk),
                             placement.describe(),
-                            mode.name()
                         )
                     })?;
                 self.granted.entry(row).or_insert(t.granted);
                 self.throughput
-                    .entry((row, chunk, placement, mode))
+                    .entry((row, chunk, placement))
                     .or_default()
-                    .push(t.gb_per_s());
+                    .push((t.procwire_gb_s, t.raw_gb_s));
             }
-            Task::Latency {
-                row,
-                placement,
-                mode,
-                ..
-            } => {
+            Task::Latency { row, placement, .. } => {
                 let r = &plan.rows[row];
                 let rtts = runner
-                    .latency(r, cpus_of(placement), mode, plan.latency_time)
+                    .latency(r, cpus_of(placement), plan.latency_time)
                     .map_err(|e| {
                         format!(
-                            "round trips of {} on {}, {}: {e}",
+                            "round trips of {} on {}: {e}",
                             r.label,
                             placement.describe(),
-                            mode.name()
                         )
                     })?;
-                self.latency
-                    .entry((row, placement, mode))
-                    .or_default()
-                    .push(rtts);
+                self.latency.entry((row, placement)).or_default().push(rtts);
             }
             Task::Memcpy { chunk, .. } => {
                 let gbs = runner.memcpy(chunk, runner.cpus[0], plan.memcpy_time)?;
@@ -346,12 +333,12 @@ impl Results {
             for (i, row) in plan.rows.iter().enumerate() {
                 let Subject::Wire { kind, capacity } = row.subject;
                 for &chunk in &plan.chunks {
-                    let get = |m| {
-                        self.throughput
-                            .get(&(i, chunk, placement, m))
-                            .and_then(|v| Summary::of(v))
+                    let runs = self.throughput.get(&(i, chunk, placement));
+                    let series = |pick: fn(&(f64, f64)) -> f64| {
+                        let v: Vec<f64> = runs?.iter().map(pick).collect();
+                        Summary::of(&v)
                     };
-                    if let (Some(ours), Some(raw)) = (get(Mode::Procwire), get(Mode::Raw)) {
+                    if let (Some(ours), Some(raw)) = (series(|r| r.0), series(|r| r.1)) {
                         throughput.push(ThroughputCell {
                             row: row.label.clone(),
                             kind,
@@ -367,11 +354,12 @@ impl Results {
                         });
                     }
                 }
-                let lat = |m| {
-                    let runs = self.latency.get(&(i, placement, m))?;
-                    let all: Vec<f64> = runs.iter().flatten().copied().collect();
+                let lat = |pick: fn(&measure::RoundTrips) -> &Vec<f64>| {
+                    let runs = self.latency.get(&(i, placement))?;
+                    let all: Vec<f64> = runs.iter().flat_map(pick).copied().collect();
                     let medians: Vec<f64> = runs
                         .iter()
+                        .map(pick)
                         .filter(|r| !r.is_empty())
                         .map(|r| percentile(r, 50.0))
                         .collect();
@@ -382,7 +370,7 @@ impl Results {
                         repeat_medians: Summary::of(&medians)?,
                     })
                 };
-                if let (Some(ours), Some(raw)) = (lat(Mode::Procwire), lat(Mode::Raw)) {
+                if let (Some(ours), Some(raw)) = (lat(|r| &r.procwire_us), lat(|r| &r.raw_us)) {
                     latency.push(LatencyCell {
                         row: row.label.clone(),
                         kind,
@@ -446,7 +434,9 @@ mod tests {
         assert_eq!(parse_size("1048576"), Ok(1 << 20));
         assert!(parse_size("12Q").unwrap_err().contains("unknown suffix"));
         assert!(parse_size("4K").unwrap_err().contains("too small"));
-        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("1.5M").unwrap_err().contains("not a size"));
+        assert_eq!(parse_chunk("64K"), Ok(64 << 10));
+        assert!(parse_chunk("0").unwrap_err().contains("out of range"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The decision matrix: which rows, chunk sizes and placements are measured, and in what order.
 //!
 //! Pure logic, no I/O: a [`Plan`] expands into an interleaved schedule of [`Task`]s, so every
-//! repeat of every cell runs once before any cell runs again, and procwire and raw-loop runs of
-//! a cell alternate their order from repeat to repeat. A new row (a relay mode, a child spawn,
+//! repeat of every cell runs once before any cell runs again. (procwire's loop and the raw loop
+//! of a cell are interleaved inside each run: see `measure`.) A new row (a relay mode, a child spawn,
 //! the in-memory model) is one more [`Subject`] variant and one entry in [`default_rows`].
 
 use std::time::Duration;
@@ -91,23 +91,13 @@ pub fn placements(allowed: &[usize]) -> Vec<Placement> {
         .collect()
 }
 
-/// Which implementation of the loop runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Which implementation of the loop runs (and the index of its figures).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// procwire's types: `End`/halves and their `Read`/`Write`.
     Procwire,
     /// Plain `read(2)`/`write(2)` on the same descriptors: the ceiling.
     Raw,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Procwire => "procwire",
-            Mode::Raw => "raw",
-        }
-    }
 }
 
 /// How much each run moves: for a time, or a fixed number of bytes.
@@ -124,13 +114,11 @@ pub enum Task {
         row: usize,
         chunk: usize,
         placement: Placement,
-        mode: Mode,
         repeat: usize,
     },
     Latency {
         row: usize,
         placement: Placement,
-        mode: Mode,
         repeat: usize,
     },
     Memcpy {
@@ -155,40 +143,28 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The interleaved schedule: repeat by repeat, every cell once, the two modes of a cell
-    /// back to back in an order that flips every repeat (so drift cannot favour one).
+    /// The interleaved schedule: repeat by repeat, every cell once.
     pub fn schedule(&self) -> Vec<Task> {
         let mut tasks = Vec::new();
         for repeat in 0..self.repeats {
-            let modes = if repeat % 2 == 0 {
-                [Mode::Procwire, Mode::Raw]
-            } else {
-                [Mode::Raw, Mode::Procwire]
-            };
             for &chunk in &self.chunks {
                 tasks.push(Task::Memcpy { chunk, repeat });
             }
             for &placement in &self.placements {
                 for row in 0..self.rows.len() {
                     for &chunk in &self.chunks {
-                        for mode in modes {
-                            tasks.push(Task::Throughput {
-                                row,
-                                chunk,
-                                placement,
-                                mode,
-                                repeat,
-                            });
-                        }
-                    }
-                    for mode in modes {
-                        tasks.push(Task::Latency {
+                        tasks.push(Task::Throughput {
                             row,
+                            chunk,
                             placement,
-                            mode,
                             repeat,
                         });
                     }
+                    tasks.push(Task::Latency {
+                        row,
+                        placement,
+                        repeat,
+                    });
                 }
             }
         }
@@ -252,19 +228,19 @@ mod tests {
     }
 
     #[test]
-    fn schedule_holds_every_cell_mode_and_repeat_exactly_once() {
+    fn schedule_holds_every_cell_and_repeat_exactly_once() {
         let p = plan(3, vec![Placement::SameCpu, Placement::CrossCpu]);
         let tasks = p.schedule();
         let tp = tasks
             .iter()
             .filter(|t| matches!(t, Task::Throughput { .. }))
             .count();
-        assert_eq!(tp, 5 * 4 * 2 * 2 * 3);
+        assert_eq!(tp, 5 * 4 * 2 * 3);
         let lat = tasks
             .iter()
             .filter(|t| matches!(t, Task::Latency { .. }))
             .count();
-        assert_eq!(lat, 5 * 2 * 2 * 3);
+        assert_eq!(lat, 5 * 2 * 3);
         let mem = tasks
             .iter()
             .filter(|t| matches!(t, Task::Memcpy { .. }))
@@ -277,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn repeats_are_interleaved_and_mode_order_alternates() {
+    fn repeats_are_interleaved() {
         let p = plan(2, vec![Placement::SameCpu]);
         let tasks = p.schedule();
         // All of repeat 0 comes before any of repeat 1.
@@ -287,16 +263,10 @@ mod tests {
             | Task::Memcpy { repeat, .. } => repeat,
         };
         let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
+        assert!(first_1 > 0);
         assert!(tasks[..first_1].iter().all(|t| rep(t) == 0));
         assert!(tasks[first_1..].iter().all(|t| rep(t) == 1));
-        let first_mode = |r: usize| {
-            tasks.iter().find_map(|t| match *t {
-                Task::Throughput { mode, repeat, .. } if repeat == r => Some(mode),
-                _ => None,
-            })
-        };
-        assert_eq!(first_mode(0), Some(Mode::Procwire));
-        assert_eq!(first_mode(1), Some(Mode::Raw));
+        assert_eq!(tasks.len(), 2 * first_1);
     }
 
     #[test]
