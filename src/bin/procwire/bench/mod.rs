@@ -488,7 +488,7 @@ mod tests {
             "{:?}",
             full.forecast()
         );
-        assert_eq!(full.repeats, 7);
+        assert_eq!(full.repeats, 9);
         assert_eq!(default.placements.len(), 2);
         assert_eq!(
             args(false, false).plan(&[3]).placements,

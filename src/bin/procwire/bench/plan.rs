@@ -173,13 +173,14 @@ impl Plan {
 
     /// A rough forecast of the run's length, for the progress bar's first estimate.
     pub fn forecast(&self) -> Duration {
+        // The timed part, plus the untimed warm-up and the child's start.
         let per_run = match self.budget {
             Budget::Time(t) => t,
             Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 2e9),
-        } + Duration::from_millis(5);
+        } + Duration::from_millis(25);
         let tp =
-            (self.rows.len() * self.chunks.len() * self.placements.len() * 2 * self.repeats) as u32;
-        let lat = (self.rows.len() * self.placements.len() * 2 * self.repeats) as u32;
+            (self.rows.len() * self.chunks.len() * self.placements.len() * self.repeats) as u32;
+        let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
         let mem = (self.chunks.len() * self.repeats) as u32;
         per_run * tp + self.latency_time * lat + self.memcpy_time * mem
     }
