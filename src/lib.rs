@@ -32,5 +32,10 @@
 #![warn(missing_docs)]
 
 pub mod fd;
+
+// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
 pub mod probe;
 pub mod wire;
