@@ -30,24 +30,28 @@ fn throughput(c: &mut Criterion) {
                 let data = vec![0x5au8; chunk];
                 b.iter_custom(|iters| {
                     let total = iters as usize * chunk;
-                    let start = Instant::now();
-                    let reader = thread::scope(|s| {
-                        let r = s.spawn(|| {
+                    thread::scope(|s| {
+                        // The reader is started (and waiting) before the clock runs.
+                        let (go, ready) = std::sync::mpsc::channel();
+                        let zr = &mut zr;
+                        let r = s.spawn(move || {
                             let mut buf = vec![0u8; chunk];
                             let mut left = total;
+                            go.send(()).unwrap();
                             while left > 0 {
                                 let n = zr.read(&mut buf[..chunk.min(left)]).unwrap();
                                 assert!(n > 0, "unexpected EOF");
                                 left -= n;
                             }
                         });
+                        ready.recv().unwrap();
+                        let start = Instant::now();
                         for _ in 0..iters {
                             aw.write_all(&data).unwrap();
                         }
-                        r.join()
-                    });
-                    reader.unwrap();
-                    start.elapsed()
+                        r.join().unwrap();
+                        start.elapsed()
+                    })
                 });
             });
         }

@@ -28,7 +28,7 @@
 //! assert_eq!(got, b"ping");
 //! # Ok::<(), std::io::Error>(())
 //! ```
-#![cfg(unix)]
+#![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
 pub mod fd;

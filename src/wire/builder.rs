@@ -4,12 +4,11 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::PipeFlags;
 
 use super::half::{ReadHalf, WriteHalf};
-use super::{End, Kind, loopback};
+use super::{End, Kind, loopback, sys};
 
 /// Options for a new wire: the kinds to try in order, per-end blocking mode, capacity.
 ///
@@ -124,12 +123,12 @@ impl Builder {
     /// [pipe2(2)]: https://man7.org/linux/man-pages/man2/pipe2.2.html
     pub fn pipe(&self) -> io::Result<(ReadHalf, WriteHalf)> {
         let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-            .map_err(|e| with_hint(e.into(), "pipe2(O_CLOEXEC)"))?;
+            .map_err(|e| sys::with_hint(e.into(), "pipe2(O_CLOEXEC)"))?;
         crate::fd::set_nonblocking(&r, self.nonblocking[0])?;
         crate::fd::set_nonblocking(&w, self.nonblocking[1])?;
         let (r, w) = (
-            ReadHalf::new(Kind::Pipes, Some(r)),
-            WriteHalf::new(Kind::Pipes, Some(w)),
+            ReadHalf::new(Kind::Pipes, r),
+            WriteHalf::new(Kind::Pipes, w),
         );
         if let Some(bytes) = self.capacity {
             w.set_capacity(bytes)?;
@@ -156,21 +155,24 @@ impl Maker for Os {
                     SocketFlags::CLOEXEC,
                     None,
                 )
-                .map_err(|e| with_hint(e.into(), "socketpair(AF_UNIX, SOCK_STREAM)"))?;
+                .map_err(|e| sys::with_hint(e.into(), "socketpair(AF_UNIX, SOCK_STREAM)"))?;
                 (End::socket(kind, a), End::socket(kind, b))
             }
             Kind::Pipes => {
                 let pipe = || {
                     rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-                        .map_err(|e| with_hint(e.into(), "pipe2(O_CLOEXEC)"))
+                        .map_err(|e| sys::with_hint(e.into(), "pipe2(O_CLOEXEC)"))
                 };
                 let (b_reads, a_writes) = pipe()?;
                 let (a_reads, b_writes) = pipe()?;
                 (End::pipes(a_reads, a_writes), End::pipes(b_reads, b_writes))
             }
             Kind::Loopback => {
-                let (a, b) = loopback::pair(options.loopback_timeout, &mut |_| {})?;
-                (End::socket(kind, a), End::socket(kind, b))
+                let made = loopback::pair(options.loopback_timeout, &mut |_| {})?;
+                (
+                    End::socket(kind, made.connecting),
+                    End::socket(kind, made.accepted),
+                )
             }
         };
         a.set_nonblocking(options.nonblocking[0])?;
@@ -184,20 +186,6 @@ impl Maker for Os {
         }
         Ok((a, b))
     }
-}
-
-fn with_hint(e: io::Error, call: &str) -> io::Error {
-    let hint = match e.raw_os_error() {
-        Some(n) if n == Errno::MFILE.raw_os_error() => {
-            "; this process is at RLIMIT_NOFILE: close unused descriptors or raise the limit \
-             (ulimit -n)"
-        }
-        Some(n) if n == Errno::NFILE.raw_os_error() => {
-            "; the system-wide file table is full (fs.file-max)"
-        }
-        _ => "",
-    };
-    io::Error::new(e.kind(), format!("{call} failed: {e}{hint}"))
 }
 
 /// A connected pair of ends and how it was obtained.

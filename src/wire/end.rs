@@ -114,13 +114,14 @@ impl End {
         }
     }
 
-    /// Half-closes the incoming direction: reads here return EOF (`Ok(0)`) and unread bytes are
-    /// discarded.
+    /// Half-closes the incoming direction: once the bytes already received are read (sockets)
+    /// or at once (pipes), reads here return EOF (`Ok(0)`).
     ///
-    /// Pipes: closes the read descriptor, so the peer's writes fail with `BrokenPipe` (`EPIPE`).
-    /// Socketpair: [shutdown(2)] with `SHUT_RD`; Linux then fails the peer's writes with `EPIPE`
-    /// as well. Loopback (TCP): `SHUT_RD` only stops local reads; the peer is not told and its
-    /// writes still succeed until the connection closes.
+    /// Pipes: closes the read descriptor, which discards unread bytes and fails the peer's
+    /// writes with `BrokenPipe` (`EPIPE`). Socketpair: [shutdown(2)] with `SHUT_RD`; bytes
+    /// already queued can still be read, and Linux fails the peer's further writes with `EPIPE`.
+    /// Loopback (TCP): `SHUT_RD` only stops local reads; the peer is not told and its writes
+    /// still succeed until the connection closes.
     ///
     /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
     pub fn shutdown_read(&mut self) -> io::Result<()> {
@@ -173,19 +174,35 @@ impl End {
     /// with `EMFILE`. Dropping the [`WriteHalf`] half-closes the outgoing direction and dropping
     /// the [`ReadHalf`] the incoming one, exactly as [`shutdown_write`](Self::shutdown_write) and
     /// [`shutdown_read`](Self::shutdown_read) would, on every kind.
-    pub fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
+    ///
+    /// # Errors
+    ///
+    /// A pipes end whose read or write side was already shut down has no descriptor for that
+    /// half: `InvalidInput`, and the end is handed back inside the error's [`KindMismatch`]
+    /// (`err.into_inner()`). Split first, then drop the half you do not need.
+    pub fn split(self) -> Result<(ReadHalf, WriteHalf), KindMismatch> {
         let kind = self.kind;
         match self.fds {
-            EndFds::Socket(fd) => {
-                let dup = rustix::io::fcntl_dupfd_cloexec(&fd, 0)?;
-                Ok((
-                    ReadHalf::new(kind, Some(fd)),
-                    WriteHalf::new(kind, Some(dup)),
-                ))
-            }
-            EndFds::Pipes { read, write } => {
-                Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write)))
-            }
+            EndFds::Socket(fd) => match rustix::io::fcntl_dupfd_cloexec(&fd, 0) {
+                Ok(dup) => Ok((ReadHalf::new(kind, fd), WriteHalf::new(kind, dup))),
+                Err(e) => Err(KindMismatch {
+                    end: End::socket(kind, fd),
+                    wanted: "two halves",
+                    why: Some(sys::with_hint(e.into(), "F_DUPFD_CLOEXEC")),
+                }),
+            },
+            EndFds::Pipes {
+                read: Some(read),
+                write: Some(write),
+            } => Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write))),
+            fds => Err(KindMismatch {
+                end: End { kind, fds },
+                wanted: "two halves",
+                why: Some(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "one of its directions was already shut down",
+                )),
+            }),
         }
     }
 
@@ -214,6 +231,7 @@ impl End {
                     fds,
                 },
                 wanted,
+                why: None,
             }),
         }
     }
@@ -232,10 +250,11 @@ impl fmt::Debug for End {
     }
 }
 
-/// A conversion that needs another kind of end; the end is handed back unharmed.
+/// A conversion or split this end cannot make; the end is handed back unharmed.
 pub struct KindMismatch {
     end: End,
     wanted: &'static str,
+    why: Option<io::Error>,
 }
 
 impl KindMismatch {
@@ -253,20 +272,33 @@ impl fmt::Debug for KindMismatch {
 
 impl fmt::Display for KindMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "a {} end cannot become {}; build the pair with that kind (Builder::kinds) \
-             or use End::into_fds / End::split",
-            self.end.kind, self.wanted
-        )
+        match &self.why {
+            Some(why) => write!(
+                f,
+                "a {} end cannot become {}: {why}",
+                self.end.kind, self.wanted
+            ),
+            None => write!(
+                f,
+                "a {} end cannot become {}; build the pair with that kind (Builder::kinds) \
+                 or use End::into_fds / End::split",
+                self.end.kind, self.wanted
+            ),
+        }
     }
 }
 
 impl std::error::Error for KindMismatch {}
 
 impl From<KindMismatch> for io::Error {
+    /// Keeps the kind of the underlying failure (e.g. `EMFILE` from a split), else
+    /// `InvalidInput`; the end is closed.
     fn from(e: KindMismatch) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+        let kind = e
+            .why
+            .as_ref()
+            .map_or(io::ErrorKind::InvalidInput, io::Error::kind);
+        io::Error::new(kind, e.to_string())
     }
 }
 

@@ -14,11 +14,12 @@ use super::sys::{self, Target, impl_read, impl_write};
 /// The reading half of a split [`End`](super::End), or the read end of a [`pipe`](super::pipe).
 ///
 /// Dropping it half-closes the incoming direction like [`End::shutdown_read`](super::End::shutdown_read):
-/// for pipes the descriptor closes (the writer gets `BrokenPipe`), for sockets `SHUT_RD` is sent.
+/// for pipes the descriptor closes (the writer gets `BrokenPipe`), for sockets it calls
+/// `shutdown(SHUT_RD)` (a socketpair peer's writes then fail too; a TCP peer is not told).
 /// [`into_fd`](ReadHalf::into_fd) and the `Stdio` conversion hand the descriptor over without that.
 pub struct ReadHalf {
     kind: Kind,
-    // `None` only for a half made from an already shut direction; reads then return EOF.
+    // Always `Some` until `into_fd` takes it; an `Option` only so `Drop` can tell.
     fd: Option<OwnedFd>,
 }
 
@@ -29,22 +30,29 @@ pub struct ReadHalf {
 /// and the `Stdio` conversion hand the descriptor over without that.
 pub struct WriteHalf {
     kind: Kind,
-    // `None` only for a half made from an already shut direction; writes then fail.
+    // Always `Some` until `into_fd` takes it; an `Option` only so `Drop` can tell.
     fd: Option<OwnedFd>,
 }
 
 macro_rules! half_common {
     ($t:ident, $shut:expr) => {
         impl $t {
-            pub(super) fn new(kind: Kind, fd: Option<OwnedFd>) -> $t {
-                $t { kind, fd }
+            pub(super) fn new(kind: Kind, fd: OwnedFd) -> $t {
+                $t { kind, fd: Some(fd) }
+            }
+
+            fn fd(&self) -> BorrowedFd<'_> {
+                self.fd
+                    .as_ref()
+                    .expect("a half holds its descriptor until into_fd")
+                    .as_fd()
             }
 
             /// Wraps a descriptor that carries one direction of a wire of `kind`, e.g. the
             /// stdin or stdout a child process was given. Whether it is close-on-exec is up
             /// to whoever made it (descriptors a process inherited as stdio are not).
             pub fn from_fd(kind: Kind, fd: OwnedFd) -> $t {
-                $t { kind, fd: Some(fd) }
+                $t::new(kind, fd)
             }
 
             /// The kind of the wire this half belongs to.
@@ -55,16 +63,14 @@ macro_rules! half_common {
             /// Sets or clears `O_NONBLOCK` (`fcntl(F_SETFL)`). For a split socket end the flag is
             /// shared with the other half: both are the same open file description.
             pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-                match &self.fd {
-                    Some(fd) => crate::fd::set_nonblocking(fd, nonblocking),
-                    None => Ok(()),
-                }
+                crate::fd::set_nonblocking(self.fd(), nonblocking)
             }
 
-            /// Hands the descriptor over without half-closing anything (`None` if this half was
-            /// made from a direction that was already shut).
-            pub fn into_fd(mut self) -> Option<OwnedFd> {
-                self.fd.take()
+            /// Hands the descriptor over without half-closing anything.
+            pub fn into_fd(mut self) -> OwnedFd {
+                self.fd
+                    .take()
+                    .expect("a half holds its descriptor until into_fd")
             }
         }
 
@@ -79,16 +85,9 @@ macro_rules! half_common {
             }
         }
 
-        /// # Panics
-        ///
-        /// Panics if this half was made from a direction already shut down before the split
-        /// (there is no descriptor to lend).
         impl AsFd for $t {
             fn as_fd(&self) -> BorrowedFd<'_> {
-                self.fd
-                    .as_ref()
-                    .expect("this half was split from an already shut direction")
-                    .as_fd()
+                self.fd()
             }
         }
 
@@ -107,20 +106,10 @@ macro_rules! half_common {
             }
         }
 
-        impl TryFrom<$t> for Stdio {
-            type Error = io::Error;
-
+        impl From<$t> for Stdio {
             /// Hands the descriptor to a child's stdin/stdout/stderr, without half-closing.
-            fn try_from(half: $t) -> io::Result<Stdio> {
-                half.into_fd().map(Stdio::from).ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        concat!(
-                            stringify!($t),
-                            " has no descriptor: its direction was shut before the split"
-                        ),
-                    )
-                })
+            fn from(half: $t) -> Stdio {
+                Stdio::from(half.into_fd())
             }
         }
     };
@@ -132,7 +121,7 @@ half_common!(WriteHalf, Shutdown::Write);
 impl ReadHalf {
     #[inline]
     fn reader(&self) -> Option<BorrowedFd<'_>> {
-        self.fd.as_ref().map(|fd| fd.as_fd())
+        Some(self.fd())
     }
 
     /// The kernel's buffer size for the incoming direction (`F_GETPIPE_SZ` or `SO_RCVBUF`), in
@@ -152,9 +141,8 @@ impl ReadHalf {
 impl WriteHalf {
     #[inline]
     fn writer(&self) -> io::Result<Target<'_>> {
-        let fd = self.fd.as_ref().ok_or_else(sys::write_side_closed)?;
         Ok(Target {
-            fd: fd.as_fd(),
+            fd: self.fd(),
             socket: self.kind.is_socket(),
         })
     }
@@ -162,15 +150,13 @@ impl WriteHalf {
     /// The kernel's buffer size for the outgoing direction (`F_GETPIPE_SZ` or `SO_SNDBUF`), in
     /// [`Capacity::send`]; `recv` is 0.
     pub fn capacity(&self) -> io::Result<Capacity> {
-        let fd = self.fd.as_ref().map(|fd| fd.as_fd());
-        capacity::read_back(self.kind.is_socket(), None, fd)
+        capacity::read_back(self.kind.is_socket(), None, Some(self.fd()))
     }
 
     /// Asks for `bytes` of buffering on the outgoing direction and returns the grant (see
     /// [`End::set_capacity`](super::End::set_capacity)).
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        let fd = self.fd.as_ref().map(|fd| fd.as_fd());
-        capacity::request(self.kind.is_socket(), None, fd, bytes)?;
+        capacity::request(self.kind.is_socket(), None, Some(self.fd()), bytes)?;
         self.capacity()
     }
 }

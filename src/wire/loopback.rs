@@ -14,29 +14,45 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-/// Makes a connected TCP pair over `127.0.0.1`: (the connecting end, the accepted end).
+/// The listener's accept queue. Small, so a flood of foreign connections is turned away by
+/// the kernel instead of growing a queue we must drain; ours is retried by TCP until the bound.
+pub(crate) const BACKLOG: i32 = 64;
+
+/// A connected TCP pair over `127.0.0.1`, and how many foreign connections were turned away.
+pub(crate) struct Made {
+    pub connecting: OwnedFd,
+    pub accepted: OwnedFd,
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the unit tests"))]
+    pub rejected: usize,
+}
+
+/// Makes a connected TCP pair over `127.0.0.1`.
 ///
 /// `listening` runs once the listener is up and before our own connect, with its address: the
 /// tests use it to queue foreign connections ahead of ours.
-pub(crate) fn pair(
-    timeout: Duration,
-    listening: &mut dyn FnMut(SocketAddr),
-) -> io::Result<(OwnedFd, OwnedFd)> {
-    let deadline = Instant::now() + timeout;
-    // std binds with SOCK_CLOEXEC and accepts with accept4(SOCK_CLOEXEC).
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| context(e, "bind a listener on 127.0.0.1"))?;
-    listener.set_nonblocking(true)?;
+pub(crate) fn pair(timeout: Duration, listening: &mut dyn FnMut(SocketAddr)) -> io::Result<Made> {
+    // No deadline for a bound too large to add (Duration::MAX).
+    let deadline = Instant::now().checked_add(timeout);
+    let socket = || {
+        rustix::net::socket_with(
+            AddressFamily::INET,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .map_err(|e| context(e.into(), "create a TCP socket"))
+    };
+    let listener = socket()?;
+    let localhost = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    rustix::net::bind(&listener, &localhost)
+        .and_then(|()| rustix::net::listen(&listener, BACKLOG))
+        .map_err(|e| context(e.into(), "bind and listen on 127.0.0.1"))?;
+    // std accepts with accept4(SOCK_CLOEXEC); the listener stays non-blocking.
+    let listener = TcpListener::from(listener);
     let addr = listener.local_addr()?;
     listening(addr);
 
-    let client = rustix::net::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .map_err(|e| context(e.into(), "create a TCP socket"))?;
+    let client = socket()?;
     match rustix::net::connect(&client, &addr) {
         Ok(()) | Err(Errno::INPROGRESS) => {}
         Err(e) => return Err(context(e.into(), &format!("connect to {addr}"))),
@@ -47,6 +63,22 @@ pub(crate) fn pair(
 
     let mut rejected = 0usize;
     loop {
+        // Checked on every pass: a flood of foreign connections must not keep us here.
+        let left = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        };
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "loopback shim: our own connection {own} -> {addr} was not accepted \
+                     within {timeout:?} ({rejected} foreign connection(s) rejected); the \
+                     machine may be overloaded or something floods the port; raise \
+                     Builder::loopback_timeout or prefer another wire kind"
+                ),
+            ));
+        }
         match listener.accept() {
             Ok((stream, peer)) if peer == own => {
                 // Accepted means the three-way handshake completed, so the client is connected;
@@ -56,27 +88,17 @@ pub(crate) fn pair(
                 }
                 client.set_nodelay(true)?;
                 stream.set_nodelay(true)?;
-                return Ok((client.into(), stream.into()));
+                return Ok(Made {
+                    connecting: client.into(),
+                    accepted: stream.into(),
+                    rejected,
+                });
             }
             Ok((foreign, _)) => {
                 rejected += 1;
                 drop(foreign);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "loopback shim: our own connection {own} -> {addr} was not accepted \
-                             within {timeout:?} ({rejected} foreign connection(s) rejected); the \
-                             machine may be overloaded or something floods the port; raise \
-                             Builder::loopback_timeout or prefer another wire kind"
-                        ),
-                    ));
-                }
-                wait_readable(&listener, left)?;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(&listener, left)?,
             // A queued connection reset before we took it, or a signal: try again.
             Err(e)
                 if e.kind() == io::ErrorKind::Interrupted
@@ -87,8 +109,9 @@ pub(crate) fn pair(
 }
 
 fn wait_readable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
-    let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
-        tv_sec: i64::MAX,
+    // poll's own bound: at most a day per call, the loop comes back for the rest.
+    let ts = Timespec::try_from(timeout.min(Duration::from_secs(86_400))).unwrap_or(Timespec {
+        tv_sec: 86_400,
         tv_nsec: 0,
     });
     let mut fds = [PollFd::new(fd, PollFlags::IN)];
@@ -99,5 +122,5 @@ fn wait_readable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
 }
 
 fn context(e: io::Error, what: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("loopback shim: could not {what}: {e}"))
+    super::sys::with_hint(e, &format!("loopback shim: {what}"))
 }

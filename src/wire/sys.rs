@@ -70,6 +70,21 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: rustix::net::Shutdown) -> io::Re
     }
 }
 
+/// Adds what failed and, for descriptor exhaustion, what to do, keeping the error's kind.
+pub(crate) fn with_hint(e: io::Error, what: &str) -> io::Error {
+    let hint = match e.raw_os_error() {
+        Some(n) if n == rustix::io::Errno::MFILE.raw_os_error() => {
+            "; this process is at RLIMIT_NOFILE: close unused descriptors or raise the limit \
+             (ulimit -n)"
+        }
+        Some(n) if n == rustix::io::Errno::NFILE.raw_os_error() => {
+            "; the system-wide file table is full (fs.file-max)"
+        }
+        _ => "",
+    };
+    io::Error::new(e.kind(), format!("{what} failed: {e}{hint}"))
+}
+
 /// The error a write to a locally shut or closed write side returns on every kind.
 pub(crate) fn write_side_closed() -> io::Error {
     io::Error::new(
@@ -148,6 +163,10 @@ macro_rules! impl_write {
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
+            }
+            #[inline]
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                (&*self).write_all(buf)
             }
             #[inline]
             fn flush(&mut self) -> std::io::Result<()> {

@@ -240,3 +240,79 @@ fn unwritable_stdout_is_reported_not_a_panic() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// A real `bench` run, as small as the options allow: structure, not timings.
+#[test]
+fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
+    let dir = std::env::temp_dir().join(format!("procwire-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("b.json"), dir.join("b.svg"));
+    let out = procwire(&[
+        "bench",
+        "--kinds",
+        "pipes,socketpair",
+        "--chunks",
+        "4K,64K",
+        "--repeats",
+        "2",
+        "--duration",
+        "0.005",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for row in [
+        "pipes default",
+        "pipes 1 MiB",
+        "socketpair default",
+        "socketpair 4 MiB",
+    ] {
+        assert!(text.contains(row), "{row} missing from:\n{text}");
+    }
+    assert!(text.contains("- at 64 KiB, same CPU,"), "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["schema"], "procwire-bench/1");
+    let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
+    let cells = v["throughput"].as_array().unwrap();
+    assert_eq!(cells.len(), 4 * 2 * placements);
+    for c in cells {
+        assert_eq!(c["repeats"], 2);
+        assert_eq!(c["procwire_gb_s"]["samples"].as_array().unwrap().len(), 2);
+        assert!(c["procwire_gb_s"]["median"].as_f64().unwrap() > 0.0);
+        assert!(c["raw_gb_s"]["median"].as_f64().unwrap() > 0.0);
+        assert!(c["capacity_granted"]["send"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(v["latency"].as_array().unwrap().len(), 4 * placements);
+    assert_eq!(v["memcpy"].as_array().unwrap().len(), 2);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("socketpair 4 MiB"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_refuses_an_unwritable_output_path_before_measuring() {
+    let started = std::time::Instant::now();
+    let out = procwire(&["bench", "--json", "/nonexistent-dir/out.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot write /nonexistent-dir/out.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn bench_rejects_bad_sizes_with_a_usage_error() {
+    for args in [
+        &["bench", "--chunks", "0"][..],
+        &["bench", "--bytes", "12Q"],
+        &["bench", "--kinds", "fifo"],
+    ] {
+        let out = procwire(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}

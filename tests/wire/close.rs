@@ -138,3 +138,29 @@ fn writing_to_a_gone_pipe_peer_is_broken_pipe_when_sigpipe_is_ignored() {
     drop(b);
     assert_eq!(write_until_broken(&mut a), ErrorKind::BrokenPipe);
 }
+
+#[test]
+fn splitting_a_half_shut_pipes_end_hands_the_end_back() {
+    let (mut a, mut b) = pair(Kind::Pipes);
+    a.shutdown_write().unwrap();
+    let err = a.split().unwrap_err();
+    assert!(err.to_string().contains("already shut down"), "{err}");
+    // Nothing was closed on the way: the read side still works.
+    let mut a = err.into_inner();
+    b.write_all(b"still readable").unwrap();
+    drop(b);
+    assert_eq!(read_all(&mut a), b"still readable");
+}
+
+#[test]
+fn shutdown_read_on_a_socketpair_still_yields_bytes_already_queued() {
+    // Documented difference: pipes discard unread bytes on shutdown_read, sockets keep them.
+    let (mut a, mut b) = pair(Kind::SocketPair);
+    b.write_all(b"queued").unwrap();
+    a.shutdown_read().unwrap();
+    assert_eq!(read_all(&mut a), b"queued");
+    let (mut a, mut b) = pair(Kind::Pipes);
+    b.write_all(b"queued").unwrap();
+    a.shutdown_read().unwrap();
+    assert_eq!(read_all(&mut a), b"");
+}

@@ -2,11 +2,9 @@
 //! procwire's median as a solid line with its min-max range as whiskers, the raw loop on the
 //! same wire as a dashed line of the same colour.
 
-use std::path::Path;
-
 use plotters::prelude::*;
 
-use super::plan::{Placement, human_bytes};
+use super::plan::human_bytes;
 use super::report::Report;
 
 const COLOURS: [RGBColor; 8] = [
@@ -22,22 +20,10 @@ const COLOURS: [RGBColor; 8] = [
 
 type ChartResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// Draws the chart of `report` into the SVG file `path`.
-pub fn write_svg(report: &Report, path: &Path) -> ChartResult {
-    let mut svg = String::new();
-    render(report, &mut svg)?;
-    std::fs::write(path, svg)
-        .map_err(|e| format!("could not write the chart to {}: {e}", path.display()).into())
-}
-
 /// Renders the chart of `report` as SVG text.
 pub fn render(report: &Report, out: &mut String) -> ChartResult {
-    let mut placements: Vec<Placement> = report.throughput.iter().map(|c| c.placement).collect();
-    placements.sort_unstable();
-    placements.dedup();
-    let mut chunks: Vec<usize> = report.throughput.iter().map(|c| c.chunk).collect();
-    chunks.sort_unstable();
-    chunks.dedup();
+    let placements = report.placements();
+    let chunks = report.chunks();
     if placements.is_empty() || chunks.is_empty() {
         return Err("nothing to chart: the report has no throughput cells".into());
     }
@@ -59,11 +45,7 @@ pub fn render(report: &Report, out: &mut String) -> ChartResult {
     let x_of = |chunk: usize| chunks.iter().position(|&c| c == chunk).unwrap_or(0) as f64;
     let panels = root.split_evenly((1, placements.len()));
     for (panel, &placement) in panels.iter().zip(&placements) {
-        let cpus = report
-            .throughput
-            .iter()
-            .find(|c| c.placement == placement)
-            .map_or((0, 0), |c| c.cpus);
+        let cpus = report.cpus(placement);
         let mut chart = ChartBuilder::on(panel)
             .caption(
                 format!("{} (CPUs {} and {})", placement.describe(), cpus.0, cpus.1),

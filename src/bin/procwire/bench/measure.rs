@@ -4,7 +4,7 @@
 //! child its end as stdin and stdout, pins both processes, and waits for the child's "ready"
 //! byte before any clock starts. Within one run, blocks of procwire's loop (`End`'s `Read` and
 //! `Write`, `ReadHalf`/`WriteHalf` in the child) alternate with blocks of the raw loop (bare
-//! `read(2)`/`write(2)` on the same descriptors) on both sides, in ABBA order: both loops meet
+//! `read(2)`/`write(2)` on the same descriptors) on both sides, in ABBA BAAB order: both loops meet
 //! the same scheduler state, caches and neighbours, so their ratio stays steady even where the
 //! absolute figures of a 2-core machine swing from one run to the next.
 
@@ -65,15 +65,23 @@ pub enum Role {
     Echo,
 }
 
-/// How many timed blocks a throughput run has (a multiple of 4: whole ABBA groups).
+/// How many timed blocks a throughput run has (a multiple of 8: whole ABBA BAAB groups).
 pub const TIMED_BLOCKS: u64 = 32;
+/// Untimed blocks before them, in the same alternation: whatever the kernel still does for the
+/// previous run (reaping its child, freeing its buffers) lands here, not on the first timed
+/// block, which would always be procwire's.
+pub const SETTLE_BLOCKS: u64 = 8;
 /// Round trips per latency block.
 pub const ROUND_TRIPS_PER_BLOCK: u64 = 64;
 
-/// The loop that moves block `i`: procwire, raw, raw, procwire, and again (ABBA), so a drift
-/// during the run weighs on both loops alike. Writer and reader follow the same sequence.
+/// The loop that moves block `i`: procwire, raw, raw, procwire, then raw, procwire, procwire,
+/// raw (ABBA BAAB), and again. Within every eight blocks each loop holds each position once on
+/// average, so neither a drift during the run nor the first and last blocks favour one.
+/// Writer and reader follow the same sequence.
 pub fn block_mode(i: u64) -> Mode {
-    if matches!(i % 4, 0 | 3) {
+    let abba = matches!(i % 4, 0 | 3);
+    let flipped = (i / 4) % 2 == 1;
+    if abba != flipped {
         Mode::Procwire
     } else {
         Mode::Raw
@@ -174,8 +182,9 @@ impl Runner {
             .map_err(|e| io::Error::new(e.kind(), format!("could not start the bench peer: {e}")))
     }
 
-    /// Streams `chunk`-sized writes to a sink child: an untimed warm-up, then
-    /// [`TIMED_BLOCKS`] blocks alternating procwire's loop and the raw loop (ABBA), each block
+    /// Streams `chunk`-sized writes to a sink child: an untimed warm-up, [`SETTLE_BLOCKS`]
+    /// untimed blocks, then [`TIMED_BLOCKS`] blocks alternating procwire's loop and the raw loop
+    /// (ABBA BAAB), each block
     /// sized from the warm-up's rate so the timed part lasts about `budget`. The child reads
     /// each block with the matching loop and finally reports its byte count, which must match.
     pub fn throughput(
@@ -216,17 +225,19 @@ impl Runner {
             let block = round_up(timed / TIMED_BLOCKS, chunk);
             (&ours).write_all(&block.to_le_bytes())?;
             let mut secs = [0f64; 2];
-            for i in 0..TIMED_BLOCKS {
+            for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
                 let mode = block_mode(i);
                 let t = Instant::now();
                 write_block(&ours, mode, &buf, block)?;
-                secs[mode as usize] += t.elapsed().as_secs_f64();
+                if i >= SETTLE_BLOCKS {
+                    secs[mode as usize] += t.elapsed().as_secs_f64();
+                }
             }
             let mut ours = ours;
             ours.shutdown_write()?;
             let mut count = [0u8; 8];
             ours.read_exact(&mut count)?;
-            let sent = warm + 8 + block * TIMED_BLOCKS;
+            let sent = warm + 8 + block * (SETTLE_BLOCKS + TIMED_BLOCKS);
             let counted = u64::from_le_bytes(count);
             if counted != sent {
                 return Err(io::Error::other(format!(
@@ -244,7 +255,7 @@ impl Runner {
     }
 
     /// 1-byte round trips to an echo child for about `time`, in blocks of
-    /// [`ROUND_TRIPS_PER_BLOCK`] alternating procwire's loop and the raw loop (ABBA).
+    /// [`ROUND_TRIPS_PER_BLOCK`] alternating procwire's loop and the raw loop (ABBA BAAB).
     pub fn latency(
         &self,
         row: &Row,
@@ -263,8 +274,8 @@ impl Runner {
             let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
             let start = Instant::now();
             let mut block = 0u64;
-            // Whole ABBA groups only, so both loops make the same number of round trips.
-            while block % 4 != 0 || (start.elapsed() < time && block < 100_000) {
+            // Whole groups of eight only, so both loops make the same number of round trips.
+            while block % 8 != 0 || (start.elapsed() < time && block < 100_000) {
                 let mode = block_mode(block);
                 for _ in 0..ROUND_TRIPS_PER_BLOCK {
                     let t0 = Instant::now();
@@ -405,11 +416,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_alternate_abba() {
+    fn blocks_alternate_abba_baab() {
         let modes: Vec<Mode> = (0..8).map(block_mode).collect();
         use Mode::{Procwire as P, Raw as R};
-        assert_eq!(modes, [P, R, R, P, P, R, R, P]);
-        assert_eq!(TIMED_BLOCKS % 4, 0);
+        assert_eq!(modes, [P, R, R, P, R, P, P, R]);
+        // Whole groups of eight: both loops move the same number of blocks.
+        assert_eq!(TIMED_BLOCKS % 8, 0);
+        let procwire = (0..TIMED_BLOCKS).filter(|&i| block_mode(i) == P).count();
+        assert_eq!(procwire as u64 * 2, TIMED_BLOCKS);
     }
 
     #[test]

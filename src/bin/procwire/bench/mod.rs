@@ -204,6 +204,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
             _ => "no CPU is available to pin the benchmark to".into(),
         });
     }
+    // Refuse unwritable output paths now, not after a minute of measuring.
+    let json_file = open_output(args.json.as_deref())?;
+    let svg_file = open_output(args.svg.as_deref())?;
     let runner = Runner {
         exe: std::env::current_exe().map_err(|e| format!("finding our own executable: {e}"))?,
         cpus: cpus.clone(),
@@ -236,19 +239,33 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
     for v in &report.verdicts {
         writeln!(out, "- {v}").map_err(crate::writing_stdout)?;
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n")
+    if let (Some(mut file), Some(path)) = (json_file, &args.json) {
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        file.write_all(text.as_bytes())
             .map_err(|e| format!("could not write {}: {e}", path.display()))?;
     }
-    if let Some(path) = &args.svg {
-        chart::write_svg(&report, path)?;
+    if let (Some(mut file), Some(path)) = (svg_file, &args.svg) {
+        let mut svg = String::new();
+        chart::render(&report, &mut svg)?;
+        file.write_all(svg.as_bytes())
+            .map_err(|e| format!("could not write the chart to {}: {e}", path.display()))?;
     }
     Ok(())
 }
 
+fn open_output(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, String> {
+    path.map(|p| {
+        std::fs::File::create(p)
+            .map_err(|e| format!("cannot write {}: {e}; choose another path", p.display()))
+    })
+    .transpose()
+}
+
 /// Runs `procwire bench-peer` (the child side).
 pub fn run_peer(args: &PeerArgs) -> CmdResult {
+    if args.cpu >= rustix::thread::CpuSet::MAX_CPU {
+        return Err(format!("--cpu {} is beyond the CPUs this system can name", args.cpu).into());
+    }
     let role = if args.role == "sink" {
         Role::Sink
     } else {

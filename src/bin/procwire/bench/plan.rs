@@ -173,9 +173,10 @@ impl Plan {
 
     /// A rough forecast of the run's length, for the progress bar's first estimate.
     pub fn forecast(&self) -> Duration {
-        // The timed part, plus the untimed warm-up and the child's start.
+        // The timed part, a quarter more of untimed settling blocks, the warm-up and the
+        // child's start.
         let per_run = match self.budget {
-            Budget::Time(t) => t,
+            Budget::Time(t) => t + t / 4,
             Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 2e9),
         } + Duration::from_millis(25);
         let tp =

@@ -94,18 +94,28 @@ impl Report {
             .find(|c| c.row == row && c.chunk == chunk && c.placement == placement)
     }
 
-    fn chunks(&self) -> Vec<usize> {
+    /// The chunk sizes measured, ascending.
+    pub fn chunks(&self) -> Vec<usize> {
         let mut v: Vec<usize> = self.throughput.iter().map(|c| c.chunk).collect();
         v.sort_unstable();
         v.dedup();
         v
     }
 
-    fn placements(&self) -> Vec<Placement> {
+    /// The placements measured.
+    pub fn placements(&self) -> Vec<Placement> {
         let mut v: Vec<Placement> = self.throughput.iter().map(|c| c.placement).collect();
         v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// The (writer, reader) CPUs of a placement.
+    pub fn cpus(&self, placement: Placement) -> (usize, usize) {
+        self.throughput
+            .iter()
+            .find(|c| c.placement == placement)
+            .map_or((0, 0), |c| c.cpus)
     }
 
     /// The terminal table: one block per placement, a line per row.
@@ -114,11 +124,7 @@ impl Report {
         let chunks = self.chunks();
         let reps = self.settings.repeats;
         for placement in self.placements() {
-            let cpus = self
-                .throughput
-                .iter()
-                .find(|c| c.placement == placement)
-                .map_or((0, 0), |c| c.cpus);
+            let cpus = self.cpus(placement);
             let _ = writeln!(
                 s,
                 "\n{} (writer on CPU {}, reader on CPU {}): throughput GB/s, median of {reps}, \
@@ -131,7 +137,7 @@ impl Report {
             for &c in &chunks {
                 let _ = write!(s, " {:>16}", human_bytes(c));
             }
-            let _ = writeln!(s, " {:>18}", "1-byte rtt µs p99");
+            let _ = writeln!(s, " {:>18}", "rtt µs median p99");
             for row in &self.rows {
                 let granted = self
                     .throughput
