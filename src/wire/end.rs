@@ -66,7 +66,7 @@ impl End {
     }
 
     /// The descriptor this end reads from (`None` for pipes after [`shutdown_read`](Self::shutdown_read)).
-    #[inline]
+    #[inline(always)]
     pub fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.fds {
             EndFds::Socket(fd) => Some(fd.as_fd()),
@@ -75,7 +75,7 @@ impl End {
     }
 
     /// The descriptor this end writes to (`None` for pipes after [`shutdown_write`](Self::shutdown_write)).
-    #[inline]
+    #[inline(always)]
     pub fn write_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.fds {
             EndFds::Socket(fd) => Some(fd.as_fd()),
@@ -83,12 +83,12 @@ impl End {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn reader(&self) -> Option<BorrowedFd<'_>> {
         self.read_fd()
     }
 
-    #[inline]
+    #[inline(always)]
     fn writer(&self) -> io::Result<Target<'_>> {
         let fd = self.write_fd().ok_or_else(sys::write_side_closed)?;
         Ok(Target {

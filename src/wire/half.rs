@@ -41,6 +41,7 @@ macro_rules! half_common {
                 $t { kind, fd: Some(fd) }
             }
 
+            #[inline(always)]
             fn fd(&self) -> BorrowedFd<'_> {
                 self.fd
                     .as_ref()
@@ -119,7 +120,7 @@ half_common!(ReadHalf, Shutdown::Read);
 half_common!(WriteHalf, Shutdown::Write);
 
 impl ReadHalf {
-    #[inline]
+    #[inline(always)]
     fn reader(&self) -> Option<BorrowedFd<'_>> {
         Some(self.fd())
     }
@@ -139,7 +140,7 @@ impl ReadHalf {
 }
 
 impl WriteHalf {
-    #[inline]
+    #[inline(always)]
     fn writer(&self) -> io::Result<Target<'_>> {
         Ok(Target {
             fd: self.fd(),

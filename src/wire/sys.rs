@@ -15,7 +15,7 @@ pub(crate) struct Target<'a> {
     pub socket: bool,
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rustix::io::read(fd, buf)?)
 }
@@ -25,7 +25,7 @@ pub(crate) fn read_vectored(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> 
     Ok(rustix::io::readv(fd, bufs)?)
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
     if t.socket {
         Ok(rustix::net::send(t.fd, buf, SendFlags::NOSIGNAL)?)
@@ -34,7 +34,7 @@ pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn write_all(t: Target<'_>, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match write(t, buf) {
@@ -98,7 +98,7 @@ pub(crate) fn write_side_closed() -> io::Error {
 macro_rules! impl_read {
     ($t:ty) => {
         impl std::io::Read for &$t {
-            #[inline]
+            #[inline(always)]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 match self.reader() {
                     Some(fd) => $crate::wire::sys::read(fd, buf),
@@ -117,7 +117,7 @@ macro_rules! impl_read {
             }
         }
         impl std::io::Read for $t {
-            #[inline]
+            #[inline(always)]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 (&*self).read(buf)
             }
@@ -136,7 +136,7 @@ macro_rules! impl_read {
 macro_rules! impl_write {
     ($t:ty) => {
         impl std::io::Write for &$t {
-            #[inline]
+            #[inline(always)]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 $crate::wire::sys::write(self.writer()?, buf)
             }
@@ -146,7 +146,7 @@ macro_rules! impl_write {
             }
             /// One descriptor lookup for the whole buffer, then a tight loop of `write(2)`
             /// (or `send(2)`) calls, retrying `EINTR`.
-            #[inline]
+            #[inline(always)]
             fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
                 $crate::wire::sys::write_all(self.writer()?, buf)
             }
@@ -156,7 +156,7 @@ macro_rules! impl_write {
             }
         }
         impl std::io::Write for $t {
-            #[inline]
+            #[inline(always)]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 (&*self).write(buf)
             }
@@ -164,7 +164,7 @@ macro_rules! impl_write {
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
             }
-            #[inline]
+            #[inline(always)]
             fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
                 (&*self).write_all(buf)
             }
