@@ -57,7 +57,7 @@ pub struct RoundTrips {
 }
 
 /// What to run the peer as.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Role {
     /// Read until EOF, then report the byte count.
     Sink,

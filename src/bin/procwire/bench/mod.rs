@@ -71,8 +71,8 @@ pub struct Args {
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
     chunks: Vec<usize>,
     /// Only this CPU placement
-    #[arg(long, value_name = "WHERE", value_parser = ["same", "cross"])]
-    placement: Option<String>,
+    #[arg(long, value_name = "WHERE")]
+    placement: Option<Placement>,
     /// Write every cell, with the machine's facts, as JSON to FILE (schema in --help)
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -84,8 +84,8 @@ pub struct Args {
 /// The child side of a bench run (internal: started by `procwire bench`)
 #[derive(Debug, clap::Args)]
 pub struct PeerArgs {
-    #[arg(long, value_parser = ["sink", "echo"])]
-    role: String,
+    #[arg(long)]
+    role: Role,
     #[arg(long)]
     kind: Kind,
     #[arg(long)]
@@ -170,12 +170,7 @@ impl Args {
             });
         }
         let mut placements = plan::placements(cpus);
-        if let Some(p) = &self.placement {
-            let want = if p == "same" {
-                Placement::SameCpu
-            } else {
-                Placement::CrossCpu
-            };
+        if let Some(want) = self.placement {
             placements.retain(|&q| q == want);
         }
         Plan {
@@ -199,8 +194,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
     let cpus = measure::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
     let plan = args.plan(&cpus);
     if plan.placements.is_empty() {
-        return Err(match args.placement.as_deref() {
-            Some("cross") => "--placement cross needs two CPUs; this process may use one".into(),
+        return Err(match args.placement {
+            Some(Placement::CrossCpu) => {
+                "--placement cross needs two CPUs; this process may use one".into()
+            }
             _ => "no CPU is available to pin the benchmark to".into(),
         });
     }
@@ -266,12 +263,7 @@ pub fn run_peer(args: &PeerArgs) -> CmdResult {
     if args.cpu >= rustix::thread::CpuSet::MAX_CPU {
         return Err(format!("--cpu {} is beyond the CPUs this system can name", args.cpu).into());
     }
-    let role = if args.role == "sink" {
-        Role::Sink
-    } else {
-        Role::Echo
-    };
-    measure::peer(role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
+    measure::peer(args.role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
     Ok(())
 }
 

@@ -55,12 +55,14 @@ pub fn default_rows() -> Vec<Row> {
 pub const DEFAULT_CHUNKS: [usize; 4] = [4 << 10, 64 << 10, 256 << 10, 1 << 20];
 
 /// Where the two processes run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     /// Both pinned to the same CPU: every transfer is a context switch.
+    #[value(name = "same")]
     SameCpu,
     /// Pinned to two different CPUs: the ends run in parallel, caches are not shared.
+    #[value(name = "cross")]
     CrossCpu,
 }
 
