@@ -10,6 +10,8 @@
 //!   listings) used by the tests and by callers that want to check what a child inherits.
 //! - [`probe`]: what this machine's kernel grants for wires (pipe and socket buffer limits,
 //!   `RLIMIT_NOFILE`, whether `splice` works), the facts every benchmark report carries.
+//! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
+//!   for deterministic tests of protocol code.
 //!
 //! Every descriptor procwire creates is an [`OwnedFd`](std::os::fd::OwnedFd) from birth and
 //! close-on-exec, so a child spawned on another thread at the same moment inherits none of them.
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod fd;
+pub mod model;
 
 // The README's examples run as doc tests.
 #[cfg(doctest)]
