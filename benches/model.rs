@@ -1,0 +1,94 @@
+//! The in-memory model's throughput at 64 KiB chunks between two threads, beside
+//! `tokio::io::duplex` (two tasks on a two-worker runtime) and a kernel socketpair
+//! (`UnixStream::pair`), all with 212992 bytes of buffering per direction where it can be set.
+//!
+//! `cargo bench --bench model`. Issue target: the model moves >= 1 GB/s and is not slower than
+//! tokio's duplex.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use procwire::model::MemStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHUNK: usize = 64 << 10;
+
+/// Moves `iters` chunks from `w` to `r` on two threads; the clock covers delivery.
+fn two_threads<W: Write + Send, R: Read + Send>(w: &mut W, r: &mut R, iters: u64) -> Duration {
+    let data = vec![0x5au8; CHUNK];
+    let total = iters as usize * CHUNK;
+    thread::scope(|s| {
+        let (go, ready) = std::sync::mpsc::channel();
+        let reader = s.spawn(move || {
+            let mut buf = vec![0u8; CHUNK];
+            let mut left = total;
+            go.send(()).unwrap();
+            while left > 0 {
+                let n = r.read(&mut buf[..CHUNK.min(left)]).unwrap();
+                assert!(n > 0, "unexpected EOF");
+                left -= n;
+            }
+        });
+        ready.recv().unwrap();
+        let start = Instant::now();
+        for _ in 0..iters {
+            w.write_all(&data).unwrap();
+        }
+        reader.join().unwrap();
+        start.elapsed()
+    })
+}
+
+fn model(c: &mut Criterion) {
+    let mut group = c.benchmark_group("model_64k");
+    group
+        .throughput(Throughput::Bytes(CHUNK as u64))
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+
+    group.bench_function("memstream", |b| {
+        let (mut a, mut z) = MemStream::pair().unwrap();
+        b.iter_custom(|iters| two_threads(&mut a, &mut z, iters));
+    });
+
+    group.bench_function("socketpair", |b| {
+        let (mut a, mut z) = UnixStream::pair().unwrap();
+        b.iter_custom(|iters| two_threads(&mut a, &mut z, iters));
+    });
+
+    group.bench_function("tokio_duplex", |b| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let (mut a, mut z) = tokio::io::duplex(212_992);
+                let total = iters as usize * CHUNK;
+                let reader = tokio::spawn(async move {
+                    let mut buf = vec![0u8; CHUNK];
+                    let mut left = total;
+                    while left > 0 {
+                        let n = z.read(&mut buf[..CHUNK.min(left)]).await.unwrap();
+                        assert!(n > 0, "unexpected EOF");
+                        left -= n;
+                    }
+                });
+                let data = vec![0x5au8; CHUNK];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    a.write_all(&data).await.unwrap();
+                }
+                reader.await.unwrap();
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, model);
+criterion_main!(benches);
