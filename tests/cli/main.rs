@@ -252,7 +252,7 @@ fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
     let out = procwire(&[
         "bench",
         "--kinds",
-        "pipes,socketpair",
+        "pipes,socketpair,model",
         "--chunks",
         "4K,64K",
         "--repeats",
@@ -279,7 +279,7 @@ fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
     assert_eq!(v["schema"], "procwire-bench/1");
     let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
     let cells = v["throughput"].as_array().unwrap();
-    assert_eq!(cells.len(), 4 * 2 * placements);
+    assert_eq!(cells.len(), 5 * 2 * placements);
     for c in cells {
         assert_eq!(c["repeats"], 2);
         assert_eq!(c["procwire_gb_s"]["samples"].as_array().unwrap().len(), 2);
@@ -287,7 +287,11 @@ fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
         assert!(c["raw_gb_s"]["median"].as_f64().unwrap() > 0.0);
         assert!(c["capacity_granted"]["send"].as_u64().unwrap() > 0);
     }
-    assert_eq!(v["latency"].as_array().unwrap().len(), 4 * placements);
+    assert_eq!(v["latency"].as_array().unwrap().len(), 5 * placements);
+    assert!(
+        text.contains("the in-memory model between two threads on same CPU moves"),
+        "{text}"
+    );
     assert_eq!(v["memcpy"].as_array().unwrap().len(), 2);
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("socketpair 4 MiB"));

@@ -147,8 +147,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    fn pair(row: &Row) -> io::Result<(Kind, End, End)> {
-        let Subject::Wire { kind, capacity } = row.subject;
+    fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(Kind, End, End)> {
         let mut builder = Builder::new().kind(kind);
         if let Some(c) = capacity {
             builder = builder.capacity(c);
@@ -195,7 +194,13 @@ impl Runner {
         budget: Budget,
     ) -> io::Result<Throughput> {
         pin(w_cpu)?;
-        let (kind, ours, theirs) = Self::pair(row)?;
+        let (kind, capacity) = match row.subject {
+            Subject::Wire { kind, capacity } => (kind, capacity),
+            Subject::Model { capacity } => {
+                return threads::throughput(capacity, chunk, r_cpu, budget);
+            }
+        };
+        let (kind, ours, theirs) = Self::pair(kind, capacity)?;
         let granted = ours.capacity()?;
         // Long enough to fill both directions' buffers several times over.
         let warm = round_up(
@@ -263,7 +268,11 @@ impl Runner {
         time: Duration,
     ) -> io::Result<RoundTrips> {
         pin(w_cpu)?;
-        let (kind, ours, theirs) = Self::pair(row)?;
+        let (kind, capacity) = match row.subject {
+            Subject::Wire { kind, capacity } => (kind, capacity),
+            Subject::Model { capacity } => return threads::latency(capacity, r_cpu, time),
+        };
+        let (kind, ours, theirs) = Self::pair(kind, capacity)?;
         let args = ["--role".to_string(), "echo".to_string()];
         let child = self.spawn_peer(kind, theirs, &args, r_cpu)?;
         let result = (|| {
@@ -320,6 +329,166 @@ impl Runner {
             copied += (check_every * chunk) as u64;
         }
         Ok(copied as f64 / start.elapsed().as_secs_f64() / 1e9)
+    }
+}
+
+/// The model row: procwire's in-memory socketpair between this thread and a second one, with a
+/// kernel socketpair between the same two threads as its "raw" figure, in interleaved blocks.
+mod threads {
+    use std::io::{self, Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use procwire::model::MemStream;
+    use procwire::wire::Capacity;
+
+    use super::{
+        Budget, Mode, ROUND_TRIPS_PER_BLOCK, RoundTrips, SETTLE_BLOCKS, TIMED_BLOCKS, Throughput,
+        block_mode, pin, round_up,
+    };
+
+    fn read_exactly(mut r: impl Read, buf: &mut [u8], mut n: u64) -> io::Result<()> {
+        while n > 0 {
+            let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            match r.read(&mut buf[..want])? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                k => n -= k as u64,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_chunks(mut w: impl Write, buf: &[u8], total: u64) -> io::Result<()> {
+        for _ in 0..total / buf.len() as u64 {
+            w.write_all(buf)?;
+        }
+        Ok(())
+    }
+
+    /// The calling thread (already pinned) writes; a thread pinned to `r_cpu` reads.
+    pub fn throughput(
+        capacity: usize,
+        chunk: usize,
+        r_cpu: usize,
+        budget: Budget,
+    ) -> io::Result<Throughput> {
+        let (ma, mb) = MemStream::pair_with_capacity(capacity)?;
+        let (ka, kb) = UnixStream::pair()?;
+        let warm = round_up((4u64 << 20).max(8 * capacity as u64), chunk);
+        let (tell, told) = mpsc::channel::<u64>();
+        thread::scope(|s| {
+            let reader = s.spawn(move || -> io::Result<()> {
+                pin(r_cpu)?;
+                let mut buf = vec![0u8; chunk];
+                read_exactly(&mb, &mut buf, warm)?;
+                read_exactly(&kb, &mut buf, warm)?;
+                let block = told.recv().map_err(io::Error::other)?;
+                for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
+                    match block_mode(i) {
+                        Mode::Procwire => read_exactly(&mb, &mut buf, block)?,
+                        Mode::Raw => read_exactly(&kb, &mut buf, block)?,
+                    }
+                }
+                Ok(())
+            });
+            let buf = vec![0xa5u8; chunk];
+            let t = Instant::now();
+            write_chunks(&ma, &buf, warm)?;
+            let warm_rate = warm as f64 / t.elapsed().as_secs_f64();
+            write_chunks(&ka, &buf, warm)?;
+            let timed = match budget {
+                Budget::Time(t) => (warm_rate * t.as_secs_f64()) as u64,
+                Budget::Bytes(b) => b,
+            };
+            let block = round_up(timed / TIMED_BLOCKS, chunk);
+            tell.send(block).map_err(io::Error::other)?;
+            let mut secs = [0f64; 2];
+            for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
+                let mode = block_mode(i);
+                let t = Instant::now();
+                match mode {
+                    Mode::Procwire => write_chunks(&ma, &buf, block)?,
+                    Mode::Raw => write_chunks(&ka, &buf, block)?,
+                }
+                if i >= SETTLE_BLOCKS {
+                    secs[mode as usize] += t.elapsed().as_secs_f64();
+                }
+            }
+            reader
+                .join()
+                .map_err(|_| io::Error::other("the model's reader thread panicked"))??;
+            let per_mode = (block * TIMED_BLOCKS / 2) as f64;
+            Ok(Throughput {
+                procwire_gb_s: per_mode / secs[Mode::Procwire as usize] / 1e9,
+                raw_gb_s: per_mode / secs[Mode::Raw as usize] / 1e9,
+                granted: Capacity {
+                    send: capacity,
+                    recv: capacity,
+                },
+            })
+        })
+    }
+
+    /// 1-byte round trips from the calling thread to an echo thread pinned to `r_cpu`, in
+    /// blocks alternating the model and the kernel socketpair.
+    pub fn latency(capacity: usize, r_cpu: usize, time: Duration) -> io::Result<RoundTrips> {
+        let (ma, mb) = MemStream::pair_with_capacity(capacity)?;
+        let (ka, kb) = UnixStream::pair()?;
+        thread::scope(|s| {
+            let echo = s.spawn(move || -> io::Result<()> {
+                pin(r_cpu)?;
+                let mut byte = [0u8];
+                for block in 0u64.. {
+                    for _ in 0..ROUND_TRIPS_PER_BLOCK {
+                        let got = match block_mode(block) {
+                            Mode::Procwire => (&mb).read(&mut byte)?,
+                            Mode::Raw => (&kb).read(&mut byte)?,
+                        };
+                        if got == 0 {
+                            return Ok(());
+                        }
+                        match block_mode(block) {
+                            Mode::Procwire => (&mb).write_all(&byte)?,
+                            Mode::Raw => (&kb).write_all(&byte)?,
+                        }
+                    }
+                }
+                Ok(())
+            });
+            let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
+            let mut byte = [0u8];
+            let start = Instant::now();
+            let mut block = 0u64;
+            while block % 8 != 0 || (start.elapsed() < time && block < 100_000) {
+                let mode = block_mode(block);
+                for _ in 0..ROUND_TRIPS_PER_BLOCK {
+                    let t0 = Instant::now();
+                    match mode {
+                        Mode::Procwire => {
+                            (&ma).write_all(&byte)?;
+                            (&ma).read_exact(&mut byte)?;
+                        }
+                        Mode::Raw => {
+                            (&ka).write_all(&byte)?;
+                            (&ka).read_exact(&mut byte)?;
+                        }
+                    }
+                    rtts[mode as usize].push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                block += 1;
+            }
+            // The echo thread reads EOF from whichever stream comes next.
+            drop((ma, ka));
+            echo.join()
+                .map_err(|_| io::Error::other("the model's echo thread panicked"))??;
+            let [procwire_us, raw_us] = rtts;
+            Ok(RoundTrips {
+                procwire_us,
+                raw_us,
+            })
+        })
     }
 }
 

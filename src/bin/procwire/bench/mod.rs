@@ -21,7 +21,7 @@ pub mod report;
 pub mod stats;
 
 use measure::{Role, Runner};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Subject, Task, default_rows};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Task, default_rows};
 use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, ThroughputCell};
 use stats::{Summary, percentile};
 
@@ -32,9 +32,11 @@ JSON (--json FILE), schema \"procwire-bench/1\":
   machine      the facts of `procwire probe --json`
   settings     repeats, run_seconds or run_bytes (per throughput run), latency_seconds,
                memcpy_seconds, cpus (the CPUs we were allowed to use)
-  rows         [{label, subject: \"wire\", kind, capacity}] in table order
+  rows         [{label, subject: \"wire\" (with kind) or \"model\", capacity}] in table order; the model
+               row is procwire's in-memory socketpair between two threads of this process, and
+               its raw figures are a kernel socketpair between the same two threads
   throughput   one object per cell:
-                 row, kind (pipes|socketpair|loopback), capacity_asked (bytes or null),
+                 row, kind (pipes|socketpair|loopback|model), capacity_asked (bytes or null),
                  capacity_granted {send, recv} (bytes, the kernel's read-back: F_GETPIPE_SZ,
                  or SO_SNDBUF/SO_RCVBUF which Linux reports doubled), chunk (bytes),
                  placement (same_cpu|cross_cpu), cpus [writer, reader],
@@ -55,7 +57,7 @@ pub struct Args {
     /// A long run (up to 10 minutes): more repeats, longer runs
     #[arg(long)]
     full: bool,
-    /// Timed seconds per throughput run (default 0.3; --quick 0.08; --full 1)
+    /// Timed seconds per throughput run (default 0.25; --quick 0.07; --full 0.8)
     #[arg(long, value_name = "SECS", conflicts_with = "bytes", value_parser = parse_seconds)]
     duration: Option<f64>,
     /// Timed bytes per throughput run instead of a time, e.g. 256M or 2G
@@ -65,8 +67,9 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
     /// Only rows of these kinds, e.g. --kinds pipes,socketpair
-    #[arg(long, value_name = "KIND,...", value_delimiter = ',')]
-    kinds: Vec<Kind>,
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',',
+          value_parser = ["pipes", "socketpair", "loopback", "model"])]
+    kinds: Vec<String>,
     /// Only these chunk sizes, e.g. --chunks 64K,1M
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
     chunks: Vec<usize>,
@@ -152,11 +155,11 @@ fn parse_number(s: &str) -> Result<u64, String> {
 impl Args {
     fn plan(&self, cpus: &[usize]) -> Plan {
         let (repeats, run, latency, memcpy) = if self.quick {
-            (3, 0.08, 0.05, 0.02)
+            (3, 0.07, 0.04, 0.02)
         } else if self.full {
-            (9, 1.0, 0.5, 0.2)
+            (9, 0.8, 0.5, 0.2)
         } else {
-            (5, 0.3, 0.2, 0.05)
+            (5, 0.25, 0.15, 0.05)
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
@@ -165,9 +168,7 @@ impl Args {
         };
         let mut rows = default_rows();
         if !self.kinds.is_empty() {
-            rows.retain(|r| match r.subject {
-                Subject::Wire { kind, .. } => self.kinds.contains(&kind),
-            });
+            rows.retain(|r| self.kinds.iter().any(|k| k == r.subject.kind_name()));
         }
         let mut placements = plan::placements(cpus);
         if let Some(want) = self.placement {
@@ -340,7 +341,7 @@ impl Results {
         for &placement in &plan.placements {
             let pair = placement.cpus(&cpus).unwrap_or((0, 0));
             for (i, row) in plan.rows.iter().enumerate() {
-                let Subject::Wire { kind, capacity } = row.subject;
+                let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
                 for &chunk in &plan.chunks {
                     let runs = self.throughput.get(&(i, chunk, placement));
                     let series = |pick: fn(&(f64, f64)) -> f64| {

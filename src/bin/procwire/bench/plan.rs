@@ -16,6 +16,27 @@ use serde::Serialize;
 pub enum Subject {
     /// A wire pair of `kind`; `capacity` asked per direction (None: the kernel's default).
     Wire { kind: Kind, capacity: Option<usize> },
+    /// procwire's in-memory socketpair (`model::MemStream`) between two threads of this
+    /// process; its "raw" figure is a kernel socketpair between the same two threads.
+    Model { capacity: usize },
+}
+
+impl Subject {
+    /// `pipes`, `socketpair`, `loopback` or `model`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Subject::Wire { kind, .. } => kind.name(),
+            Subject::Model { .. } => "model",
+        }
+    }
+
+    /// The capacity asked for, if any.
+    pub fn capacity(&self) -> Option<usize> {
+        match *self {
+            Subject::Wire { capacity, .. } => capacity,
+            Subject::Model { capacity } => Some(capacity),
+        }
+    }
 }
 
 /// One row of the matrix.
@@ -38,9 +59,19 @@ impl Row {
             subject: Subject::Wire { kind, capacity },
         }
     }
+
+    pub fn model() -> Row {
+        Row {
+            label: "model, threads".to_string(),
+            subject: Subject::Model {
+                capacity: procwire::model::DEFAULT_CAPACITY,
+            },
+        }
+    }
 }
 
-/// The rows `procwire bench` measures by default: the questions of the reference audits.
+/// The rows `procwire bench` measures by default: the questions of the reference audits, and
+/// the in-memory model.
 pub fn default_rows() -> Vec<Row> {
     vec![
         Row::wire(Kind::Pipes, None),
@@ -48,6 +79,7 @@ pub fn default_rows() -> Vec<Row> {
         Row::wire(Kind::SocketPair, None),
         Row::wire(Kind::SocketPair, Some(4 << 20)),
         Row::wire(Kind::Loopback, None),
+        Row::model(),
     ]
 }
 
@@ -226,7 +258,8 @@ mod tests {
                 "pipes 1 MiB",
                 "socketpair default",
                 "socketpair 4 MiB",
-                "loopback default"
+                "loopback default",
+                "model, threads"
             ]
         );
     }
@@ -239,12 +272,12 @@ mod tests {
             .iter()
             .filter(|t| matches!(t, Task::Throughput { .. }))
             .count();
-        assert_eq!(tp, 5 * 4 * 2 * 3);
+        assert_eq!(tp, 6 * 4 * 2 * 3);
         let lat = tasks
             .iter()
             .filter(|t| matches!(t, Task::Latency { .. }))
             .count();
-        assert_eq!(lat, 5 * 2 * 3);
+        assert_eq!(lat, 6 * 2 * 3);
         let mem = tasks
             .iter()
             .filter(|t| matches!(t, Task::Memcpy { .. }))

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use procwire::probe::Probe;
-use procwire::wire::{Capacity, Kind};
+use procwire::wire::Capacity;
 use serde::Serialize;
 
 use super::plan::{Placement, Row, human_bytes};
@@ -44,7 +44,8 @@ pub struct Settings {
 #[derive(Debug, Serialize)]
 pub struct ThroughputCell {
     pub row: String,
-    pub kind: Kind,
+    /// `pipes`, `socketpair`, `loopback` or `model`.
+    pub kind: &'static str,
     pub capacity_asked: Option<usize>,
     pub capacity_granted: Capacity,
     pub chunk: usize,
@@ -62,7 +63,7 @@ pub struct ThroughputCell {
 #[derive(Debug, Serialize)]
 pub struct LatencyCell {
     pub row: String,
-    pub kind: Kind,
+    pub kind: &'static str,
     pub placement: Placement,
     pub cpus: (usize, usize),
     pub procwire_us: Latency,
@@ -182,6 +183,13 @@ impl Report {
             }
             let _ = writeln!(s);
         }
+        if self.rows.iter().any(|r| r.subject.kind_name() == "model") {
+            let _ = writeln!(
+                s,
+                "(model row: procwire's in-memory socketpair between two threads; its ratio is \
+                 to a kernel socketpair between the same threads)"
+            );
+        }
         if !self.memcpy.is_empty() {
             let _ = write!(s, "{:<20} {:>15}", "memcpy, one core", "");
             for &chunk in &chunks {
@@ -209,6 +217,7 @@ impl Report {
                     .throughput
                     .iter()
                     .filter(|c| c.chunk == chunk && c.placement == placement)
+                    .filter(|c| c.kind != "model")
                     .collect();
                 let Some(base) = baseline
                     .as_deref()
@@ -266,7 +275,7 @@ impl Report {
             if let Some(best) = self
                 .latency
                 .iter()
-                .filter(|l| l.placement == placement)
+                .filter(|l| l.placement == placement && l.kind != "model")
                 .min_by(|a, b| a.procwire_us.median.total_cmp(&b.procwire_us.median))
             {
                 out.push(format!(
@@ -278,11 +287,28 @@ impl Report {
                 ));
             }
         }
-        // procwire's own cost against the raw loop.
+        // The model against a kernel socketpair between the same two threads.
+        for placement in self.placements() {
+            let model: Vec<String> = self
+                .throughput
+                .iter()
+                .filter(|c| c.kind == "model" && c.placement == placement)
+                .map(|c| format!("{:.2}x at {}", c.ratio, human_bytes(c.chunk)))
+                .collect();
+            if !model.is_empty() {
+                out.push(format!(
+                    "the in-memory model between two threads on {} moves {} what a kernel \
+                     socketpair between the same threads moves",
+                    placement.describe(),
+                    model.join(", ")
+                ));
+            }
+        }
+        // procwire's own cost against the raw loop (the model row has no raw loop).
         let big: Vec<&ThroughputCell> = self
             .throughput
             .iter()
-            .filter(|c| c.chunk >= 64 << 10)
+            .filter(|c| c.chunk >= 64 << 10 && c.kind != "model")
             .collect();
         if let Some(worst) = big.iter().min_by(|a, b| a.ratio.total_cmp(&b.ratio)) {
             let below = big.iter().filter(|c| c.ratio < 0.97).count();
@@ -300,6 +326,7 @@ impl Report {
         if let Some(l) = self
             .latency
             .iter()
+            .filter(|l| l.kind != "model")
             .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
         {
             out.push(format!(
@@ -313,8 +340,8 @@ impl Report {
     }
 }
 
-fn granted(kind: Kind, c: Capacity) -> String {
-    if kind.is_socket() {
+fn granted(kind: &str, c: Capacity) -> String {
+    if kind == "socketpair" || kind == "loopback" {
         format!("snd {}", human_bytes(c.send))
     } else {
         human_bytes(c.send)
@@ -340,7 +367,7 @@ pub(crate) mod tests {
     /// A report with made-up figures: pipes 1 GB/s, everything else scaled.
     pub(crate) fn sample() -> Report {
         let rows = default_rows();
-        let speed = [1.0, 1.05, 1.27, 1.3, 0.6];
+        let speed = [1.0, 1.05, 1.27, 1.3, 0.6, 2.0];
         let mut throughput = Vec::new();
         let mut latency = Vec::new();
         for placement in [Placement::SameCpu, Placement::CrossCpu] {
@@ -350,7 +377,7 @@ pub(crate) mod tests {
                 2.0
             };
             for (row, s) in rows.iter().zip(speed) {
-                let super::super::plan::Subject::Wire { kind, capacity } = row.subject;
+                let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
                 for chunk in [4 << 10, 64 << 10, 1 << 20] {
                     throughput.push(ThroughputCell {
                         row: row.label.clone(),
@@ -434,6 +461,13 @@ pub(crate) mod tests {
                 .any(|l| l.starts_with("procwire against the raw read/write loop: 20 of 20 cells")),
             "{v:#?}"
         );
+        // The model is reported against its own baseline, never as a wire choice.
+        assert!(
+            v.iter().any(|l| l.starts_with(
+                "the in-memory model between two threads on same CPU moves 0.99x at 4 KiB"
+            )),
+            "{v:#?}"
+        );
     }
 
     #[test]
@@ -461,7 +495,7 @@ pub(crate) mod tests {
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(v["schema"], SCHEMA);
         let cells = v["throughput"].as_array().unwrap();
-        assert_eq!(cells.len(), 5 * 3 * 2);
+        assert_eq!(cells.len(), 6 * 3 * 2);
         for c in cells {
             for key in [
                 "row",
@@ -484,7 +518,8 @@ pub(crate) mod tests {
         assert_eq!(v["throughput"][0]["kind"], "pipes");
         assert_eq!(v["throughput"][0]["placement"], "same_cpu");
         assert_eq!(v["rows"][2]["kind"], "socketpair");
-        assert_eq!(v["latency"].as_array().unwrap().len(), 10);
+        assert_eq!(v["latency"].as_array().unwrap().len(), 12);
+        assert_eq!(v["rows"][5]["subject"], "model");
         assert!(v["machine"]["pipe_max_size"].is_u64());
         assert_eq!(v["settings"]["run_seconds"], 0.25);
     }
