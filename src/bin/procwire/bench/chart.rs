@@ -32,7 +32,7 @@ pub fn render(report: &Report, out: &mut String) -> ChartResult {
     root.fill(&WHITE).map_err(err)?;
     let root = root
         .titled(
-            "procwire bench: throughput by chunk size (solid: procwire, dashed: raw loop)",
+            "procwire bench: throughput by chunk size (solid: procwire; dashed: raw loop, for the model a kernel socketpair)",
             ("sans-serif", 20),
         )
         .map_err(err)?;
