@@ -135,6 +135,46 @@ fn write_block(end: &End, mode: Mode, buf: &[u8], total: u64) -> io::Result<()> 
     Ok(())
 }
 
+/// Runs the settling and timed blocks, `write(mode)` moving one block, and returns the seconds
+/// spent in timed blocks per mode.
+fn timed_blocks(mut write: impl FnMut(Mode) -> io::Result<()>) -> io::Result<[f64; 2]> {
+    let mut secs = [0f64; 2];
+    for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
+        let mode = block_mode(i);
+        let t = Instant::now();
+        write(mode)?;
+        if i >= SETTLE_BLOCKS {
+            secs[mode as usize] += t.elapsed().as_secs_f64();
+        }
+    }
+    Ok(secs)
+}
+
+/// Round trips in blocks of [`ROUND_TRIPS_PER_BLOCK`] for about `time`, whole groups of eight
+/// only (so both loops make as many), `round_trip(mode)` making one; each timed in µs.
+fn ping_pong(
+    time: Duration,
+    mut round_trip: impl FnMut(Mode) -> io::Result<()>,
+) -> io::Result<RoundTrips> {
+    let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
+    let start = Instant::now();
+    let mut block = 0u64;
+    while block % 8 != 0 || (start.elapsed() < time && block < 100_000) {
+        let mode = block_mode(block);
+        for _ in 0..ROUND_TRIPS_PER_BLOCK {
+            let t0 = Instant::now();
+            round_trip(mode)?;
+            rtts[mode as usize].push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+        block += 1;
+    }
+    let [procwire_us, raw_us] = rtts;
+    Ok(RoundTrips {
+        procwire_us,
+        raw_us,
+    })
+}
+
 fn round_up(n: u64, chunk: usize) -> u64 {
     let c = chunk as u64;
     n.max(1).div_ceil(c) * c
@@ -229,15 +269,7 @@ impl Runner {
             };
             let block = round_up(timed / TIMED_BLOCKS, chunk);
             (&ours).write_all(&block.to_le_bytes())?;
-            let mut secs = [0f64; 2];
-            for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
-                let mode = block_mode(i);
-                let t = Instant::now();
-                write_block(&ours, mode, &buf, block)?;
-                if i >= SETTLE_BLOCKS {
-                    secs[mode as usize] += t.elapsed().as_secs_f64();
-                }
-            }
+            let secs = timed_blocks(|mode| write_block(&ours, mode, &buf, block))?;
             let mut ours = ours;
             ours.shutdown_write()?;
             let mut count = [0u8; 8];
@@ -280,35 +312,19 @@ impl Runner {
             let wfd = ours.write_fd().expect("a fresh end writes");
             let mut byte = [0u8];
             (&ours).read_exact(&mut byte)?;
-            let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
-            let start = Instant::now();
-            let mut block = 0u64;
-            // Whole groups of eight only, so both loops make the same number of round trips.
-            while block % 8 != 0 || (start.elapsed() < time && block < 100_000) {
-                let mode = block_mode(block);
-                for _ in 0..ROUND_TRIPS_PER_BLOCK {
-                    let t0 = Instant::now();
-                    match mode {
-                        Mode::Procwire => {
-                            (&ours).write_all(&byte)?;
-                            (&ours).read_exact(&mut byte)?;
-                        }
-                        Mode::Raw => {
-                            raw_write_all(wfd, &byte)?;
-                            raw_read_exact(rfd, &mut byte)?;
-                        }
-                    }
-                    rtts[mode as usize].push(t0.elapsed().as_secs_f64() * 1e6);
+            let rtts = ping_pong(time, |mode| match mode {
+                Mode::Procwire => {
+                    (&ours).write_all(&byte)?;
+                    (&ours).read_exact(&mut byte)
                 }
-                block += 1;
-            }
+                Mode::Raw => {
+                    raw_write_all(wfd, &byte)?;
+                    raw_read_exact(rfd, &mut byte)
+                }
+            })?;
             let mut ours = ours;
             ours.shutdown_write()?;
-            let [procwire_us, raw_us] = rtts;
-            Ok(RoundTrips {
-                procwire_us,
-                raw_us,
-            })
+            Ok(rtts)
         })();
         finish(child, result)
     }
@@ -346,7 +362,7 @@ mod threads {
 
     use super::{
         Budget, Mode, ROUND_TRIPS_PER_BLOCK, RoundTrips, SETTLE_BLOCKS, TIMED_BLOCKS, Throughput,
-        block_mode, pin, round_up,
+        block_mode, pin, ping_pong, round_up, timed_blocks,
     };
 
     fn read_exactly(mut r: impl Read, buf: &mut [u8], mut n: u64) -> io::Result<()> {
@@ -404,18 +420,10 @@ mod threads {
             };
             let block = round_up(timed / TIMED_BLOCKS, chunk);
             tell.send(block).map_err(io::Error::other)?;
-            let mut secs = [0f64; 2];
-            for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
-                let mode = block_mode(i);
-                let t = Instant::now();
-                match mode {
-                    Mode::Procwire => write_chunks(&ma, &buf, block)?,
-                    Mode::Raw => write_chunks(&ka, &buf, block)?,
-                }
-                if i >= SETTLE_BLOCKS {
-                    secs[mode as usize] += t.elapsed().as_secs_f64();
-                }
-            }
+            let secs = timed_blocks(|mode| match mode {
+                Mode::Procwire => write_chunks(&ma, &buf, block),
+                Mode::Raw => write_chunks(&ka, &buf, block),
+            })?;
             reader
                 .join()
                 .map_err(|_| io::Error::other("the model's reader thread panicked"))??;
@@ -457,37 +465,22 @@ mod threads {
                 }
                 Ok(())
             });
-            let mut rtts = [Vec::with_capacity(1 << 16), Vec::with_capacity(1 << 16)];
             let mut byte = [0u8];
-            let start = Instant::now();
-            let mut block = 0u64;
-            while block % 8 != 0 || (start.elapsed() < time && block < 100_000) {
-                let mode = block_mode(block);
-                for _ in 0..ROUND_TRIPS_PER_BLOCK {
-                    let t0 = Instant::now();
-                    match mode {
-                        Mode::Procwire => {
-                            (&ma).write_all(&byte)?;
-                            (&ma).read_exact(&mut byte)?;
-                        }
-                        Mode::Raw => {
-                            (&ka).write_all(&byte)?;
-                            (&ka).read_exact(&mut byte)?;
-                        }
-                    }
-                    rtts[mode as usize].push(t0.elapsed().as_secs_f64() * 1e6);
+            let rtts = ping_pong(time, |mode| match mode {
+                Mode::Procwire => {
+                    (&ma).write_all(&byte)?;
+                    (&ma).read_exact(&mut byte)
                 }
-                block += 1;
-            }
+                Mode::Raw => {
+                    (&ka).write_all(&byte)?;
+                    (&ka).read_exact(&mut byte)
+                }
+            })?;
             // The echo thread reads EOF from whichever stream comes next.
             drop((ma, ka));
             echo.join()
                 .map_err(|_| io::Error::other("the model's echo thread panicked"))??;
-            let [procwire_us, raw_us] = rtts;
-            Ok(RoundTrips {
-                procwire_us,
-                raw_us,
-            })
+            Ok(rtts)
         })
     }
 }
