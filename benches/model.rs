@@ -5,9 +5,9 @@
 //! `cargo bench --bench model`. Issue target: the model moves >= 1 GB/s and is not slower than
 //! tokio's duplex.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::os::unix::net::UnixStream;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -16,30 +16,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CHUNK: usize = 64 << 10;
 
-/// Moves `iters` chunks from `w` to `r` on two threads; the clock covers delivery.
-fn two_threads<W: Write + Send, R: Read + Send>(w: &mut W, r: &mut R, iters: u64) -> Duration {
-    let data = vec![0x5au8; CHUNK];
-    let total = iters as usize * CHUNK;
-    thread::scope(|s| {
-        let (go, ready) = std::sync::mpsc::channel();
-        let reader = s.spawn(move || {
-            let mut buf = vec![0u8; CHUNK];
-            let mut left = total;
-            go.send(()).unwrap();
-            while left > 0 {
-                let n = r.read(&mut buf[..CHUNK.min(left)]).unwrap();
-                assert!(n > 0, "unexpected EOF");
-                left -= n;
-            }
-        });
-        ready.recv().unwrap();
-        let start = Instant::now();
-        for _ in 0..iters {
-            w.write_all(&data).unwrap();
-        }
-        reader.join().unwrap();
-        start.elapsed()
-    })
+fn two_threads<W: std::io::Write, R: std::io::Read + Send>(
+    w: &mut W,
+    r: &mut R,
+    iters: u64,
+) -> Duration {
+    common::two_threads(w, r, CHUNK, iters)
 }
 
 fn model(c: &mut Criterion) {

@@ -5,9 +5,9 @@
 //! writes. For cross-process figures with CPU placement and raw-loop ceilings, use
 //! `procwire bench`.
 
-use std::io::{Read, Write};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use procwire::wire::{Builder, Kind};
@@ -27,32 +27,7 @@ fn throughput(c: &mut Criterion) {
                 let (a, z) = Builder::new().kind(kind).build().unwrap().into_ends();
                 let (_ar, mut aw) = a.split().unwrap();
                 let (mut zr, _zw) = z.split().unwrap();
-                let data = vec![0x5au8; chunk];
-                b.iter_custom(|iters| {
-                    let total = iters as usize * chunk;
-                    thread::scope(|s| {
-                        // The reader is started (and waiting) before the clock runs.
-                        let (go, ready) = std::sync::mpsc::channel();
-                        let zr = &mut zr;
-                        let r = s.spawn(move || {
-                            let mut buf = vec![0u8; chunk];
-                            let mut left = total;
-                            go.send(()).unwrap();
-                            while left > 0 {
-                                let n = zr.read(&mut buf[..chunk.min(left)]).unwrap();
-                                assert!(n > 0, "unexpected EOF");
-                                left -= n;
-                            }
-                        });
-                        ready.recv().unwrap();
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            aw.write_all(&data).unwrap();
-                        }
-                        r.join().unwrap();
-                        start.elapsed()
-                    })
-                });
+                b.iter_custom(|iters| common::two_threads(&mut aw, &mut zr, chunk, iters));
             });
         }
     }

@@ -4,37 +4,15 @@
 
 use std::io::{ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::*;
 
-const BOUND: Duration = Duration::from_secs(10);
-
-/// Runs `f` on a new thread; [`Bounded::join`] fails the test if it has not finished in time.
-struct Bounded<T>(mpsc::Receiver<T>);
-
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Bounded<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    Bounded(rx)
-}
-
-impl<T> Bounded<T> {
-    #[track_caller]
-    fn join(self) -> T {
-        self.0
-            .recv_timeout(BOUND)
-            .expect("a blocked thread was never woken (or panicked)")
-    }
-
-    fn done(&self) -> Option<T> {
-        self.0.try_recv().ok()
-    }
-}
+#[path = "../../tests/support/bounded.rs"]
+#[allow(dead_code)]
+mod bounded;
+use bounded::{BOUND, spawn};
 
 /// Waits until `n` threads are blocked reading from `s` (`reads`) or writing to it.
 #[track_caller]
@@ -137,7 +115,7 @@ fn zero_length_read_on_an_empty_open_end_is_would_block_or_waits() {
     let t = spawn(move || (&b2).read(&mut []).map_err(|e| e.kind()));
     reader_blocked(&b, 1);
     (&a).write_all(b"z").unwrap();
-    assert_eq!(t.join(), Ok(0));
+    assert_eq!(t.join("the thread"), Ok(0));
     assert_eq!(b.queued_in(), 1);
 }
 
@@ -190,7 +168,7 @@ fn blocking_write_returns_only_when_every_byte_is_written() {
     // One call, 100 times the capacity.
     assert_eq!((&a).write(&data).unwrap(), data.len());
     drop(a);
-    assert_eq!(reader.join(), want);
+    assert_eq!(reader.join("the thread"), want);
 }
 
 #[test]
@@ -340,7 +318,7 @@ fn clones_share_the_nonblocking_flag_and_the_buffers() {
     let t = spawn(move || read_n(&b2, 1).unwrap());
     reader_blocked(&b, 1);
     (&a).write_all(b"3").unwrap();
-    assert_eq!(t.join(), b"3");
+    assert_eq!(t.join("the thread"), b"3");
 }
 
 #[test]
@@ -399,7 +377,7 @@ fn blocked_reader_is_woken_by_a_write() {
     let t = spawn(move || read_n(&b2, 10).unwrap());
     reader_blocked(&b, 1);
     (&a).write_all(b"wake").unwrap();
-    assert_eq!(t.join(), b"wake");
+    assert_eq!(t.join("the thread"), b"wake");
 }
 
 #[test]
@@ -419,7 +397,7 @@ fn blocked_writer_is_woken_by_a_read() {
     writer_blocked(&a, 1);
     assert!(t.done().is_none());
     assert_eq!(read_n(&b, 100).unwrap(), b"llmo");
-    assert_eq!(t.join(), 4);
+    assert_eq!(t.join("the thread"), 4);
     assert_eq!(read_n(&b, 100).unwrap(), b"re");
 }
 
@@ -435,7 +413,7 @@ fn blocked_reader_and_writer_are_both_woken_by_a_peer_close() {
     // b leaves "full" unread, so one ConnectionReset is due: whichever woken thread runs first
     // takes it (as on Linux); the reader otherwise sees EOF, the writer BrokenPipe.
     drop(b);
-    let (w, r) = (writer.join(), reader.join());
+    let (w, r) = (writer.join("the thread"), reader.join("the thread"));
     assert!(
         matches!(
             (w, &r),
@@ -454,7 +432,7 @@ fn a_blocked_writer_takes_the_pending_reset_of_a_dropped_peer() {
     let t = spawn(move || (&a2).write(b"x").map_err(|e| e.kind()));
     writer_blocked(&a, 1);
     drop(b);
-    assert_eq!(t.join(), Err(ErrorKind::ConnectionReset));
+    assert_eq!(t.join("the thread"), Err(ErrorKind::ConnectionReset));
     assert!(!a.readiness().error);
     assert_eq!(read_n(&a, 10).unwrap(), b"");
     assert_eq!(kind((&a).write(b"x")), ErrorKind::BrokenPipe);
@@ -467,7 +445,7 @@ fn blocked_reader_is_woken_by_peer_shutdown_write_with_eof() {
     let t = spawn(move || read_n(&b2, 10).unwrap());
     reader_blocked(&b, 1);
     a.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(t.join(), b"");
+    assert_eq!(t.join("the thread"), b"");
 }
 
 #[test]
@@ -478,7 +456,7 @@ fn blocked_writer_is_woken_by_peer_shutdown_read_with_broken_pipe() {
     let t = spawn(move || (&a2).write(b"x").map_err(|e| e.kind()));
     writer_blocked(&a, 1);
     b.shutdown(Shutdown::Read).unwrap();
-    assert_eq!(t.join(), Err(ErrorKind::BrokenPipe));
+    assert_eq!(t.join("the thread"), Err(ErrorKind::BrokenPipe));
 }
 
 #[test]
@@ -488,7 +466,7 @@ fn blocked_writer_that_wrote_some_returns_its_count_when_the_peer_goes() {
     let t = spawn(move || (&a2).write(b"0123456789").map_err(|e| e.kind()));
     writer_blocked(&a, 1);
     drop(b);
-    assert_eq!(t.join(), Ok(4));
+    assert_eq!(t.join("the thread"), Ok(4));
     // Its wake-up spent the pending reset, as on Linux.
     assert_eq!(read_n(&a, 10).unwrap(), b"");
 }
@@ -523,7 +501,7 @@ fn two_blocked_readers_and_one_byte_exactly_one_gets_it() {
     reader_blocked(&b, 1);
     assert_eq!(pending.len(), 1);
     drop(a);
-    assert_eq!(pending.pop().unwrap().join(), b"");
+    assert_eq!(pending.pop().unwrap().join("the thread"), b"");
 }
 
 #[test]
@@ -534,7 +512,7 @@ fn a_blocked_call_keeps_the_mode_it_started_with() {
     reader_blocked(&b, 1);
     b.set_nonblocking(true).unwrap();
     (&a).write_all(b"late").unwrap();
-    assert_eq!(t.join(), b"late");
+    assert_eq!(t.join("the thread"), b"late");
 }
 
 // ---- faults ----
@@ -638,5 +616,5 @@ fn write_all_and_read_exact_ride_out_every_transient_fault() {
         got == want
     });
     a.write_all(&data).unwrap();
-    assert!(reader.join());
+    assert!(reader.join("the thread"));
 }

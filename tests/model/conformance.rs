@@ -14,38 +14,7 @@ use procwire::wire::Kind;
 
 use crate::streams::{Feature, Kernel, Maker, Mem, Stream, Wire};
 
-const BOUND: Duration = Duration::from_secs(20);
-const SETTLE: Duration = Duration::from_millis(50);
-
-/// A thread whose result is awaited for at most [`BOUND`].
-struct Bounded<T>(mpsc::Receiver<T>);
-
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Bounded<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    Bounded(rx)
-}
-
-impl<T> Bounded<T> {
-    #[track_caller]
-    fn join(self, what: &str) -> T {
-        self.0
-            .recv_timeout(BOUND)
-            .unwrap_or_else(|_| panic!("{what}: the thread was never woken (or panicked)"))
-    }
-
-    /// Gives the thread a moment to block and checks it did.
-    #[track_caller]
-    fn assert_blocked(&self, what: &str) {
-        thread::sleep(SETTLE);
-        assert!(
-            self.0.try_recv().is_err(),
-            "{what}: returned instead of blocking"
-        );
-    }
-}
+use crate::support::bounded::{BOUND, SETTLE, spawn};
 
 fn skip<M: Maker>(m: &M, f: Feature) -> bool {
     let no = !m.has(f);

@@ -2,6 +2,8 @@
 //! re-running one test of the current binary as a helper process.
 #![allow(dead_code)]
 
+pub mod bounded;
+
 use std::os::fd::AsFd;
 use std::process::{Command, Output, Stdio};
 

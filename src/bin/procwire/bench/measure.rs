@@ -187,13 +187,12 @@ pub struct Runner {
 }
 
 impl Runner {
-    fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(Kind, End, End)> {
+    fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(End, End)> {
         let mut builder = Builder::new().kind(kind);
         if let Some(c) = capacity {
             builder = builder.capacity(c);
         }
-        let (ours, theirs) = builder.build()?.into_ends();
-        Ok((kind, ours, theirs))
+        Ok(builder.build()?.into_ends())
     }
 
     fn spawn_peer(
@@ -223,8 +222,8 @@ impl Runner {
 
     /// Streams `chunk`-sized writes to a sink child: an untimed warm-up, [`SETTLE_BLOCKS`]
     /// untimed blocks, then [`TIMED_BLOCKS`] blocks alternating procwire's loop and the raw loop
-    /// (ABBA BAAB), each block
-    /// sized from the warm-up's rate so the timed part lasts about `budget`. The child reads
+    /// (ABBA BAAB), each block sized from the warm-up's rate so the timed part lasts about
+    /// `budget`. The child reads
     /// each block with the matching loop and finally reports its byte count, which must match.
     pub fn throughput(
         &self,
@@ -240,7 +239,7 @@ impl Runner {
                 return threads::throughput(capacity, chunk, r_cpu, budget);
             }
         };
-        let (kind, ours, theirs) = Self::pair(kind, capacity)?;
+        let (ours, theirs) = Self::pair(kind, capacity)?;
         let granted = ours.capacity()?;
         // Long enough to fill both directions' buffers several times over.
         let warm = round_up(
@@ -304,7 +303,7 @@ impl Runner {
             Subject::Wire { kind, capacity } => (kind, capacity),
             Subject::Model { capacity } => return threads::latency(capacity, r_cpu, time),
         };
-        let (kind, ours, theirs) = Self::pair(kind, capacity)?;
+        let (ours, theirs) = Self::pair(kind, capacity)?;
         let args = ["--role".to_string(), "echo".to_string()];
         let child = self.spawn_peer(kind, theirs, &args, r_cpu)?;
         let result = (|| {
