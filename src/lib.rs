@@ -33,6 +33,7 @@
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
+pub mod child;
 pub mod fd;
 pub mod model;
 
@@ -41,4 +42,5 @@ pub mod model;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 pub mod probe;
+pub mod stderr;
 pub mod wire;

@@ -1,0 +1,3 @@
+//! A process on a wire (work in progress).
+
+pub mod rsh;

@@ -1,0 +1,1 @@
+//! Remote-shell command parsing (work in progress).

@@ -1,0 +1,1 @@
+//! The stderr side channel (work in progress).
