@@ -1,3 +1,284 @@
-//! A process on a wire (work in progress).
+//! A process on a wire: spawn a program with its stdin and stdout on a chosen topology, its
+//! stderr on a bounded side channel, watchdogs that kill it when it hangs, and a close policy
+//! that always ends in a reaped process.
+//!
+//! This is the remote-shell transport of rsync-like tools (`ssh host rsync --server ...`), built
+//! so that the failure modes such transports have hit cannot happen:
+//!
+//! | failure | what prevents it |
+//! |---|---|
+//! | a child that writes a flood to stderr blocks on a full stderr pipe, and with it the stdout stream | the stderr [`Drain`](crate::stderr::Drain) thread reads it all the time into a bounded tail |
+//! | `wait` hangs because a descendant (an ssh `ControlMaster`) keeps stderr open | wait reaps the child first, then stops the drain with a short grace ([`Command::stderr_grace`]) |
+//! | a child stuck before its first byte (host-key prompt, unreachable host) hangs the reader | an opt-in connect watchdog ([`Command::connect_timeout`]) |
+//! | a child that stops moving bytes hangs both directions | a stall watchdog ([`Command::stall_timeout`]) |
+//! | only the unsplit handle learns that a watchdog fired | every handle ([`Reader`], [`Writer`], [`Handle`]) returns the same [`TimedOut`] |
+//! | dropping the reader or writer kills the child | the child belongs to the [`Handle`]; halves only half-close |
+//! | a child that ignores `SIGTERM` is never reaped | close runs input-EOF, `SIGTERM`, `SIGKILL`, each with a deadline ([`KillPolicy`]) |
+//! | the child inherits our other descriptors | everything procwire makes is close-on-exec; the child holds 0, 1 and 2 only |
+//! | stderr shown twice (forwarded live and printed again on failure) | forwarding is live only; [`Exit::stderr_tail`] is returned, never printed |
+//!
+//! # Topologies
+//!
+//! [`Topology`] chooses the kernel objects behind the child's stdin and stdout: two pipes
+//! (what [`std::process::Command`] does), one AF_UNIX socketpair per direction (upstream
+//! rsync's `piped_child`), or one socketpair for both (the child's fd 0 and fd 1 are the same
+//! socket). [`Writer::close`] half-closes the child's input on all three: it closes the pipe or
+//! calls `shutdown(SHUT_WR)` on the socket, and the child reads EOF.
+//!
+//! Our ends are blocking. The child's ends are blocking too unless
+//! [`Command::child_stdout_nonblocking`] asks otherwise (upstream rsync leaves the child's stdout
+//! non-blocking unless `--blocking-io`).
+//!
+//! # Watchdogs
+//!
+//! The **connect** watchdog kills the child if no byte of its stdout has arrived by a deadline
+//! (a byte waiting unread in our end counts as arrived). It is opt-in, because a user typing a
+//! password at an ssh prompt must not be killed, and cancellable once a greeting has been read
+//! ([`Handle::cancel_connect_watchdog`]). Bytes on stderr do not count: ssh prints warnings there
+//! before it has connected. The **stall** watchdog kills the child when neither direction has
+//! moved a byte for a given time.
+//!
+//! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`], and wakes
+//! every handle: reads and writes blocked on the wire return [`io::ErrorKind::TimedOut`]
+//! carrying a [`TimedOut`] (see [`timed_out`]), and so does [`Handle::wait`], with the exit
+//! status inside. On socket topologies the wake-up is `shutdown(2)` of our ends; on pipes, which
+//! cannot be shut down, each read and write first waits in [poll(2)] on the wire and an
+//! [eventfd(2)] (only when a watchdog is armed: without one a read is one `read(2)`).
+//!
+//! # `SIGPIPE` in the child
+//!
+//! [`Sigpipe::Default`] (the default) gives the program the default disposition, as a shell
+//! would: a `cat` writing to a reader that went away dies of `SIGPIPE` quietly. (Rust's own
+//! runtime ignores `SIGPIPE` in the parent; std resets it in children, and so do we.)
+//! [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a closed wire fail
+//! with `EPIPE` instead; programs that handle errors properly prefer this, and the disposition
+//! is inherited through `exec` by the program's own children.
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use procwire::child::{Command, Topology};
+//!
+//! let mut child = Command::new("cat").topology(Topology::SocketPair).spawn()?;
+//! child.write_all(b"hello")?;
+//! child.close_input()?; // cat reads EOF and exits after echoing
+//! let mut echoed = Vec::new();
+//! child.read_to_end(&mut echoed)?;
+//! let exit = child.wait()?;
+//! assert_eq!(echoed, b"hello");
+//! assert!(exit.success());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+//! [eventfd(2)]: https://man7.org/linux/man-pages/man2/eventfd.2.html
 
+use std::fmt;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+mod command;
+mod io_halves;
+mod process;
 pub mod rsh;
+#[cfg(test)]
+mod tests;
+mod watchdog;
+
+pub use command::{Command, Sigpipe, Stderr, Topology};
+pub use io_halves::{Child, Reader, Writer};
+pub use process::Handle;
+
+/// The deadlines of the close policy: close the child's input, wait up to [`close`](Self::close)
+/// for it to exit, send `SIGTERM`, wait up to [`term`](Self::term), send `SIGKILL`, wait up to
+/// [`kill`](Self::kill) for the reap.
+///
+/// Used by [`Handle::close`] and [`Child::close`]; dropping a handle that has not been waited for
+/// runs the same steps with [`KillPolicy::DROP`]'s short deadlines, and a watchdog that fires
+/// waits [`term`](Self::term) between its `SIGTERM` and `SIGKILL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KillPolicy {
+    /// How long to wait for an exit after the child's input was closed.
+    pub close: Duration,
+    /// How long to wait for an exit after `SIGTERM`.
+    pub term: Duration,
+    /// How long to wait for the reap after `SIGKILL` (a process in uninterruptible sleep can
+    /// take a while).
+    pub kill: Duration,
+}
+
+impl KillPolicy {
+    /// 2 s for the child to exit on input EOF, 2 s after `SIGTERM`, 1 s after `SIGKILL`.
+    pub const DEFAULT: KillPolicy = KillPolicy {
+        close: Duration::from_secs(2),
+        term: Duration::from_secs(2),
+        kill: Duration::from_secs(1),
+    };
+    /// What `Drop` uses: 50 ms, 100 ms and 100 ms, so a drop blocks at most about a quarter of a
+    /// second. A child still not reaped then is handed to a background thread that reaps it.
+    pub const DROP: KillPolicy = KillPolicy {
+        close: Duration::from_millis(50),
+        term: Duration::from_millis(100),
+        kill: Duration::from_millis(100),
+    };
+}
+
+impl Default for KillPolicy {
+    fn default() -> KillPolicy {
+        KillPolicy::DEFAULT
+    }
+}
+
+/// Which watchdog fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Watchdog {
+    /// No byte arrived from the child's stdout by the connect deadline.
+    Connect,
+    /// Neither direction moved for the stall timeout.
+    Stall,
+}
+
+impl Watchdog {
+    /// `"connect"` or `"stall"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Watchdog::Connect => "connect",
+            Watchdog::Stall => "stall",
+        }
+    }
+}
+
+impl fmt::Display for Watchdog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error every handle of a child returns once a watchdog has killed it, inside an
+/// [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; get it back with [`timed_out`].
+#[derive(Debug)]
+pub struct TimedOut {
+    watchdog: Watchdog,
+    after: Duration,
+    exit: Option<Box<Exit>>,
+}
+
+impl TimedOut {
+    /// Which watchdog fired.
+    pub fn watchdog(&self) -> Watchdog {
+        self.watchdog
+    }
+
+    /// The timeout that ran out: the connect deadline, or how long nothing moved.
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+
+    /// How the child ended, when this error came from [`Handle::wait`] (reads and writes fail
+    /// before the child is reaped, so theirs is `None`).
+    pub fn exit(&self) -> Option<&Exit> {
+        self.exit.as_deref()
+    }
+
+    pub(crate) fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, self)
+    }
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = fmt_duration(self.after);
+        match self.watchdog {
+            Watchdog::Connect => write!(
+                f,
+                "connect watchdog: the child sent no byte within {after} and was killed \
+                 (raise the connect timeout, or check that the remote end answers)"
+            ),
+            Watchdog::Stall => write!(
+                f,
+                "stall watchdog: nothing moved in either direction for {after}, so the child \
+                 was killed (raise the stall timeout if the peer may legitimately pause)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// The [`TimedOut`] inside `e`, if a watchdog caused it.
+pub fn timed_out(e: &io::Error) -> Option<&TimedOut> {
+    e.get_ref()?.downcast_ref::<TimedOut>()
+}
+
+/// How a child ended, with what its stderr side channel captured.
+#[derive(Debug)]
+pub struct Exit {
+    status: ExitStatus,
+    stderr: Option<crate::stderr::Report>,
+}
+
+impl Exit {
+    /// The status as std reports it.
+    pub fn status(&self) -> ExitStatus {
+        self.status
+    }
+
+    /// The exit code, if the child exited (rather than died of a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that ended the child, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+
+    /// Whether the child exited with code 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// The side channel's report (tail, counts, whether it reached EOF), when stderr was
+    /// captured ([`Stderr::Capture`]).
+    pub fn stderr(&self) -> Option<&crate::stderr::Report> {
+        self.stderr.as_ref()
+    }
+
+    /// The last bytes the child wrote to stderr (empty unless stderr was captured). This is
+    /// returned, never printed: in raw and lines modes the bytes were already forwarded live.
+    pub fn stderr_tail(&self) -> &[u8] {
+        self.stderr.as_ref().map_or(&[], |r| &r.tail)
+    }
+
+    /// The shell's convention for this ending: the exit code, or 128 + the signal number.
+    pub fn shell_code(&self) -> i32 {
+        match (self.code(), self.signal()) {
+            (Some(code), _) => code,
+            (None, Some(sig)) => 128 + sig,
+            (None, None) => 128,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code(), self.signal()) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(sig)) => write!(f, "killed by signal {sig}"),
+            (None, None) => write!(f, "{}", self.status),
+        }
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

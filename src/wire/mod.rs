@@ -57,7 +57,7 @@ mod capacity;
 mod end;
 mod half;
 mod loopback;
-mod sys;
+pub(crate) mod sys;
 #[cfg(test)]
 mod tests;
 

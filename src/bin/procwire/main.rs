@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod exec;
 mod probe;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
@@ -43,12 +44,21 @@ enum Command {
     /// figure stands next to a raw read/write loop on the same wire and single-core memcpy, as
     /// the median of interleaved repeats. About 90 s; --quick under 20 s; --full up to 10 min.
     Bench(bench::Args),
+    /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
+    ///
+    /// PROGRAM runs with its stdin and stdout on a socketpair (or --wire), its stderr on a
+    /// bounded side channel forwarded to ours, and optional connect and stall watchdogs. Our
+    /// stdin's EOF half-closes its input; its output is forwarded until EOF, or until it has
+    /// exited and nothing is left to read. Use it wherever a remote shell goes:
+    /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
+    Exec(exec::Args),
     #[command(hide = true)]
     BenchPeer(bench::PeerArgs),
 }
 
 fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
     match command {
+        Command::Exec(_) => unreachable!("exec ends the process with its program's status"),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
         Command::BenchPeer(args) => bench::run_peer(args),
@@ -59,6 +69,9 @@ fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
 fn main() -> ExitCode {
     // Usage errors print clap's message and exit 2; --help and --version exit 0.
     let cli = Cli::parse();
+    if let Command::Exec(args) = &cli.command {
+        return exec::run(args);
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result =

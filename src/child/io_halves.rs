@@ -1,0 +1,392 @@
+//! The reader, the writer and the unsplit child.
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+use rustix::event::PollFlags;
+
+use super::process::Handle;
+use super::watchdog::{Shared, wait_ready};
+use super::{Exit, Watchdog};
+use crate::wire::{Kind, ReadHalf, WriteHalf};
+
+/// One blocking `splice(2)` call, EINTR retried.
+fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    loop {
+        match rustix::pipe::splice(from, None, to, None, len, rustix::pipe::SpliceFlags::empty()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return Ok(r?),
+        }
+    }
+}
+
+/// Our end of the child's stdout. Dropping it never touches the process (a child that writes
+/// on then gets `EPIPE`, or `SIGPIPE` under [`Sigpipe::Default`](super::Sigpipe::Default)).
+///
+/// Once a watchdog has fired, every read fails with [`io::ErrorKind::TimedOut`] carrying a
+/// [`TimedOut`](super::TimedOut).
+pub struct Reader {
+    half: ReadHalf,
+    shared: Arc<Shared>,
+    poll: bool,
+}
+
+impl Reader {
+    pub(crate) fn new(half: ReadHalf, shared: Arc<Shared>, poll: bool) -> Reader {
+        Reader { half, shared, poll }
+    }
+
+    /// The kind of kernel object this end is (pipes or socketpair).
+    pub fn kind(&self) -> Kind {
+        self.half.kind()
+    }
+
+    /// Disarms the connect watchdog (see [`Handle::cancel_connect_watchdog`]); here so the code
+    /// that reads the greeting can do it.
+    pub fn cancel_connect_watchdog(&self) {
+        self.shared.cancel_connect();
+    }
+
+    /// The watchdog that fired, if one did.
+    pub fn timed_out(&self) -> Option<(Watchdog, std::time::Duration)> {
+        self.shared.fired().map(|f| (f.watchdog, f.after))
+    }
+
+    /// Gives up the procwire wrapper: the bare half, without watchdog reporting.
+    pub fn into_inner(self) -> ReadHalf {
+        self.half
+    }
+
+    /// Moves up to `len` bytes of the child's output to `dst` with [splice(2)], without copying
+    /// them through user space; counts for the watchdogs like a read. `Ok(0)` is EOF.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` ([`io::ErrorKind::InvalidInput`]) unless this end or `dst` is a pipe (and the
+    /// other can splice: sockets, pipes and regular files can, terminals cannot); fall back to
+    /// [`read`](Read::read) then. [`TimedOut`](super::TimedOut) once a watchdog fired.
+    ///
+    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
+        self.check()?;
+        let r = splice(self.half.as_fd(), dst.as_fd(), len);
+        self.settle(r)
+    }
+
+    #[inline]
+    fn check(&self) -> io::Result<()> {
+        if let Some(f) = self.shared.fired() {
+            return Err(f.error());
+        }
+        if self.poll {
+            if let Some(wake) = self.shared.wake_fd() {
+                wait_ready(&self.half, PollFlags::IN, wake)?;
+                if let Some(f) = self.shared.fired() {
+                    return Err(f.error());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn settle(&self, r: io::Result<usize>) -> io::Result<usize> {
+        match r {
+            Ok(n) if n > 0 => {
+                self.shared.note_read(n);
+                Ok(n)
+            }
+            // EOF or an error after a watchdog shut the wire down is the watchdog's doing.
+            other => match self.shared.fired() {
+                Some(f) => Err(f.error()),
+                None => other,
+            },
+        }
+    }
+}
+
+impl Read for Reader {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        let r = self.half.read(buf);
+        self.settle(r)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.check()?;
+        let r = self.half.read_vectored(bufs);
+        self.settle(r)
+    }
+}
+
+impl AsFd for Reader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.half.as_fd()
+    }
+}
+
+impl AsRawFd for Reader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.half.as_raw_fd()
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("half", &self.half).finish()
+    }
+}
+
+/// Our end of the child's stdin. [`close`](Self::close) (or dropping it) half-closes the
+/// child's input on every topology: the child reads EOF; the process is not touched.
+///
+/// Once a watchdog has fired, every write fails with [`io::ErrorKind::TimedOut`] carrying a
+/// [`TimedOut`](super::TimedOut).
+pub struct Writer {
+    half: Option<WriteHalf>,
+    kind: Kind,
+    shared: Arc<Shared>,
+    poll: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(half: WriteHalf, shared: Arc<Shared>, poll: bool) -> Writer {
+        Writer {
+            kind: half.kind(),
+            half: Some(half),
+            shared,
+            poll,
+        }
+    }
+
+    /// The kind of kernel object this end is (pipes or socketpair).
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Half-closes the child's input: closes our pipe end, or `shutdown(SHUT_WR)` on a socket
+    /// (the child's stdout stays open on the single-socketpair topology). The child reads the
+    /// bytes already written, then EOF. Idempotent; later writes fail with `BrokenPipe`.
+    pub fn close(&mut self) -> io::Result<()> {
+        // WriteHalf's drop is the half-close: shutdown(SHUT_WR) on sockets, close on pipes.
+        drop(self.half.take());
+        Ok(())
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.half.is_none()
+    }
+
+    /// The watchdog that fired, if one did.
+    pub fn timed_out(&self) -> Option<(Watchdog, std::time::Duration)> {
+        self.shared.fired().map(|f| (f.watchdog, f.after))
+    }
+
+    /// Moves up to `len` bytes from `src` into the child's input with [splice(2)], without
+    /// copying them through user space; counts for the watchdogs like a write. `Ok(0)` means
+    /// `src` is at EOF.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` ([`io::ErrorKind::InvalidInput`]) unless this end or `src` is a pipe (and the
+    /// other can splice); fall back to [`write`](Write::write) then. `BrokenPipe` after
+    /// [`close`](Self::close); [`TimedOut`](super::TimedOut) once a watchdog fired.
+    ///
+    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    pub fn splice_from(&mut self, src: impl AsFd, len: usize) -> io::Result<usize> {
+        let half = self.half()?;
+        let r = splice(src.as_fd(), half.as_fd(), len);
+        self.settle(r)
+    }
+
+    #[inline]
+    fn half(&mut self) -> io::Result<&mut WriteHalf> {
+        if let Some(f) = self.shared.fired() {
+            return Err(f.error());
+        }
+        let half = self.half.as_mut().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the child's input was closed (Writer::close)",
+            )
+        })?;
+        if self.poll {
+            if let Some(wake) = self.shared.wake_fd() {
+                wait_ready(&*half, PollFlags::OUT, wake)?;
+                if let Some(f) = self.shared.fired() {
+                    return Err(f.error());
+                }
+            }
+        }
+        Ok(half)
+    }
+
+    #[inline]
+    fn settle(&self, r: io::Result<usize>) -> io::Result<usize> {
+        match r {
+            Ok(n) => {
+                self.shared.note_write(n);
+                Ok(n)
+            }
+            Err(e) => match self.shared.fired() {
+                Some(f) => Err(f.error()),
+                None => Err(e),
+            },
+        }
+    }
+}
+
+impl Write for Writer {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.half()?.write(buf);
+        self.settle(r)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let r = self.half()?.write_vectored(bufs);
+        self.settle(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("kind", &self.kind)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A running child with its wire: `Read` from its stdout, `Write` to its stdin, and the
+/// [`Handle`] that owns the process. [`split`](Self::split) hands the three out separately.
+///
+/// Dropping it half-closes the input and then drops the handle (see [`Handle`]).
+#[derive(Debug)]
+pub struct Child {
+    // Field order is drop order: the input closes before the handle's drop policy runs.
+    writer: Writer,
+    reader: Reader,
+    handle: Handle,
+}
+
+impl Child {
+    pub(crate) fn new(reader: Reader, writer: Writer, handle: Handle) -> Child {
+        Child {
+            writer,
+            reader,
+            handle,
+        }
+    }
+
+    /// The reader, writer and process handle, to be used from different threads. Dropping the
+    /// reader or writer never kills the child; dropping the handle does (after the drop policy's
+    /// grace), so keep it until the work is done.
+    pub fn split(self) -> (Reader, Writer, Handle) {
+        (self.reader, self.writer, self.handle)
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.handle.id()
+    }
+
+    /// Half-closes the child's input (see [`Writer::close`]).
+    pub fn close_input(&mut self) -> io::Result<()> {
+        self.writer.close()
+    }
+
+    /// Disarms the connect watchdog (see [`Handle::cancel_connect_watchdog`]).
+    pub fn cancel_connect_watchdog(&self) {
+        self.handle.cancel_connect_watchdog();
+    }
+
+    /// The reader, borrowed.
+    pub fn reader(&mut self) -> &mut Reader {
+        &mut self.reader
+    }
+
+    /// The writer, borrowed.
+    pub fn writer(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
+
+    /// The process handle, borrowed.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Reaps the child if it has exited, without blocking (see [`Handle::try_wait`]).
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.handle.try_wait()
+    }
+
+    /// Closes the child's input and our end of its stdout, then waits as [`Handle::wait`]
+    /// does. Read stdout to EOF first if you want it: what is unread is discarded, and a child
+    /// still writing gets `EPIPE` (or dies of `SIGPIPE`) rather than blocking forever on a wire
+    /// nobody reads.
+    pub fn wait(self) -> io::Result<Exit> {
+        let Child {
+            writer,
+            reader,
+            handle,
+        } = self;
+        drop(writer);
+        drop(reader);
+        handle.wait()
+    }
+
+    /// Runs the close policy: closes the input, waits, `SIGTERM`, waits, `SIGKILL`, bounded reap
+    /// (see [`KillPolicy`](super::KillPolicy)).
+    pub fn close(self) -> io::Result<Exit> {
+        let Child {
+            mut writer,
+            reader,
+            mut handle,
+        } = self;
+        drop(reader);
+        let policy = handle.policy;
+        handle.close_with(&policy, &mut || {
+            let _ = writer.close();
+        })
+    }
+
+    /// Sends `SIGKILL` and reaps the child.
+    pub fn kill(self) -> io::Result<Exit> {
+        self.handle.kill()
+    }
+}
+
+impl Read for Child {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.reader.read_vectored(bufs)
+    }
+}
+
+impl Write for Child {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.writer.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

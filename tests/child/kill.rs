@@ -1,0 +1,101 @@
+//! The close policy with real children: EOF, SIGTERM, SIGKILL, and Drop.
+
+use std::time::Duration;
+
+use procwire::child::{Command, KillPolicy, Stderr};
+
+use crate::{exists, timed};
+
+const QUICK: KillPolicy = KillPolicy {
+    close: Duration::from_millis(200),
+    term: Duration::from_millis(300),
+    kill: Duration::from_secs(2),
+};
+
+#[test]
+fn a_child_that_exits_on_eof_needs_no_signal() {
+    let child = Command::new("cat")
+        .stderr(Stderr::Null)
+        .kill_policy(QUICK)
+        .spawn()
+        .unwrap();
+    let (exit, took) = timed(|| child.close().unwrap());
+    assert!(exit.success(), "{exit}");
+    assert!(took < Duration::from_millis(200), "{took:?}");
+}
+
+#[test]
+fn a_child_that_honours_term_exits_on_term() {
+    let child = Command::from_argv(["sleep", "30"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .kill_policy(QUICK)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (exit, took) = timed(|| child.close().unwrap());
+    assert_eq!(exit.signal(), Some(15), "{exit}");
+    assert!(took >= QUICK.close && took < QUICK.close + QUICK.term, "{took:?}");
+    assert!(!exists(pid), "reaped");
+}
+
+#[test]
+fn a_child_that_ignores_term_is_killed_after_the_deadline() {
+    // The shell ignores TERM and execs nothing, so only SIGKILL ends it.
+    let child = Command::from_argv(["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .kill_policy(QUICK)
+        .spawn()
+        .unwrap();
+    let (mut reader, writer, handle) = child.split();
+    let mut ready = [0u8; 6];
+    std::io::Read::read_exact(&mut reader, &mut ready).unwrap();
+    drop(writer);
+    let pid = handle.id();
+    let (exit, took) = timed(|| handle.close().unwrap());
+    assert_eq!(exit.signal(), Some(9), "{exit}");
+    assert!(took >= QUICK.close + QUICK.term, "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!exists(pid), "reaped");
+}
+
+#[test]
+fn dropping_a_child_reaps_it_without_blocking_for_long() {
+    let child = Command::from_argv(["sleep", "30"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let ((), took) = timed(|| drop(child));
+    let budget = KillPolicy::DROP.close + KillPolicy::DROP.term + KillPolicy::DROP.kill;
+    assert!(took <= budget + Duration::from_millis(100), "{took:?}");
+    assert!(!exists(pid), "the child was reaped, not left a zombie");
+}
+
+#[test]
+fn dropping_the_halves_never_kills_the_child() {
+    let child = Command::from_argv(["sh", "-c", "sleep 0.3; exit 7"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap();
+    let (reader, writer, handle) = child.split();
+    drop(reader);
+    drop(writer);
+    let exit = handle.wait().unwrap();
+    assert_eq!(exit.code(), Some(7), "the child ran to its own end: {exit}");
+}
+
+#[test]
+fn kill_sends_sigkill_and_reaps() {
+    let child = Command::from_argv(["sleep", "30"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap();
+    let (exit, took) = timed(|| child.kill().unwrap());
+    assert_eq!(exit.signal(), Some(9));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}

@@ -1,0 +1,150 @@
+//! Bytes through `cat` on every topology, both ways at once, and half-close making it exit.
+
+use std::io::{Read, Write};
+
+use procwire::child::{Command, Stderr, Topology};
+
+use crate::support::Stream;
+
+const TOTAL: usize = 32 << 20;
+
+fn echo_through_cat(topology: Topology) {
+    let child = Command::new("cat")
+        .topology(topology)
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap();
+    let (mut reader, mut writer, handle) = child.split();
+    let feeder = std::thread::spawn(move || {
+        let mut s = Stream::new(7);
+        let mut buf = vec![0u8; 100_003];
+        let mut left = TOTAL;
+        while left > 0 {
+            let n = left.min(buf.len());
+            s.fill(&mut buf[..n]);
+            writer.write_all(&buf[..n]).unwrap();
+            left -= n;
+        }
+        // The half-close: cat sees EOF after the bytes, flushes and exits.
+        writer.close().unwrap();
+        writer
+    });
+    let mut check = Stream::new(7);
+    let mut buf = vec![0u8; 65_521];
+    let mut got = 0;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if let Err(i) = check.check(&buf[..n]) {
+            panic!("{topology}: byte {} differs", got + i);
+        }
+        got += n;
+    }
+    assert_eq!(got, TOTAL, "{topology}: all bytes came back");
+    let writer = feeder.join().unwrap();
+    assert!(writer.is_closed());
+    let exit = handle.wait().unwrap();
+    assert!(exit.success(), "{topology}: cat exited {exit}");
+}
+
+#[test]
+fn cat_echoes_32_mib_on_pipes() {
+    echo_through_cat(Topology::Pipes);
+}
+
+#[test]
+fn cat_echoes_32_mib_on_socketpairs() {
+    echo_through_cat(Topology::SocketPairs);
+}
+
+#[test]
+fn cat_echoes_32_mib_on_one_socketpair() {
+    echo_through_cat(Topology::SocketPair);
+}
+
+#[test]
+fn half_close_alone_makes_cat_exit_on_every_topology() {
+    for topology in Topology::ALL {
+        let mut child = Command::new("cat")
+            .topology(topology)
+            .stderr(Stderr::Null)
+            .spawn()
+            .unwrap();
+        child.write_all(b"last words").unwrap();
+        child.close_input().unwrap();
+        child.close_input().unwrap(); // idempotent
+        let e = child.write(b"more").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{topology}");
+        let mut out = Vec::new();
+        child.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"last words", "{topology}");
+        // cat has exited by itself: the reap must not need a signal.
+        let (reader, _writer, mut handle) = child.split();
+        drop(reader);
+        let status = loop {
+            if let Some(s) = handle.try_wait().unwrap() {
+                break s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(status.success(), "{topology}: {status}");
+        assert!(handle.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn unsplit_child_wait_closes_input_first() {
+    let mut child = Command::new("cat").stderr(Stderr::Null).spawn().unwrap();
+    child.write_all(b"x").unwrap();
+    let mut one = [0u8];
+    child.read_exact(&mut one).unwrap();
+    // cat would wait forever on stdin; Child::wait closes it.
+    let (exit, took) = crate::timed(|| child.wait().unwrap());
+    assert!(exit.success());
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported() {
+    let exit = Command::from_argv(["sh", "-c", "exit 3"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!((exit.code(), exit.signal(), exit.shell_code()), (Some(3), None, 3));
+    let exit = Command::from_argv(["sh", "-c", "kill -USR1 $$"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .spawn()
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!((exit.code(), exit.signal(), exit.shell_code()), (None, Some(10), 138));
+    assert_eq!(exit.to_string(), "killed by signal 10");
+}
+
+#[test]
+fn a_missing_program_is_not_found_and_says_which() {
+    let e = Command::new("procwire-no-such-program-here")
+        .spawn()
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    let msg = e.to_string();
+    assert!(msg.contains("procwire-no-such-program-here") && msg.contains("PATH"), "{msg}");
+}
+
+#[test]
+fn a_non_executable_file_is_permission_denied() {
+    let dir = std::env::temp_dir().join(format!("procwire-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("script");
+    std::fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
+    let e = Command::new(&file).spawn().unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("chmod"), "{e}");
+}
