@@ -1,0 +1,410 @@
+//! The thread driver: one named thread reads the side channel into a [`Capture`].
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustix::event::{EventfdFlags, PollFd, PollFlags};
+use rustix::io::Errno;
+
+use super::Capture;
+use super::hint;
+
+/// The size of the thread's one read buffer.
+const READ_BUF: usize = 64 * 1024;
+
+/// How much [`Drain::finish`] reads after the wake-up when the kernel cannot say how much is
+/// queued (`FIONREAD` failed): enough for any default pipe or socket buffer.
+const FINISH_BUDGET: u64 = 16 * 1024 * 1024;
+
+/// What the thread and the owner share, behind one mutex locked per chunk.
+struct State {
+    capture: Capture,
+    eof: bool,
+    done: bool,
+    read_error: Option<io::Error>,
+    sink_error: Option<io::Error>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when `done` becomes true.
+    done: Condvar,
+}
+
+impl Shared {
+    /// Locks the state; a panic elsewhere (in a subscriber or the sink) does not make it
+    /// unreadable: counters and tail stay consistent per chunk.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Sets `done` when the thread ends, by return or by panic.
+struct DoneGuard(Arc<Shared>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.lock().done = true;
+        self.0.done.notify_all();
+    }
+}
+
+/// The counters and tail of a running [`Drain`], from [`Drain::snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last [`Config::tail`](super::Config::tail) bytes read so far.
+    pub tail: Vec<u8>,
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// Lines produced so far (see [`Capture::lines`]).
+    pub lines: u64,
+    /// Lines the subscriber refused so far.
+    pub dropped: u64,
+}
+
+/// What a [`Drain`] captured, from [`Drain::finish`].
+#[derive(Debug)]
+pub struct Report {
+    /// The last [`Config::tail`](super::Config::tail) bytes of the stream.
+    pub tail: Vec<u8>,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Lines produced (see [`Capture::lines`]).
+    pub lines: u64,
+    /// Lines the subscriber refused.
+    pub dropped: u64,
+    /// The source reached EOF: every writer had closed it. `false` when the drain was ended by
+    /// [`Drain::finish`] while a writer (a descendant of the child, say) still held it open.
+    pub eof: bool,
+    /// The thread ended within the grace period. When `false` the other fields are the state
+    /// at the deadline, the last partial line was not flushed, and the thread ends on its own
+    /// once its read or sink write returns.
+    pub joined: bool,
+    /// The first error writing or flushing the sink. After it nothing more is forwarded; the
+    /// capture (tail, counts, subscriber) went on.
+    pub sink_error: Option<io::Error>,
+    /// The read (or `poll`) error that ended the drain early, if any; `EAGAIN` and `EINTR` are
+    /// not errors. Also set, with kind `Other`, if the thread panicked (in the sink or a
+    /// subscriber).
+    pub read_error: Option<io::Error>,
+}
+
+/// A thread that reads a child's stderr side channel into a [`Capture`] and forwards it.
+///
+/// The thread waits in [poll(2)] on the source and on an [eventfd(2)]; [`finish`](Self::finish)
+/// writes the eventfd, so the wake-up works whatever the source is (pipe or socket) and whoever
+/// still holds its write end. Nothing is lost that was already queued when `finish` was called:
+/// the thread reads the byte count `ioctl(FIONREAD)` reports at the wake-up ([pipe(7)],
+/// [unix(7)] `SIOCINQ`), then stops.
+///
+/// ```
+/// use std::io::{self, Write};
+/// use std::time::Duration;
+/// use procwire::stderr::{self, Capture, Config, Drain};
+///
+/// let (ours, theirs, _kind) = stderr::channel()?;
+/// let drain = Drain::spawn(ours, Capture::new(Config::default()), Box::new(io::sink()))?;
+/// let mut child_stderr = std::fs::File::from(theirs); // would be the child's fd 2
+/// child_stderr.write_all(b"warning: something\n")?;
+/// drop(child_stderr);
+/// let report = drain.finish(Duration::from_secs(1));
+/// assert_eq!(report.tail, b"warning: something\n");
+/// assert!(report.joined);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+/// [eventfd(2)]: https://man7.org/linux/man-pages/man2/eventfd.2.html
+/// [pipe(7)]: https://man7.org/linux/man-pages/man7/pipe.7.html
+/// [unix(7)]: https://man7.org/linux/man-pages/man7/unix.7.html
+pub struct Drain {
+    shared: Arc<Shared>,
+    wake: Arc<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("running", &self.thread.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drain {
+    /// Starts a thread named `procwire-stderr` that reads `source` until EOF or
+    /// [`finish`](Self::finish), feeds `capture` and writes its forwarding output to `sink`
+    /// (each chunk written with `write_all` and flushed, outside the lock, so a slow sink never
+    /// delays [`snapshot`](Self::snapshot)).
+    ///
+    /// `source` is set `O_NONBLOCK` ([fcntl(2)] `F_SETFL`). The flag belongs to the open file
+    /// description, so pass our end of a side channel (as [`channel`](super::channel) makes),
+    /// not a duplicate of a descriptor others read.
+    ///
+    /// # Errors
+    ///
+    /// When `F_SETFL` fails, when the kernel refuses the [eventfd(2)] (descriptor exhaustion:
+    /// the message says what to raise) or when the thread cannot be spawned. `source` is closed
+    /// on every error path.
+    ///
+    /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
+    /// [eventfd(2)]: https://man7.org/linux/man-pages/man2/eventfd.2.html
+    pub fn spawn(
+        source: OwnedFd,
+        capture: Capture,
+        sink: Box<dyn Write + Send>,
+    ) -> io::Result<Drain> {
+        crate::fd::set_nonblocking(&source, true).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("fcntl(F_SETFL, O_NONBLOCK) on the stderr source failed: {e}"),
+            )
+        })?;
+        let wake = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+            .map_err(|e| hint(e.into(), "eventfd(EFD_CLOEXEC | EFD_NONBLOCK)"))?;
+        let wake = Arc::new(wake);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                capture,
+                eof: false,
+                done: false,
+                read_error: None,
+                sink_error: None,
+            }),
+            done: Condvar::new(),
+        });
+        let thread = {
+            let (shared, wake) = (Arc::clone(&shared), Arc::clone(&wake));
+            std::thread::Builder::new()
+                .name("procwire-stderr".into())
+                .spawn(move || run(source, &wake, shared, sink))
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("spawning the procwire-stderr thread failed: {e}"),
+                    )
+                })?
+        };
+        Ok(Drain {
+            shared,
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    /// The tail and counters so far. Takes the lock the thread holds only while it feeds one
+    /// chunk, never across a read or a sink write.
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.shared.lock();
+        Snapshot {
+            tail: state.capture.tail(),
+            bytes: state.capture.bytes(),
+            lines: state.capture.lines(),
+            dropped: state.capture.dropped(),
+        }
+    }
+
+    /// Ends the drain without waiting for EOF, and returns what was captured.
+    ///
+    /// The child may be gone while a descendant (an ssh ControlMaster, a daemon) keeps the
+    /// write end of the channel open for ever, so exit must not wait for EOF. This wakes the
+    /// thread through its eventfd; the thread asks the kernel how many bytes are queued
+    /// (`ioctl(FIONREAD)`), reads that many without waiting for more (stopping early at EOF or
+    /// `EAGAIN`), calls [`Capture::finish`] (flushing an unfinished line), writes the last
+    /// output, and ends. This waits for that at most `grace`; if the thread is still busy (a
+    /// sink that blocks), the report is the state at the deadline with
+    /// [`joined`](Report::joined) `false`, and the thread is detached.
+    pub fn finish(mut self, grace: Duration) -> Report {
+        self.wake();
+        let deadline = Instant::now().checked_add(grace);
+        let mut state = self.shared.lock();
+        while !state.done {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .shared
+                .done
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let joined = state.done;
+        let mut report = Report {
+            tail: state.capture.tail(),
+            bytes: state.capture.bytes(),
+            lines: state.capture.lines(),
+            dropped: state.capture.dropped(),
+            eof: state.eof,
+            joined,
+            sink_error: state.sink_error.take(),
+            read_error: state.read_error.take(),
+        };
+        drop(state);
+        if let Some(thread) = self.thread.take() {
+            // `done` is set as the thread's last act, so this join returns at once.
+            if joined && thread.join().is_err() && report.read_error.is_none() {
+                report.read_error = Some(io::Error::other(
+                    "the procwire-stderr thread panicked (in the sink or a subscriber)",
+                ));
+            }
+        }
+        report
+    }
+
+    /// Writes the eventfd. Errors are impossible short of a counter overflow (`EAGAIN`), which
+    /// leaves it readable anyway.
+    fn wake(&self) {
+        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+    }
+}
+
+impl Drop for Drain {
+    /// Without [`finish`](Drain::finish): wakes the thread and detaches it. The thread drains
+    /// what is queued and ends on its own; nothing here blocks.
+    fn drop(&mut self) {
+        if self.thread.take().is_some() {
+            self.wake();
+        }
+    }
+}
+
+/// Why the read loop stopped.
+enum Stop {
+    Eof,
+    Woken,
+    Error(io::Error),
+}
+
+/// The thread's state that is not shared: the source, the buffers and the sink.
+struct Reader {
+    source: OwnedFd,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    sink: Option<Box<dyn Write + Send>>,
+    shared: Arc<Shared>,
+}
+
+fn run(source: OwnedFd, wake: &OwnedFd, shared: Arc<Shared>, sink: Box<dyn Write + Send>) {
+    let _done = DoneGuard(Arc::clone(&shared));
+    let mut r = Reader {
+        source,
+        buf: vec![0; READ_BUF],
+        out: Vec::new(),
+        sink: Some(sink),
+        shared,
+    };
+    let stop = loop {
+        match r.wait(wake) {
+            Err(e) => break Stop::Error(e),
+            Ok((_, true)) => break Stop::Woken,
+            Ok((false, false)) => {}
+            Ok((true, false)) => match r.read_chunk(usize::MAX) {
+                Ok(Some(0)) => break Stop::Eof,
+                Ok(_) => {}
+                Err(e) => break Stop::Error(e),
+            },
+        }
+    };
+    let stop = match stop {
+        Stop::Woken => r.read_queued(),
+        other => other,
+    };
+    let mut state = r.shared.lock();
+    match stop {
+        Stop::Eof => state.eof = true,
+        Stop::Error(e) => state.read_error = Some(e),
+        Stop::Woken => {}
+    }
+    state.capture.finish(&mut r.out);
+    drop(state);
+    r.forward();
+    // Close the sink before `done` (the guard) so a joined drain has let go of it.
+    drop(r.sink.take());
+}
+
+impl Reader {
+    /// Waits in poll(2) for the source or the wake-up; `EINTR` retried. Returns (source has
+    /// something: data, EOF or an error; woken).
+    fn wait(&self, wake: &OwnedFd) -> io::Result<(bool, bool)> {
+        let mut fds = [
+            PollFd::new(&self.source, PollFlags::IN),
+            PollFd::new(wake, PollFlags::IN),
+        ];
+        loop {
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(hint(e.into(), "poll on the stderr source")),
+            }
+        }
+        Ok((
+            !fds[0].revents().is_empty(),
+            fds[1].revents().contains(PollFlags::IN),
+        ))
+    }
+
+    /// One non-blocking read of at most `limit` bytes, fed and forwarded. `Ok(None)` for
+    /// `EAGAIN`, `Ok(Some(0))` for EOF; `EINTR` retried.
+    fn read_chunk(&mut self, limit: usize) -> io::Result<Option<usize>> {
+        let len = self.buf.len().min(limit);
+        let n = loop {
+            match rustix::io::read(self.source.as_fd(), &mut self.buf[..len]) {
+                Ok(n) => break n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(e) => return Err(hint(e.into(), "read from the stderr source")),
+            }
+        };
+        if n > 0 {
+            self.shared
+                .lock()
+                .capture
+                .feed(&self.buf[..n], &mut self.out);
+            self.forward();
+        }
+        Ok(Some(n))
+    }
+
+    /// After the wake-up: reads what the kernel says is queued now, and no more.
+    fn read_queued(&mut self) -> Stop {
+        let mut budget = rustix::io::ioctl_fionread(&self.source).unwrap_or(FINISH_BUDGET);
+        while budget > 0 {
+            let limit = usize::try_from(budget).unwrap_or(usize::MAX);
+            match self.read_chunk(limit) {
+                Ok(Some(0)) => return Stop::Eof,
+                Ok(Some(n)) => budget = budget.saturating_sub(n as u64),
+                Ok(None) => break,
+                Err(e) => return Stop::Error(e),
+            }
+        }
+        // One more read, bounded by the buffer and never waiting, tells EOF from a writer
+        // that is still there (and delivers what it wrote since, if anything).
+        match self.read_chunk(usize::MAX) {
+            Ok(Some(0)) => Stop::Eof,
+            Ok(_) => Stop::Woken,
+            Err(e) => Stop::Error(e),
+        }
+    }
+
+    /// Writes and flushes `out` to the sink, unless an earlier write failed; clears `out`.
+    fn forward(&mut self) {
+        if !self.out.is_empty() {
+            if let Some(sink) = &mut self.sink {
+                if let Err(e) = sink.write_all(&self.out).and_then(|()| sink.flush()) {
+                    self.shared.lock().sink_error.get_or_insert(e);
+                    // Forwarding stops; the sink is dropped at the end as usual.
+                    self.sink = None;
+                }
+            }
+        }
+        self.out.clear();
+    }
+}
