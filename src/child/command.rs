@@ -9,10 +9,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::KillPolicy;
 use super::io_halves::{Child, Reader, Writer};
 use super::process::{Handle, OsProcess};
 use super::watchdog::{Shared, Timeouts, WatchdogThread};
-use super::KillPolicy;
 use crate::stderr;
 use crate::wire::{self, Kind, ReadHalf, WriteHalf};
 
@@ -143,7 +143,10 @@ impl Command {
     {
         let mut words = argv.into_iter();
         let program = words.next().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "an empty command has no program to run")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty command has no program to run",
+            )
         })?;
         Ok(Command::new(program).args(words))
     }

@@ -15,7 +15,14 @@ use crate::wire::{Kind, ReadHalf, WriteHalf};
 /// One blocking `splice(2)` call, EINTR retried.
 fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     loop {
-        match rustix::pipe::splice(from, None, to, None, len, rustix::pipe::SpliceFlags::empty()) {
+        match rustix::pipe::splice(
+            from,
+            None,
+            to,
+            None,
+            len,
+            rustix::pipe::SpliceFlags::empty(),
+        ) {
             Err(rustix::io::Errno::INTR) => continue,
             r => return Ok(r?),
         }

@@ -140,7 +140,11 @@ impl Process for OsProcess {
             Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
             Err(e) => Err(io::Error::new(
                 io::Error::from(e).kind(),
-                format!("sending signal {} to child {} failed: {e}", sig.as_raw(), self.pid),
+                format!(
+                    "sending signal {} to child {} failed: {e}",
+                    sig.as_raw(),
+                    self.pid
+                ),
             )),
         }
     }

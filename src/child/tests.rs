@@ -62,7 +62,9 @@ impl Process for Scripted {
         Ok(self.exited())
     }
     fn signal(&self, sig: Signal) -> io::Result<()> {
-        self.log.borrow_mut().push(format!("signal {}", sig.as_raw()));
+        self.log
+            .borrow_mut()
+            .push(format!("signal {}", sig.as_raw()));
         self.got.borrow_mut().push(sig);
         Ok(())
     }
@@ -108,7 +110,10 @@ fn policy_closes_input_first_and_waits_the_close_deadline() {
 fn policy_sends_term_after_the_close_deadline() {
     let (ending, log) = run(ExitsOn::Term);
     assert_eq!(ending, Ending::Terminated(ExitStatus::from_raw(15)));
-    assert_eq!(log, ["try_reap", "close input", "wait 11", "signal 15", "wait 22"]);
+    assert_eq!(
+        log,
+        ["try_reap", "close input", "wait 11", "signal 15", "wait 22"]
+    );
 }
 
 #[test]
@@ -117,7 +122,15 @@ fn policy_kills_a_child_that_ignores_term() {
     assert_eq!(ending, Ending::Killed(ExitStatus::from_raw(9)));
     assert_eq!(
         log,
-        ["try_reap", "close input", "wait 11", "signal 15", "wait 22", "signal 9", "wait 33"]
+        [
+            "try_reap",
+            "close input",
+            "wait 11",
+            "signal 15",
+            "wait 22",
+            "signal 9",
+            "wait 33"
+        ]
     );
 }
 
@@ -135,7 +148,10 @@ fn ms(n: u64) -> Duration {
 
 #[test]
 fn no_timeouts_means_idle() {
-    assert_eq!(decide(&Timeouts::default(), ms(0), false, ms(0)), Decision::Idle);
+    assert_eq!(
+        decide(&Timeouts::default(), ms(0), false, ms(0)),
+        Decision::Idle
+    );
 }
 
 #[test]
@@ -144,8 +160,14 @@ fn connect_sleeps_until_its_deadline_then_checks() {
         connect: Some(ms(1000)),
         stall: None,
     };
-    assert_eq!(decide(&t, ms(300), false, ms(300)), Decision::Sleep(ms(700)));
-    assert_eq!(decide(&t, ms(1000), false, ms(1000)), Decision::CheckConnect);
+    assert_eq!(
+        decide(&t, ms(300), false, ms(300)),
+        Decision::Sleep(ms(700))
+    );
+    assert_eq!(
+        decide(&t, ms(1000), false, ms(1000)),
+        Decision::CheckConnect
+    );
     // Settled (a byte arrived, or cancelled): nothing left to watch.
     assert_eq!(decide(&t, ms(5000), true, ms(5000)), Decision::Idle);
 }
@@ -176,8 +198,14 @@ fn both_watchdogs_sleep_until_the_nearer_event() {
     };
     // The stall tick (1 s cap) versus 950 ms left to the connect deadline.
     assert_eq!(decide(&t, ms(50), false, ms(50)), Decision::Sleep(ms(950)));
-    assert_eq!(decide(&t, ms(1000), false, ms(1000)), Decision::CheckConnect);
-    assert_eq!(decide(&t, ms(1000), true, ms(1000)), Decision::Sleep(ms(1000)));
+    assert_eq!(
+        decide(&t, ms(1000), false, ms(1000)),
+        Decision::CheckConnect
+    );
+    assert_eq!(
+        decide(&t, ms(1000), true, ms(1000)),
+        Decision::Sleep(ms(1000))
+    );
 }
 
 #[test]
@@ -198,14 +226,20 @@ fn timed_out_messages_name_the_watchdog_and_the_time() {
     assert_eq!(t.watchdog(), Watchdog::Connect);
     assert!(t.exit().is_none());
     let msg = e.to_string();
-    assert!(msg.contains("connect watchdog") && msg.contains("1.5s"), "{msg}");
+    assert!(
+        msg.contains("connect watchdog") && msg.contains("1.5s"),
+        "{msg}"
+    );
     let stall = Fired {
         watchdog: Watchdog::Stall,
         after: Duration::from_secs(30),
     }
     .error()
     .to_string();
-    assert!(stall.contains("stall watchdog") && stall.contains("30s"), "{stall}");
+    assert!(
+        stall.contains("stall watchdog") && stall.contains("30s"),
+        "{stall}"
+    );
 }
 
 #[test]

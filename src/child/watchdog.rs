@@ -85,7 +85,10 @@ impl Shared {
     }
 
     pub(crate) fn add_socket(&self, fd: OwnedFd) {
-        self.sockets.lock().unwrap_or_else(|e| e.into_inner()).push(fd);
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fd);
     }
 
     #[inline]
@@ -117,7 +120,12 @@ impl Shared {
             // An eventfd counter cannot overflow from one write of 1; EAGAIN is impossible.
             let _ = rustix::io::write(wake, &1u64.to_ne_bytes());
         }
-        for fd in self.sockets.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for fd in self
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = rustix::net::shutdown(fd, Shutdown::Both);
         }
         true
@@ -256,12 +264,7 @@ fn run(
             connect_settled = true;
             probe = None;
         }
-        let decision = decide(
-            &timeouts,
-            now - start,
-            connect_settled,
-            now - last_change,
-        );
+        let decision = decide(&timeouts, now - start, connect_settled, now - last_change);
         let fired = match decision {
             Decision::Sleep(d) => {
                 if sleep_or_stop(shared, Some(d)) {

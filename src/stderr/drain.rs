@@ -10,7 +10,7 @@ use rustix::event::{EventfdFlags, PollFd, PollFlags};
 use rustix::io::Errno;
 
 use super::Capture;
-use super::hint;
+use crate::wire::sys::with_hint as hint;
 
 /// The size of the thread's one read buffer.
 const READ_BUF: usize = 64 * 1024;

@@ -116,25 +116,10 @@ fn channel_with(
 fn socket_channel() -> io::Result<(OwnedFd, OwnedFd)> {
     let (mut ours, theirs) = Builder::new().kind(Kind::SocketPair).build()?.into_ends();
     ours.shutdown_write().map_err(|e| {
-        hint(
+        crate::wire::sys::with_hint(
             e,
             "shutdown(SHUT_WR) on the parent's end of the stderr channel",
         )
     })?;
     Ok((OwnedFd::try_from(ours)?, OwnedFd::try_from(theirs)?))
-}
-
-/// Adds what failed and, for descriptor exhaustion, what to do, keeping the error's kind.
-fn hint(e: io::Error, what: &str) -> io::Error {
-    let hint = match e.raw_os_error() {
-        Some(n) if n == rustix::io::Errno::MFILE.raw_os_error() => {
-            "; this process is at RLIMIT_NOFILE: close unused descriptors or raise the limit \
-             (ulimit -n)"
-        }
-        Some(n) if n == rustix::io::Errno::NFILE.raw_os_error() => {
-            "; the system-wide file table is full (fs.file-max)"
-        }
-        _ => "",
-    };
-    io::Error::new(e.kind(), format!("{what} failed: {e}{hint}"))
 }

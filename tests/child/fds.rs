@@ -51,7 +51,10 @@ fn the_child_sees_only_0_1_2_on_every_topology_and_stderr_mode() {
                     .stderr_sink(std::io::sink()),
             );
             assert_eq!(fds, expected, "{topology}, stderr {name}");
-            assert!(!stdin_nb && !stdout_nb, "{topology}: the child's ends are blocking");
+            assert!(
+                !stdin_nb && !stdout_nb,
+                "{topology}: the child's ends are blocking"
+            );
         }
     }
 }

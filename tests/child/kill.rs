@@ -35,19 +35,26 @@ fn a_child_that_honours_term_exits_on_term() {
     let pid = child.id();
     let (exit, took) = timed(|| child.close().unwrap());
     assert_eq!(exit.signal(), Some(15), "{exit}");
-    assert!(took >= QUICK.close && took < QUICK.close + QUICK.term, "{took:?}");
+    assert!(
+        took >= QUICK.close && took < QUICK.close + QUICK.term,
+        "{took:?}"
+    );
     assert!(!exists(pid), "reaped");
 }
 
 #[test]
 fn a_child_that_ignores_term_is_killed_after_the_deadline() {
     // The shell ignores TERM and execs nothing, so only SIGKILL ends it.
-    let child = Command::from_argv(["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"])
-        .unwrap()
-        .stderr(Stderr::Null)
-        .kill_policy(QUICK)
-        .spawn()
-        .unwrap();
+    let child = Command::from_argv([
+        "sh",
+        "-c",
+        "trap '' TERM; echo ready; while :; do sleep 1; done",
+    ])
+    .unwrap()
+    .stderr(Stderr::Null)
+    .kill_policy(QUICK)
+    .spawn()
+    .unwrap();
     let (mut reader, writer, handle) = child.split();
     let mut ready = [0u8; 6];
     std::io::Read::read_exact(&mut reader, &mut ready).unwrap();

@@ -37,7 +37,11 @@ fn ignored_sigpipe_turns_it_into_an_epipe_error() {
     for topology in Topology::ALL {
         let exit = yes_after_reader_gone(topology, Sigpipe::Ignore);
         // GNU yes reports the write error and exits 1.
-        assert_eq!((exit.signal(), exit.code()), (None, Some(1)), "{topology}: {exit}");
+        assert_eq!(
+            (exit.signal(), exit.code()),
+            (None, Some(1)),
+            "{topology}: {exit}"
+        );
     }
 }
 

@@ -65,18 +65,25 @@ fn flood(script: &str, forward: Forward) {
     let report = exit.stderr().unwrap();
     assert_eq!(report.bytes, FLOOD + 3, "every stderr byte was drained");
     assert_eq!(report.tail.len(), 64 << 10);
-    assert!(report.tail.ends_with(b"END"), "the tail holds the last bytes");
+    assert!(
+        report.tail.ends_with(b"END"),
+        "the tail holds the last bytes"
+    );
     drop(rx);
     let peak = peak_rss_kib();
     println!("peak RSS {peak} KiB");
-    assert!(peak < 64 << 10, "peak RSS {peak} KiB: memory was not bounded");
+    assert!(
+        peak < 64 << 10,
+        "peak RSS {peak} KiB: memory was not bounded"
+    );
     println!("{HELPER_OK}");
 }
 
 #[test]
 fn flood_without_newlines_keeps_memory_bounded() {
     if !in_helper() {
-        let (out, took) = timed(|| rerun("stderr::flood_without_newlines_keeps_memory_bounded", &[]));
+        let (out, took) =
+            timed(|| rerun("stderr::flood_without_newlines_keeps_memory_bounded", &[]));
         assert_helper_ok(&out);
         println!("{} in {took:?}", String::from_utf8_lossy(&out.stdout));
         return;
@@ -95,7 +102,9 @@ fn flood_of_lines_keeps_memory_bounded() {
         return;
     }
     flood(
-        &format!("yes 'warning: a line of stderr' | head -c {FLOOD} >&2; printf END >&2; echo sentinel"),
+        &format!(
+            "yes 'warning: a line of stderr' | head -c {FLOOD} >&2; printf END >&2; echo sentinel"
+        ),
         Forward::Lines {
             prefix: b"remote: ".to_vec(),
         },
@@ -117,7 +126,10 @@ fn a_descendant_holding_stderr_open_does_not_hang_wait() {
     assert!(exit.success());
     assert!(took < Duration::from_secs(1), "wait took {took:?}");
     let report = exit.stderr().unwrap();
-    assert_eq!(report.tail, b"bye\n", "bytes queued before the reap are delivered");
+    assert_eq!(
+        report.tail, b"bye\n",
+        "bytes queued before the reap are delivered"
+    );
     assert!(!report.eof, "stderr is still open in the descendant");
 }
 
@@ -139,7 +151,8 @@ fn a_slow_subscriber_never_blocks_the_drain() {
             }
         }
     });
-    let script = format!("i=0; while [ $i -lt {LINES} ]; do echo \"line $i\"; i=$((i+1)); done >&2");
+    let script =
+        format!("i=0; while [ $i -lt {LINES} ]; do echo \"line $i\"; i=$((i+1)); done >&2");
     let child = Command::from_argv(["sh", "-c", &script])
         .unwrap()
         .stderr(Stderr::Capture(Config::default().forward(Forward::Quiet)))
@@ -156,7 +169,10 @@ fn a_slow_subscriber_never_blocks_the_drain() {
     drop(exit);
     let received = consumer.join().unwrap() as u64;
     assert_eq!(lines, LINES as u64);
-    assert!(dropped > 0, "a 1 ms consumer cannot keep up with a shell loop");
+    assert!(
+        dropped > 0,
+        "a 1 ms consumer cannot keep up with a shell loop"
+    );
     assert_eq!(dropped, lines - received, "dropped = produced - received");
 }
 

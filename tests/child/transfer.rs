@@ -115,7 +115,10 @@ fn exit_codes_and_signals_are_reported() {
         .unwrap()
         .wait()
         .unwrap();
-    assert_eq!((exit.code(), exit.signal(), exit.shell_code()), (Some(3), None, 3));
+    assert_eq!(
+        (exit.code(), exit.signal(), exit.shell_code()),
+        (Some(3), None, 3)
+    );
     let exit = Command::from_argv(["sh", "-c", "kill -USR1 $$"])
         .unwrap()
         .stderr(Stderr::Null)
@@ -123,7 +126,10 @@ fn exit_codes_and_signals_are_reported() {
         .unwrap()
         .wait()
         .unwrap();
-    assert_eq!((exit.code(), exit.signal(), exit.shell_code()), (None, Some(10), 138));
+    assert_eq!(
+        (exit.code(), exit.signal(), exit.shell_code()),
+        (None, Some(10), 138)
+    );
     assert_eq!(exit.to_string(), "killed by signal 10");
 }
 
@@ -134,7 +140,10 @@ fn a_missing_program_is_not_found_and_says_which() {
         .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     let msg = e.to_string();
-    assert!(msg.contains("procwire-no-such-program-here") && msg.contains("PATH"), "{msg}");
+    assert!(
+        msg.contains("procwire-no-such-program-here") && msg.contains("PATH"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -44,14 +44,32 @@ fn connect_watchdog_kills_a_silent_child(topology: Topology) {
         took >= Duration::from_secs(1) && took < Duration::from_secs(2),
         "{topology}: the reader woke {took:?} after the spawn"
     );
-    assert_timed_out(&reader.read(&mut [0u8; 4]).unwrap_err(), Watchdog::Connect, "reader again");
-    assert_timed_out(&writer.write(b"x").unwrap_err(), Watchdog::Connect, "the writer");
+    assert_timed_out(
+        &reader.read(&mut [0u8; 4]).unwrap_err(),
+        Watchdog::Connect,
+        "reader again",
+    );
+    assert_timed_out(
+        &writer.write(b"x").unwrap_err(),
+        Watchdog::Connect,
+        "the writer",
+    );
     let (r, took) = timed(|| handle.wait());
     let e = r.unwrap_err();
     assert_timed_out(&e, Watchdog::Connect, "the handle");
-    let exit = timed_out(&e).unwrap().exit().expect("wait's error carries the exit");
-    assert_eq!(exit.signal(), Some(15), "{topology}: sleep dies of the SIGTERM");
-    assert!(took < Duration::from_secs(1), "{topology}: reaped {took:?} after the wake");
+    let exit = timed_out(&e)
+        .unwrap()
+        .exit()
+        .expect("wait's error carries the exit");
+    assert_eq!(
+        exit.signal(),
+        Some(15),
+        "{topology}: sleep dies of the SIGTERM"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "{topology}: reaped {took:?} after the wake"
+    );
     assert!(e.to_string().contains("connect watchdog"), "{e}");
 }
 
@@ -178,8 +196,14 @@ fn stall_watchdog_fires_when_nothing_moves() {
         reader.read_exact(&mut hi).unwrap();
         let (r, took) = timed(|| reader.read(&mut [0u8; 8]));
         assert_timed_out(&r.unwrap_err(), Watchdog::Stall, "reader");
-        assert!(took >= Duration::from_millis(450), "{topology}: fired early, {took:?}");
-        assert!(took < Duration::from_millis(1500), "{topology}: fired late, {took:?}");
+        assert!(
+            took >= Duration::from_millis(450),
+            "{topology}: fired early, {took:?}"
+        );
+        assert!(
+            took < Duration::from_millis(1500),
+            "{topology}: fired late, {took:?}"
+        );
         assert_timed_out(&writer.write(b"x").unwrap_err(), Watchdog::Stall, "writer");
         let e = handle.wait().unwrap_err();
         assert_timed_out(&e, Watchdog::Stall, "handle");

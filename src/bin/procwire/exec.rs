@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     stderr_prefix: Option<OsString>,
     /// The program and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]...")]
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
 }
 
@@ -88,7 +88,9 @@ fn seconds(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds (e.g. 20 or 0.5)"))?;
     if !v.is_finite() || v <= 0.0 || v > 1e9 {
-        return Err(format!("{s:?}: the timeout must be a positive number of seconds"));
+        return Err(format!(
+            "{s:?}: the timeout must be a positive number of seconds"
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -126,7 +128,11 @@ fn exec(args: &Args) -> Result<u8, Failure> {
         (mode, Some(_)) => {
             return Err(usage(format!(
                 "--stderr-prefix applies to --stderr lines, not --stderr {}",
-                if mode == StderrMode::Raw { "raw" } else { "quiet" }
+                if mode == StderrMode::Raw {
+                    "raw"
+                } else {
+                    "quiet"
+                }
             )));
         }
     };
@@ -142,7 +148,11 @@ fn exec(args: &Args) -> Result<u8, Failure> {
         cmd = cmd.stall_timeout(t);
     }
     let child = cmd.spawn().map_err(|e| Failure {
-        code: if e.kind() == io::ErrorKind::NotFound { 127 } else { 126 },
+        code: if e.kind() == io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        },
         message: e.to_string(),
     })?;
     let (mut reader, mut writer, mut handle) = child.split();
@@ -239,7 +249,11 @@ fn forward_output(
     let mut buf = Vec::new();
     let mut gone = false;
     loop {
-        let wait = if gone { Duration::ZERO } else { Duration::from_millis(50) };
+        let wait = if gone {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(50)
+        };
         if !readable(reader.as_fd(), Some(wait))? {
             if gone {
                 return Ok(());
