@@ -151,6 +151,16 @@ impl Command {
         Ok(Command::new(program).args(words))
     }
 
+    /// The program, as given to [`new`](Self::new).
+    pub fn get_program(&self) -> &OsStr {
+        self.inner.get_program()
+    }
+
+    /// The arguments after the program.
+    pub fn get_args(&self) -> std::process::CommandArgs<'_> {
+        self.inner.get_args()
+    }
+
     /// Adds an argument.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
         self.inner.arg(arg);

@@ -12,19 +12,59 @@ use super::watchdog::{Shared, wait_ready};
 use super::{Exit, Watchdog};
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
-/// One blocking `splice(2)` call, EINTR retried.
-fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+/// Moves up to `len` bytes from `from` to `to` with `splice(2)`, blocking until some moved, EOF,
+/// an error, or the watchdog's eventfd `wake` fired (then `Ok(0)`, which the caller turns into
+/// the watchdog's error).
+///
+/// It never blocks *inside* `splice`: Linux holds the pipe's lock while a splice waits for
+/// socket data, and a process reading the other end of that pipe then sleeps uninterruptibly on
+/// the lock, unable even to read what was spliced before (ssh's stdin reader stalls this way,
+/// and the transfer deadlocks). So it waits for `from` to be readable and `to` writable in
+/// `poll(2)`, then splices with `SPLICE_F_NONBLOCK`.
+fn splice(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    wake: Option<&std::os::fd::OwnedFd>,
+) -> io::Result<usize> {
+    use rustix::pipe::SpliceFlags;
     loop {
-        match rustix::pipe::splice(
-            from,
-            None,
-            to,
-            None,
-            len,
-            rustix::pipe::SpliceFlags::empty(),
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
+        for (fd, events) in [(from, PollFlags::IN), (to, PollFlags::OUT)] {
+            if !wait_ready_or_woken(fd, events, wake)? {
+                return Ok(0);
+            }
+        }
+        match rustix::pipe::splice(from, None, to, None, len, SpliceFlags::NONBLOCK) {
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
             r => return Ok(r?),
+        }
+    }
+}
+
+/// Waits until `fd` is ready for `events`; false when `wake` fired first.
+fn wait_ready_or_woken(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    wake: Option<&std::os::fd::OwnedFd>,
+) -> io::Result<bool> {
+    use rustix::event::PollFd;
+    loop {
+        let mut fds = [
+            PollFd::from_borrowed_fd(fd, events),
+            PollFd::from_borrowed_fd(fd, events),
+        ];
+        let n = match wake {
+            Some(w) => {
+                fds[1] = PollFd::new(w, PollFlags::IN);
+                2
+            }
+            None => 1,
+        };
+        match rustix::event::poll(&mut fds[..n], None) {
+            Ok(_) if n == 2 && !fds[1].revents().is_empty() => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -76,9 +116,19 @@ impl Reader {
     /// [`read`](Read::read) then. [`TimedOut`](super::TimedOut) once a watchdog fired.
     ///
     /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    ///
+    /// # Caveats
+    ///
+    /// It waits in [poll(2)] and splices with `SPLICE_F_NONBLOCK`, never blocking inside
+    /// `splice(2)` (which would hold a pipe's lock while it waits; see the source). So `dst` may
+    /// be non-blocking too, and the call still blocks until something moved.
+    ///
+    /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
-        self.check()?;
-        let r = splice(self.half.as_fd(), dst.as_fd(), len);
+        if let Some(f) = self.shared.fired() {
+            return Err(f.error());
+        }
+        let r = splice(self.half.as_fd(), dst.as_fd(), len, self.shared.wake_fd());
         self.settle(r)
     }
 
@@ -204,10 +254,28 @@ impl Writer {
     /// [`close`](Self::close); [`TimedOut`](super::TimedOut) once a watchdog fired.
     ///
     /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    ///
+    /// # Caveats
+    ///
+    /// As for [`Reader::splice_to`]: never blocks inside `splice(2)`, so `src` may be
+    /// non-blocking and a process reading the child's end of a pipe is never stalled on its lock.
     pub fn splice_from(&mut self, src: impl AsFd, len: usize) -> io::Result<usize> {
-        let half = self.half()?;
-        let r = splice(src.as_fd(), half.as_fd(), len);
-        self.settle(r)
+        if let Some(f) = self.shared.fired() {
+            return Err(f.error());
+        }
+        let wake = self.shared.wake_fd();
+        let half = self.half.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the child's input was closed (Writer::close)",
+            )
+        })?;
+        let r = splice(src.as_fd(), half.as_fd(), len, wake);
+        // Ok(0) after a wake-up is the watchdog's doing; settle reports it.
+        match (r, self.shared.fired()) {
+            (Ok(0), Some(f)) => Err(f.error()),
+            (r, _) => self.settle(r),
+        }
     }
 
     #[inline]

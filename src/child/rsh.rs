@@ -115,7 +115,6 @@ use std::io;
 use std::net::Ipv6Addr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
-use std::process::Command;
 
 #[cfg(test)]
 mod tests;
@@ -615,17 +614,18 @@ impl Ssh {
         Ok(argv)
     }
 
-    /// A [`Command`] for [`argv`](Self::argv), ready for stdio setup and spawning.
+    /// A child [`Command`](super::Command) for [`argv`](Self::argv): the remote shell on a
+    /// wire, ready for the topology, stderr and watchdog settings and
+    /// [`spawn`](super::Command::spawn). (For [`std::process::Command`], use `argv()`.)
     ///
     /// # Errors
     ///
     /// Those of [`argv`](Self::argv).
-    pub fn command(&self) -> Result<Command, RshError> {
+    pub fn command(&self) -> Result<super::Command, RshError> {
         let argv = self.argv()?;
         let mut words = argv.into_iter();
-        let mut command = Command::new(words.next().unwrap_or_default());
-        command.args(words);
-        Ok(command)
+        let program = words.next().unwrap_or_default();
+        Ok(super::Command::new(program).args(words))
     }
 }
 

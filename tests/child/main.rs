@@ -7,6 +7,7 @@ mod support;
 mod fds;
 mod kill;
 mod sigpipe;
+mod splice;
 mod stderr;
 mod transfer;
 mod watchdog;

@@ -1,36 +1,15 @@
 //! The stderr side channel with real children: floods, descendants holding stderr open, slow
 //! subscribers, and byte-exact forwarding.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use procwire::child::{Command, Stderr, Topology};
 use procwire::stderr::{Config, Forward, Line};
 
-use crate::support::{HELPER_OK, assert_helper_ok, in_helper, rerun};
+use crate::support::{HELPER_OK, SharedSink, assert_helper_ok, in_helper, rerun};
 use crate::timed;
-
-/// A sink the test can read back.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-}
 
 const FLOOD: u64 = 256 << 20;
 
@@ -178,7 +157,7 @@ fn a_slow_subscriber_never_blocks_the_drain() {
 
 #[test]
 fn raw_mode_forwards_non_utf8_and_escapes_byte_exact_once() {
-    let sink = Shared::default();
+    let sink = SharedSink::default();
     let child = Command::from_argv([
         "sh",
         "-c",
@@ -196,7 +175,7 @@ fn raw_mode_forwards_non_utf8_and_escapes_byte_exact_once() {
 
 #[test]
 fn lines_mode_prefixes_each_line() {
-    let sink = Shared::default();
+    let sink = SharedSink::default();
     let child = Command::from_argv(["sh", "-c", "printf 'one\\ntwo\\nthree' >&2"])
         .unwrap()
         .stderr(Stderr::Capture(Config::default().forward(Forward::Lines {
@@ -215,7 +194,7 @@ fn lines_mode_prefixes_each_line() {
 
 #[test]
 fn quiet_mode_forwards_nothing_but_keeps_the_tail() {
-    let sink = Shared::default();
+    let sink = SharedSink::default();
     let child = Command::from_argv(["sh", "-c", "echo 'fatal: no such repo' >&2; exit 2"])
         .unwrap()
         .stderr(Stderr::Capture(Config::default().forward(Forward::Quiet)))

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use procwire::child::{Command, Stderr, Topology};
 
-use crate::support::Stream;
+use crate::support::{read_stream, write_stream};
 
 const TOTAL: usize = 32 << 20;
 
@@ -16,32 +16,12 @@ fn echo_through_cat(topology: Topology) {
         .unwrap();
     let (mut reader, mut writer, handle) = child.split();
     let feeder = std::thread::spawn(move || {
-        let mut s = Stream::new(7);
-        let mut buf = vec![0u8; 100_003];
-        let mut left = TOTAL;
-        while left > 0 {
-            let n = left.min(buf.len());
-            s.fill(&mut buf[..n]);
-            writer.write_all(&buf[..n]).unwrap();
-            left -= n;
-        }
+        write_stream(&mut writer, 7, TOTAL, 100_003);
         // The half-close: cat sees EOF after the bytes, flushes and exits.
         writer.close().unwrap();
         writer
     });
-    let mut check = Stream::new(7);
-    let mut buf = vec![0u8; 65_521];
-    let mut got = 0;
-    loop {
-        let n = reader.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        if let Err(i) = check.check(&buf[..n]) {
-            panic!("{topology}: byte {} differs", got + i);
-        }
-        got += n;
-    }
+    let got = read_stream(&mut reader, 7, topology.name());
     assert_eq!(got, TOTAL, "{topology}: all bytes came back");
     let writer = feeder.join().unwrap();
     assert!(writer.is_closed());

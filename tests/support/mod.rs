@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bounded;
+pub mod sshd;
 
 use std::os::fd::AsFd;
 use std::process::{Command, Output, Stdio};
@@ -170,4 +171,55 @@ pub fn child_fds_after_exec(stdin: Option<Stdio>, poke: impl FnOnce()) -> Vec<i3
     child.kill().unwrap();
     child.wait().unwrap();
     seen.expect("list the child's descriptors")
+}
+
+/// Writes `total` bytes of [`Stream::new(seed)`](Stream) to `w`, in pieces of `piece` bytes.
+pub fn write_stream(w: &mut impl std::io::Write, seed: u64, total: usize, piece: usize) {
+    let mut s = Stream::new(seed);
+    let mut buf = vec![0u8; piece];
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(piece);
+        s.fill(&mut buf[..n]);
+        w.write_all(&buf[..n]).unwrap();
+        left -= n;
+    }
+}
+
+/// Reads `r` to EOF, checking every byte against [`Stream::new(seed)`](Stream); returns how
+/// many arrived. Panics naming `what` and the offset of the first wrong byte.
+pub fn read_stream(r: &mut impl std::io::Read, seed: u64, what: &str) -> usize {
+    let mut check = Stream::new(seed);
+    let mut buf = vec![0u8; 100_003];
+    let mut got = 0;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return got;
+        }
+        if let Err(i) = check.check(&buf[..n]) {
+            panic!("{what}: byte {} differs", got + i);
+        }
+        got += n;
+    }
+}
+
+/// A `Write` sink (for a child's forwarded stderr) that the test can read back.
+#[derive(Clone, Default)]
+pub struct SharedSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedSink {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl std::io::Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

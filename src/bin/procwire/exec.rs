@@ -217,6 +217,10 @@ fn cannot_splice(e: &io::Error) -> bool {
 }
 
 /// Our stdin to the program until EOF or an error; `splice(2)` while it works, else a copy.
+///
+/// Our stdin and stdout may be non-blocking: upstream rsync hands its remote shell a
+/// non-blocking stdout (and other callers may do the same to stdin). `EAGAIN` then means
+/// "wait in poll(2)", never "give up".
 fn forward_input(stdin: BorrowedFd<'_>, writer: &mut child::Writer) -> io::Result<()> {
     let mut moved = 0u64;
     loop {
@@ -287,7 +291,21 @@ fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match rustix::io::read(fd, &mut *buf) {
             Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => wait_ready(fd, PollFlags::IN)?,
             r => return Ok(r?),
+        }
+    }
+}
+
+/// Waits in poll(2) until `fd` is ready for `events` (or hung up / in error, which the next
+/// call reports).
+fn wait_ready(fd: BorrowedFd<'_>, events: PollFlags) -> io::Result<()> {
+    let mut fds = [PollFd::from_borrowed_fd(fd, events)];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -298,6 +316,7 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
         match rustix::io::write(fd, buf) {
             Ok(n) => buf = &buf[n..],
             Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => wait_ready(fd, PollFlags::OUT)?,
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,0 +1,131 @@
+//! The child transport over a real ssh to a real sshd on 127.0.0.1.
+
+use std::time::{Duration, Instant};
+
+use procwire::child::rsh::Ssh;
+use procwire::child::{Command, Topology};
+
+use crate::support::sshd::Sshd;
+use crate::support::{SharedSink, read_stream, write_stream};
+use crate::{PROCWIRE, exec};
+
+/// `ssh ... 127.0.0.1 REMOTE...` through the argv builder: port and user by the builder, the
+/// rest as options.
+fn ssh(sshd: &Sshd, remote: &[&str]) -> Command {
+    let mut b = Ssh::new("127.0.0.1").port(sshd.port).user(&sshd.user);
+    let opts = sshd.client_options();
+    // client_options carries -p and -l too; the builder's own come after and ssh keeps the
+    // first, so drop them here to test the builder's.
+    let mut words = opts.into_iter();
+    while let Some(w) = words.next() {
+        if w == "-p" || w == "-l" {
+            words.next();
+            continue;
+        }
+        b = b.option(w);
+    }
+    b.remote_command(remote.iter().copied()).command().unwrap()
+}
+
+const TOTAL: usize = 32 << 20;
+
+#[test]
+fn ssh_cat_echoes_32_mib_on_each_topology_and_warns_once() {
+    let sshd = Sshd::start();
+    for topology in Topology::ALL {
+        let sink = SharedSink::default();
+        let child = ssh(&sshd, &["cat"])
+            .topology(topology)
+            .stderr_sink(sink.clone())
+            .connect_timeout(Duration::from_secs(20))
+            .spawn()
+            .unwrap();
+        let (mut reader, mut writer, handle) = child.split();
+        let feeder = std::thread::spawn(move || {
+            write_stream(&mut writer, 11, TOTAL, 65_536);
+            writer.close().unwrap();
+        });
+        let got = read_stream(&mut reader, 11, topology.name());
+        feeder.join().unwrap();
+        assert_eq!(got, TOTAL, "{topology}");
+        let exit = handle.wait().unwrap();
+        assert!(
+            exit.success(),
+            "{topology}: ssh {exit}: {:?}",
+            String::from_utf8_lossy(exit.stderr_tail())
+        );
+        // A fresh known-hosts file each time: ssh says once that it added the key, and that
+        // line reaches the sink exactly once (never again from the tail).
+        let forwarded = String::from_utf8(sink.bytes()).unwrap();
+        assert_eq!(
+            forwarded.matches("Permanently added").count(),
+            1,
+            "{topology}: {forwarded:?}"
+        );
+        assert_eq!(exit.stderr_tail(), forwarded.as_bytes(), "{topology}");
+    }
+}
+
+#[test]
+fn a_persisting_control_master_does_not_hold_up_exec() {
+    let sshd = Sshd::start();
+    let control = sshd.dir().join("cm-%C");
+    let control = control.to_str().unwrap();
+    let mut args: Vec<String> = vec!["--".into(), "ssh".into()];
+    args.extend(
+        sshd.client_options()
+            .into_iter()
+            .map(|w| w.into_string().unwrap()),
+    );
+    args.extend(
+        [
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPersist=60",
+            "-o",
+            &format!("ControlPath={control}"),
+            "127.0.0.1",
+            "echo",
+            "remote-done",
+        ]
+        .map(String::from),
+    );
+    let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let start = Instant::now();
+    let out = exec(&argv);
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"remote-done\n");
+    assert!(took < Duration::from_secs(5), "exec took {took:?}");
+    // The master really is still running, holding the stderr it inherited.
+    let mut check: Vec<String> = sshd
+        .client_options()
+        .into_iter()
+        .map(|w| w.into_string().unwrap())
+        .collect();
+    check.extend(
+        [
+            "-o",
+            &format!("ControlPath={control}"),
+            "-O",
+            "check",
+            "127.0.0.1",
+        ]
+        .map(String::from),
+    );
+    let alive = std::process::Command::new("ssh")
+        .args(&check)
+        .output()
+        .unwrap();
+    assert!(alive.status.success(), "the master persists: {alive:?}");
+    let mut stop = check.clone();
+    let n = stop.len();
+    stop[n - 2] = "exit".into();
+    let _ = std::process::Command::new("ssh").args(&stop).output();
+    let _ = PROCWIRE;
+}

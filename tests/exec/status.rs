@@ -1,0 +1,194 @@
+//! Exit statuses, watchdogs and the quiet flood, with local programs.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{PROCWIRE, exec};
+
+fn code(args: &[&str]) -> (i32, String) {
+    let out = exec(args);
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("procwire exec itself died: {:?}", out.status));
+    (code, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn exit_codes_are_propagated() {
+    assert_eq!(code(&["--", "true"]).0, 0);
+    assert_eq!(code(&["--", "sh", "-c", "exit 3"]).0, 3);
+    // 128 + the signal, as a shell reports it.
+    assert_eq!(code(&["--", "sh", "-c", "kill -USR1 $$"]).0, 128 + 10);
+    assert_eq!(code(&["--", "sh", "-c", "kill -TERM $$"]).0, 128 + 15);
+    let (c, err) = code(&["--", "procwire-no-such-program"]);
+    assert_eq!(c, 127, "{err}");
+    assert!(
+        err.contains("procwire-no-such-program") && err.contains("PATH"),
+        "{err}"
+    );
+    let (c, err) = code(&["--", "/etc/hostname"]);
+    assert_eq!(c, 126, "{err}");
+    assert!(err.contains("/etc/hostname"), "{err}");
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    for args in [
+        &["--bogus", "--", "true"][..],
+        &["--wire", "tin-can", "--", "true"],
+        &["--connect-timeout", "soon", "--", "true"],
+        &["--connect-timeout", "-1", "--", "true"],
+        &["--stderr", "loud", "--", "true"],
+        &["--stderr-prefix", "x", "--", "true"],
+        &[],
+    ] {
+        let (c, err) = code(args);
+        assert_eq!(c, 2, "{args:?}: {err}");
+        assert!(!err.is_empty(), "{args:?} says what is wrong");
+    }
+}
+
+#[test]
+fn connect_timeout_exits_124_and_names_the_watchdog() {
+    let start = Instant::now();
+    let (c, err) = code(&["--connect-timeout", "1", "--", "sleep", "30"]);
+    let took = start.elapsed();
+    assert_eq!(c, 124, "{err}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("connect watchdog") && err.contains("1s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stall_timeout_exits_124_and_names_the_watchdog() {
+    let start = Instant::now();
+    let out = exec(&[
+        "--stall-timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exec sleep 30",
+    ]);
+    let took = start.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    assert_eq!(out.stdout, b"hi\n");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        err.contains("stall watchdog") && err.contains("1s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stdin_eof_half_closes_and_output_is_forwarded_until_eof() {
+    for wire in ["pipes", "socketpair", "socketpairs"] {
+        let mut child = Command::new(PROCWIRE)
+            .args([
+                "exec",
+                "--wire",
+                wire,
+                "--",
+                "sh",
+                "-c",
+                "cat; echo after-eof",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut stdin = child.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            stdin.write_all(&data).unwrap();
+            data
+        });
+        let out = child.wait_with_output().unwrap();
+        let data = feeder.join().unwrap();
+        assert!(out.status.success(), "{wire}");
+        let (echoed, tail) = out.stdout.split_at(data.len());
+        assert!(echoed == data.as_slice(), "{wire}: bytes differ");
+        assert_eq!(tail, b"after-eof\n", "{wire}");
+    }
+}
+
+#[test]
+fn stderr_modes() {
+    let out = exec(&[
+        "--stderr",
+        "lines",
+        "--stderr-prefix",
+        "[r] ",
+        "--",
+        "sh",
+        "-c",
+        "printf 'a\\nb' >&2",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "[r] a\n[r] b\n");
+    let out = exec(&["--", "sh", "-c", "printf '\\377partial' >&2"]);
+    assert_eq!(
+        out.stderr, b"\xffpartial",
+        "raw is byte-exact and printed once"
+    );
+    // Quiet: nothing on success; the tail, once, on failure.
+    let out = exec(&["--stderr", "quiet", "--", "sh", "-c", "echo noise >&2"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+    let out = exec(&[
+        "--stderr",
+        "quiet",
+        "--",
+        "sh",
+        "-c",
+        "echo why >&2; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.stderr, b"why\n");
+}
+
+/// The peak resident set of process `pid` so far, in KiB (`VmHWM` in /proc/<pid>/status).
+/// (Not `wait4`'s `ru_maxrss`: for a child started by vfork and exec that starts from the
+/// parent's size, which here is the test binary's.)
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_quiet_stderr_flood_keeps_memory_under_64_mib() {
+    let mut child = Command::new(PROCWIRE)
+        .args([
+            "exec",
+            "--stderr",
+            "quiet",
+            "--",
+            "sh",
+            "-c",
+            "head -c 300000000 /dev/zero >&2; echo done; exec sleep 0.3",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "done\n");
+    // The flood is over (the shell echoes after head exits) and procwire is still running.
+    let peak_kib = peak_rss_kib(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "quiet forwards nothing on success");
+    println!("peak RSS {peak_kib} KiB");
+    assert!(peak_kib < 64 << 10, "peak RSS {peak_kib} KiB");
+}
