@@ -105,6 +105,18 @@ impl OsProcess {
         }
     }
 
+    /// Blocks in waitpid(2) under the lock until the child exits. Only for when nothing else
+    /// needs to signal it meanwhile (no watchdog thread).
+    pub(crate) fn wait_blocking(&self) -> io::Result<ExitStatus> {
+        let mut child = self.lock();
+        if let Some(status) = self.status.get() {
+            return Ok(*status);
+        }
+        let status = child.wait()?;
+        let _ = self.status.set(status);
+        Ok(status)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, std::process::Child> {
         // A panic while holding this lock leaves the Child intact; go on with it.
         self.child.lock().unwrap_or_else(|e| e.into_inner())
@@ -253,8 +265,15 @@ impl Handle {
     /// [`io::ErrorKind::TimedOut`] with a [`TimedOut`] holding the [`Exit`] when a watchdog
     /// killed the child; the OS's error if waiting failed.
     pub fn wait(mut self) -> io::Result<Exit> {
-        let status = self.process.wait_exit(None)?;
-        let status = status.ok_or_else(|| io::Error::other("waiting for the child ended early"))?;
+        let status = if self.watchdog.is_none() {
+            // Nothing else can signal the child now (the handle is ours), so block in
+            // waitpid(2) itself, holding the lock: one syscall, as std's wait.
+            self.process.wait_blocking()?
+        } else {
+            self.process
+                .wait_exit(None)?
+                .ok_or_else(|| io::Error::other("waiting for the child ended early"))?
+        };
         self.finish(status)
     }
 

@@ -4,6 +4,7 @@
 
 pub mod bounded;
 pub mod sshd;
+pub mod tree;
 
 use std::os::fd::AsFd;
 use std::process::{Command, Output, Stdio};

@@ -18,11 +18,12 @@ pub mod chart;
 pub mod measure;
 pub mod plan;
 pub mod report;
+pub mod spawn;
 pub mod stats;
 
 use measure::{Role, Runner};
 use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Task, default_rows};
-use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, ThroughputCell};
+use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, SpawnCell, ThroughputCell};
 use stats::{Summary, percentile};
 
 /// JSON keys of `--json FILE`, for `--help`.
@@ -45,6 +46,10 @@ JSON (--json FILE), schema \"procwire-bench/1\":
   latency      one object per row and placement: row, kind, placement, cpus,
                  procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio
   memcpy       [{chunk, gb_s}]: single-core memcpy bandwidth, the ceiling of any copy
+  spawn        null, or the time to spawn `cat`, send it a byte, read it back and reap it:
+                 procwire_us (procwire's child on one socketpair, stderr captured) and std_us
+                 (std::process::Command, three pipes), each {median, p99, round_trips (= spawns),
+                 repeat_medians}, and ratio (procwire / std, paired by repeat)
   verdicts     the conclusions printed after the table";
 
 /// Measure which wire wins on this machine
@@ -66,9 +71,9 @@ pub struct Args {
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
-    /// Only rows of these kinds, e.g. --kinds pipes,socketpair
+    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row)
     #[arg(long, value_name = "KIND,...", value_delimiter = ',',
-          value_parser = ["pipes", "socketpair", "loopback", "model"])]
+          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn"])]
     kinds: Vec<String>,
     /// Only these chunk sizes, e.g. --chunks 64K,1M
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
@@ -154,12 +159,12 @@ fn parse_number(s: &str) -> Result<u64, String> {
 
 impl Args {
     fn plan(&self, cpus: &[usize]) -> Plan {
-        let (repeats, run, latency, memcpy) = if self.quick {
-            (3, 0.07, 0.04, 0.02)
+        let (repeats, run, latency, memcpy, spawn) = if self.quick {
+            (3, 0.07, 0.04, 0.02, 0.15)
         } else if self.full {
-            (9, 0.8, 0.5, 0.2)
+            (9, 0.8, 0.5, 0.2, 1.0)
         } else {
-            (5, 0.25, 0.15, 0.05)
+            (5, 0.25, 0.15, 0.05, 0.4)
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
@@ -186,6 +191,8 @@ impl Args {
             budget,
             latency_time: Duration::from_secs_f64(latency),
             memcpy_time: Duration::from_secs_f64(memcpy),
+            spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
+                .then(|| Duration::from_secs_f64(spawn)),
         }
     }
 }
@@ -276,6 +283,22 @@ fn paired_ratio(ours: &[f64], raw: &[f64]) -> f64 {
     percentile(&ratios, 50.0)
 }
 
+/// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
+fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
+    let all: Vec<f64> = repeats.iter().flat_map(|r| r.iter()).copied().collect();
+    let medians: Vec<f64> = repeats
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| percentile(r, 50.0))
+        .collect();
+    Some(Latency {
+        median: percentile(&medians, 50.0),
+        p99: percentile(&all, 99.0),
+        round_trips: all.len(),
+        repeat_medians: Summary::of(&medians)?,
+    })
+}
+
 /// Throughput (procwire, raw) of each repeat, by (row, chunk, placement).
 type CellKey = (usize, usize, Placement);
 
@@ -285,6 +308,7 @@ struct Results {
     granted: HashMap<usize, Capacity>,
     latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
+    spawns: Vec<spawn::Spawns>,
 }
 
 impl Results {
@@ -331,6 +355,13 @@ impl Results {
                 let gbs = runner.memcpy(chunk, runner.cpus[0], plan.memcpy_time)?;
                 self.memcpy.entry(chunk).or_default().push(gbs);
             }
+            Task::Spawn { .. } => {
+                // Children inherit our affinity: let them and us run anywhere we may.
+                measure::unpin(&runner.cpus)
+                    .map_err(|e| format!("unpinning for the spawn row: {e}"))?;
+                let time = plan.spawn_time.unwrap_or_default();
+                self.spawns.push(spawn::run(time)?);
+            }
         }
         Ok(())
     }
@@ -366,19 +397,7 @@ impl Results {
                 }
                 let lat = |pick: fn(&measure::RoundTrips) -> &Vec<f64>| {
                     let runs = self.latency.get(&(i, placement))?;
-                    let all: Vec<f64> = runs.iter().flat_map(pick).copied().collect();
-                    let medians: Vec<f64> = runs
-                        .iter()
-                        .map(pick)
-                        .filter(|r| !r.is_empty())
-                        .map(|r| percentile(r, 50.0))
-                        .collect();
-                    Some(Latency {
-                        median: percentile(&medians, 50.0),
-                        p99: percentile(&all, 99.0),
-                        round_trips: all.len(),
-                        repeat_medians: Summary::of(&medians)?,
-                    })
+                    latency_of(&runs.iter().map(pick).collect::<Vec<_>>())
                 };
                 if let (Some(ours), Some(raw)) = (lat(|r| &r.procwire_us), lat(|r| &r.raw_us)) {
                     latency.push(LatencyCell {
@@ -396,6 +415,18 @@ impl Results {
                 }
             }
         }
+        let spawn = {
+            let ours: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.procwire_us).collect();
+            let std: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.std_us).collect();
+            match (latency_of(&ours), latency_of(&std)) {
+                (Some(ours), Some(std)) => Some(SpawnCell {
+                    ratio: paired_ratio(&ours.repeat_medians.samples, &std.repeat_medians.samples),
+                    procwire_us: ours,
+                    std_us: std,
+                }),
+                _ => None,
+            }
+        };
         let mut memcpy: Vec<MemcpyCell> = self
             .memcpy
             .iter()
@@ -426,6 +457,7 @@ impl Results {
             throughput,
             latency,
             memcpy,
+            spawn,
             verdicts: Vec::new(),
         };
         report.verdicts = report.verdicts();

@@ -159,6 +159,10 @@ pub enum Task {
         chunk: usize,
         repeat: usize,
     },
+    /// Child spawns, procwire's and std's alternating (see `spawn`).
+    Spawn {
+        repeat: usize,
+    },
 }
 
 /// Everything one `procwire bench` run measures.
@@ -174,6 +178,8 @@ pub struct Plan {
     pub latency_time: Duration,
     /// Per memcpy run.
     pub memcpy_time: Duration,
+    /// Per spawn run; `None` leaves the spawn row out.
+    pub spawn_time: Option<Duration>,
 }
 
 impl Plan {
@@ -183,6 +189,9 @@ impl Plan {
         for repeat in 0..self.repeats {
             for &chunk in &self.chunks {
                 tasks.push(Task::Memcpy { chunk, repeat });
+            }
+            if self.spawn_time.is_some() {
+                tasks.push(Task::Spawn { repeat });
             }
             for &placement in &self.placements {
                 for row in 0..self.rows.len() {
@@ -217,7 +226,8 @@ impl Plan {
             (self.rows.len() * self.chunks.len() * self.placements.len() * self.repeats) as u32;
         let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
         let mem = (self.chunks.len() * self.repeats) as u32;
-        per_run * tp + self.latency_time * lat + self.memcpy_time * mem
+        let spawn = self.spawn_time.unwrap_or_default() * self.repeats as u32;
+        per_run * tp + self.latency_time * lat + self.memcpy_time * mem + spawn
     }
 }
 
@@ -245,6 +255,7 @@ mod tests {
             budget: Budget::Time(Duration::from_millis(10)),
             latency_time: Duration::from_millis(10),
             memcpy_time: Duration::from_millis(10),
+            spawn_time: Some(Duration::from_millis(10)),
         }
     }
 
@@ -283,6 +294,21 @@ mod tests {
             .filter(|t| matches!(t, Task::Memcpy { .. }))
             .count();
         assert_eq!(mem, 4 * 3);
+        let spawns = tasks
+            .iter()
+            .filter(|t| matches!(t, Task::Spawn { .. }))
+            .count();
+        assert_eq!(spawns, 3, "one spawn run per repeat");
+        let without = Plan {
+            spawn_time: None,
+            ..p.clone()
+        };
+        assert!(
+            !without
+                .schedule()
+                .iter()
+                .any(|t| matches!(t, Task::Spawn { .. }))
+        );
         let mut seen = std::collections::HashSet::new();
         for t in &tasks {
             assert!(seen.insert(format!("{t:?}")), "duplicate {t:?}");
@@ -297,7 +323,8 @@ mod tests {
         let rep = |t: &Task| match *t {
             Task::Throughput { repeat, .. }
             | Task::Latency { repeat, .. }
-            | Task::Memcpy { repeat, .. } => repeat,
+            | Task::Memcpy { repeat, .. }
+            | Task::Spawn { repeat } => repeat,
         };
         let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
         assert!(first_1 > 0);

@@ -24,7 +24,19 @@ pub struct Report {
     pub throughput: Vec<ThroughputCell>,
     pub latency: Vec<LatencyCell>,
     pub memcpy: Vec<MemcpyCell>,
+    /// `None` when the spawn row was left out.
+    pub spawn: Option<SpawnCell>,
     pub verdicts: Vec<String>,
+}
+
+/// Spawn + 1-byte round trip + reap of `cat`: procwire's child (socketpair, stderr captured)
+/// against `std::process::Command` with three pipes. `round_trips` counts spawns.
+#[derive(Debug, Serialize)]
+pub struct SpawnCell {
+    pub procwire_us: Latency,
+    pub std_us: Latency,
+    /// Median over repeats of procwire / std, paired by repeat.
+    pub ratio: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -190,7 +202,7 @@ impl Report {
                  to a kernel socketpair between the same threads)"
             );
         }
-        if !self.memcpy.is_empty() {
+        if !self.memcpy.is_empty() && !chunks.is_empty() {
             let _ = write!(s, "{:<20} {:>15}", "memcpy, one core", "");
             for &chunk in &chunks {
                 match self.memcpy.iter().find(|m| m.chunk == chunk) {
@@ -204,12 +216,37 @@ impl Report {
             }
             let _ = writeln!(s);
         }
+        if let Some(sp) = &self.spawn {
+            let _ = writeln!(
+                s,
+                "\nSpawn cat, 1-byte round trip, reap (µs, median and p99 of {} spawns each):",
+                sp.procwire_us.round_trips
+            );
+            for (label, l) in [
+                (
+                    "procwire child, socketpair + stderr side channel",
+                    &sp.procwire_us,
+                ),
+                ("std::process::Command, 3 pipes", &sp.std_us),
+            ] {
+                let _ = writeln!(s, "  {label:<50} {:>8.0} {:>8.0}", l.median, l.p99);
+            }
+            let _ = writeln!(s, "  {:<50} {:>8.2}x", "ratio", sp.ratio);
+        }
         s
     }
 
     /// Plain-word conclusions, computed from the medians.
     pub fn verdicts(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(sp) = &self.spawn {
+            out.push(format!(
+                "spawning a child on a socketpair with its stderr captured, one round trip and \
+                 the reap take {:.2}x the time of std::process::Command with pipes ({:.0} µs \
+                 against {:.0} µs, median)",
+                sp.ratio, sp.procwire_us.median, sp.std_us.median
+            ));
+        }
         let baseline = self.rows.first().map(|r| r.label.clone());
         for placement in self.placements() {
             for chunk in self.chunks() {
@@ -431,6 +468,21 @@ pub(crate) mod tests {
                 chunk: 64 << 10,
                 gb_s: summary(20.0),
             }],
+            spawn: Some(SpawnCell {
+                procwire_us: Latency {
+                    median: 1050.0,
+                    p99: 2000.0,
+                    round_trips: 300,
+                    repeat_medians: summary(1050.0),
+                },
+                std_us: Latency {
+                    median: 1000.0,
+                    p99: 1900.0,
+                    round_trips: 300,
+                    repeat_medians: summary(1000.0),
+                },
+                ratio: 1.05,
+            }),
             verdicts: Vec::new(),
         };
         r.verdicts = r.verdicts();
@@ -487,6 +539,13 @@ pub(crate) mod tests {
         );
         assert!(t.contains("1.00 (0.99x)"), "{t}");
         assert!(t.contains("memcpy, one core"), "{t}");
+        assert!(t.contains("Spawn cat, 1-byte round trip, reap"), "{t}");
+        assert!(t.contains("1.05x"), "{t}");
+        let no_spawn = Report {
+            spawn: None,
+            ..sample()
+        };
+        assert!(!no_spawn.table().contains("Spawn"));
     }
 
     #[test]
@@ -522,5 +581,16 @@ pub(crate) mod tests {
         assert_eq!(v["rows"][5]["subject"], "model");
         assert!(v["machine"]["pipe_max_size"].is_u64());
         assert_eq!(v["settings"]["run_seconds"], 0.25);
+        for side in ["procwire_us", "std_us"] {
+            for key in ["median", "p99", "round_trips", "repeat_medians"] {
+                assert!(v["spawn"][side].get(key).is_some(), "spawn.{side}.{key}");
+            }
+        }
+        assert_eq!(v["spawn"]["ratio"], 1.05);
+        assert!(
+            r.verdicts
+                .iter()
+                .any(|l| l.contains("1.05x the time of std::process::Command"))
+        );
     }
 }
