@@ -10,6 +10,10 @@
 //!   listings) used by the tests and by callers that want to check what a child inherits.
 //! - [`probe`]: what this machine's kernel grants for wires (pipe and socket buffer limits,
 //!   `RLIMIT_NOFILE`, whether `splice` works), the facts every benchmark report carries.
+//! - [`child`]: a program on a wire (pipes, a socketpair per direction, or one socketpair),
+//!   its stderr on a bounded side channel, connect and stall watchdogs, a close policy that
+//!   always ends in a reap, and rsync's remote-shell parsing ([`child::rsh`]).
+//! - [`stderr`]: that side channel: a sans-IO capture core and a thread driver.
 //! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
 //!   for deterministic tests of protocol code.
 //!

@@ -109,6 +109,7 @@ pub struct Command {
     timeouts: Timeouts,
     policy: KillPolicy,
     sigpipe: Sigpipe,
+    sigpipe_hook: bool,
 }
 
 impl Command {
@@ -128,6 +129,7 @@ impl Command {
             timeouts: Timeouts::default(),
             policy: KillPolicy::DEFAULT,
             sigpipe: Sigpipe::Default,
+            sigpipe_hook: false,
         }
     }
 
@@ -256,7 +258,9 @@ impl Command {
         self
     }
 
-    /// The child's `SIGPIPE` disposition ([`Sigpipe::Default`] by default).
+    /// The child's `SIGPIPE` disposition ([`Sigpipe::Default`] by default). Once a spawn
+    /// has used [`Sigpipe::Ignore`], later spawns of this `Command` ignore it too (the hook
+    /// that sets it cannot be removed from the underlying std `Command`).
     pub fn sigpipe(mut self, sigpipe: Sigpipe) -> Command {
         self.sigpipe = sigpipe;
         self
@@ -313,8 +317,10 @@ impl Command {
         }
         self.inner.stdin(Stdio::from(wire.child_stdin));
         self.inner.stdout(Stdio::from(wire.child_stdout));
-        if self.sigpipe == Sigpipe::Ignore {
+        if self.sigpipe == Sigpipe::Ignore && !self.sigpipe_hook {
+            // Hooks accumulate on std's Command: install this one once.
             ignore_sigpipe_in_child(&mut self.inner);
+            self.sigpipe_hook = true;
         }
         let spawned = self.inner.spawn();
         // The Stdio values given to `inner` were consumed by this spawn; reset them so a second

@@ -1,9 +1,9 @@
-//! The thread driver: one named thread reads the side channel into a [`Capture`].
+//! The thread driver: a thread of its own (from a pool of reused workers) reads the side
+//! channel into a [`Capture`].
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags};
@@ -42,12 +42,19 @@ impl Shared {
     }
 }
 
-/// Sets `done` when the thread ends, by return or by panic.
+/// Sets `done` when the drain's run ends, by return or by panic (recorded as a read error).
 struct DoneGuard(Arc<Shared>);
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        self.0.lock().done = true;
+        let mut state = self.0.lock();
+        if std::thread::panicking() && state.read_error.is_none() {
+            state.read_error = Some(io::Error::other(
+                "the stderr drain panicked (in the sink or a subscriber)",
+            ));
+        }
+        state.done = true;
+        drop(state);
         self.0.done.notify_all();
     }
 }
@@ -79,9 +86,10 @@ pub struct Report {
     /// The source reached EOF: every writer had closed it. `false` when the drain was ended by
     /// [`Drain::finish`] while a writer (a descendant of the child, say) still held it open.
     pub eof: bool,
-    /// The thread ended within the grace period. When `false` the other fields are the state
-    /// at the deadline, the last partial line was not flushed, and the thread ends on its own
-    /// once its read or sink write returns.
+    /// The drain ended within the grace period: its thread let go of the source and the sink
+    /// (and went back to the pool). When `false` the other fields are the state at the
+    /// deadline, the last partial line was not flushed, and the drain ends on its own once its
+    /// read or sink write returns.
     pub joined: bool,
     /// The first error writing or flushing the sink. After it nothing more is forwarded; the
     /// capture (tail, counts, subscriber) went on.
@@ -123,19 +131,22 @@ pub struct Report {
 pub struct Drain {
     shared: Arc<Shared>,
     wake: Arc<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
+    /// Until `finish` or drop.
+    running: bool,
 }
 
 impl std::fmt::Debug for Drain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Drain")
-            .field("running", &self.thread.is_some())
+            .field("running", &self.running)
             .finish_non_exhaustive()
     }
 }
 
 impl Drain {
-    /// Starts a thread named `procwire-stderr` that reads `source` until EOF or
+    /// Starts a thread named `procwire-stderr` (an idle one from the pool when there is one:
+    /// spawning a thread costs more than the rest of a drain's start) that reads `source` until
+    /// EOF or
     /// [`finish`](Self::finish), feeds `capture` and writes its forwarding output to `sink`
     /// (each chunk written with `write_all` and flushed, outside the lock, so a slow sink never
     /// delays [`snapshot`](Self::snapshot)).
@@ -176,22 +187,26 @@ impl Drain {
             }),
             done: Condvar::new(),
         });
-        let thread = {
+        {
             let (shared, wake) = (Arc::clone(&shared), Arc::clone(&wake));
-            std::thread::Builder::new()
-                .name("procwire-stderr".into())
-                .spawn(move || run(source, &wake, shared, sink))
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("spawning the procwire-stderr thread failed: {e}"),
-                    )
-                })?
-        };
+            super::pool::run(Box::new(move || {
+                // A panic in the sink or a subscriber ends this drain (its guard records it),
+                // not the pooled worker.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(source, &wake, shared, sink)
+                }));
+            }))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("spawning the procwire-stderr thread failed: {e}"),
+                )
+            })?;
+        }
         Ok(Drain {
             shared,
             wake,
-            thread: Some(thread),
+            running: true,
         })
     }
 
@@ -237,7 +252,7 @@ impl Drain {
                 .0;
         }
         let joined = state.done;
-        let mut report = Report {
+        let report = Report {
             tail: state.capture.tail(),
             bytes: state.capture.bytes(),
             lines: state.capture.lines(),
@@ -248,14 +263,7 @@ impl Drain {
             read_error: state.read_error.take(),
         };
         drop(state);
-        if let Some(thread) = self.thread.take() {
-            // `done` is set as the thread's last act, so this join returns at once.
-            if joined && thread.join().is_err() && report.read_error.is_none() {
-                report.read_error = Some(io::Error::other(
-                    "the procwire-stderr thread panicked (in the sink or a subscriber)",
-                ));
-            }
-        }
+        self.running = false;
         report
     }
 
@@ -270,7 +278,7 @@ impl Drop for Drain {
     /// Without [`finish`](Drain::finish): wakes the thread and detaches it. The thread drains
     /// what is queued and ends on its own; nothing here blocks.
     fn drop(&mut self) {
-        if self.thread.take().is_some() {
+        if self.running {
             self.wake();
         }
     }

@@ -65,6 +65,7 @@ use crate::wire::{Builder, Kind};
 
 mod capture;
 mod drain;
+mod pool;
 #[cfg(test)]
 mod tests;
 

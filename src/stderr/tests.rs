@@ -765,3 +765,60 @@ fn channel_falls_back_to_a_pipe() {
     let r = drain.finish(Duration::from_secs(5));
     assert_eq!((r.tail.as_slice(), r.eof), (&b"via pipe"[..], true));
 }
+
+/// Drains reuse idle pooled workers instead of spawning a thread each: consecutive runs land
+/// on a thread that ran an earlier one.
+#[test]
+fn pooled_workers_are_reused() {
+    use std::sync::mpsc;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let (tx, rx) = mpsc::channel();
+        super::pool::run(Box::new(move || {
+            tx.send(std::thread::current().id()).unwrap();
+        }))
+        .unwrap();
+        seen.push(rx.recv().unwrap());
+        // Let the worker put itself back in the pool.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while super::pool::idle_workers() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let distinct: std::collections::HashSet<_> = seen.iter().collect();
+    assert!(
+        distinct.len() < seen.len(),
+        "no worker was reused: {seen:?}"
+    );
+}
+
+/// A panic in the sink ends that drain with an error in its report, and the pooled worker
+/// lives on to run the next drain.
+#[test]
+fn a_panicking_sink_is_reported_and_the_pool_survives() {
+    struct Panics;
+    impl Write for Panics {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("sink panics on purpose");
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let (ours, theirs, _) = super::channel().unwrap();
+    let drain = Drain::spawn(ours, Capture::new(Config::default()), Box::new(Panics)).unwrap();
+    let mut w = std::fs::File::from(theirs);
+    w.write_all(b"boom\n").unwrap();
+    drop(w);
+    let r = drain.finish(Duration::from_secs(2));
+    assert!(r.joined);
+    let e = r.read_error.expect("the panic is reported");
+    assert!(e.to_string().contains("panicked"), "{e}");
+    // The next drain works.
+    let (ours, theirs, _) = super::channel().unwrap();
+    let drain = Drain::spawn(ours, Capture::new(Config::default()), Box::new(io::sink())).unwrap();
+    std::fs::File::from(theirs).write_all(b"fine\n").unwrap();
+    let r = drain.finish(Duration::from_secs(2));
+    assert_eq!(r.tail, b"fine\n");
+    assert!(r.read_error.is_none());
+}

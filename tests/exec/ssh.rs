@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 use procwire::child::rsh::Ssh;
 use procwire::child::{Command, Topology};
 
+use crate::exec;
 use crate::support::sshd::Sshd;
 use crate::support::{SharedSink, read_stream, write_stream};
-use crate::exec;
 
 /// `ssh ... 127.0.0.1 REMOTE...` through the argv builder: port and user by the builder, the
 /// rest as options.

@@ -239,14 +239,6 @@ impl Report {
     /// Plain-word conclusions, computed from the medians.
     pub fn verdicts(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Some(sp) = &self.spawn {
-            out.push(format!(
-                "spawning a child on a socketpair with its stderr captured, one round trip and \
-                 the reap take {:.2}x the time of std::process::Command with pipes ({:.0} µs \
-                 against {:.0} µs, median)",
-                sp.ratio, sp.procwire_us.median, sp.std_us.median
-            ));
-        }
         let baseline = self.rows.first().map(|r| r.label.clone());
         for placement in self.placements() {
             for chunk in self.chunks() {
@@ -371,6 +363,14 @@ impl Report {
                 l.ratio,
                 l.row,
                 l.placement.describe()
+            ));
+        }
+        if let Some(sp) = &self.spawn {
+            out.push(format!(
+                "spawning a child on a socketpair with its stderr captured, one round trip and \
+                 the reap take {:.2}x the time of std::process::Command with pipes ({:.0} µs \
+                 against {:.0} µs, median)",
+                sp.ratio, sp.procwire_us.median, sp.std_us.median
             ));
         }
         out
