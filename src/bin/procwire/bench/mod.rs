@@ -42,7 +42,10 @@ JSON (--json FILE), schema \"procwire-bench/1\":
                  or SO_SNDBUF/SO_RCVBUF which Linux reports doubled), chunk (bytes),
                  placement (same_cpu|cross_cpu), cpus [writer, reader],
                  procwire_gb_s and raw_gb_s {median, min, max, spread, samples} (GB/s = 1e9 B/s;
-                 spread = (max-min)/median), ratio (median over repeats of procwire / raw, paired by repeat), repeats
+                 spread = (max-min)/median; each sample is one run's bytes over its time),
+                 ratio (procwire / raw: the median over repeats of each run's median over its
+                 32 adjacent block pairs, one procwire and one raw block moved back to back),
+                 repeats
   latency      one object per row and placement: row, kind, placement, cpus,
                  procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio
   memcpy       [{chunk, gb_s}]: single-core memcpy bandwidth, the ceiling of any copy
@@ -304,7 +307,8 @@ type CellKey = (usize, usize, Placement);
 
 #[derive(Default)]
 struct Results {
-    throughput: HashMap<CellKey, Vec<(f64, f64)>>,
+    /// (procwire GB/s, raw GB/s, the run's block-pair ratio) of each repeat.
+    throughput: HashMap<CellKey, Vec<(f64, f64, f64)>>,
     granted: HashMap<usize, Capacity>,
     latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
@@ -336,7 +340,7 @@ impl Results {
                 self.throughput
                     .entry((row, chunk, placement))
                     .or_default()
-                    .push((t.procwire_gb_s, t.raw_gb_s));
+                    .push((t.procwire_gb_s, t.raw_gb_s, t.ratio));
             }
             Task::Latency { row, placement, .. } => {
                 let r = &plan.rows[row];
@@ -375,11 +379,13 @@ impl Results {
                 let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
                 for &chunk in &plan.chunks {
                     let runs = self.throughput.get(&(i, chunk, placement));
-                    let series = |pick: fn(&(f64, f64)) -> f64| {
+                    let series = |pick: fn(&(f64, f64, f64)) -> f64| {
                         let v: Vec<f64> = runs?.iter().map(pick).collect();
                         Summary::of(&v)
                     };
-                    if let (Some(ours), Some(raw)) = (series(|r| r.0), series(|r| r.1)) {
+                    if let (Some(ours), Some(raw), Some(ratios)) =
+                        (series(|r| r.0), series(|r| r.1), series(|r| r.2))
+                    {
                         throughput.push(ThroughputCell {
                             row: row.label.clone(),
                             kind,
@@ -388,7 +394,7 @@ impl Results {
                             chunk,
                             placement,
                             cpus: pair,
-                            ratio: paired_ratio(&ours.samples, &raw.samples),
+                            ratio: ratios.median,
                             repeats: ours.samples.len(),
                             procwire_gb_s: ours,
                             raw_gb_s: raw,
