@@ -296,10 +296,17 @@ impl Command {
             shared.add_socket(dup(wire.ours_in.as_fd())?);
             shared.add_socket(dup(wire.ours_out.as_fd())?);
         }
-        let probe = match self.timeouts.connect {
-            Some(_) => Some(dup(wire.ours_in.as_fd())?),
-            None => None,
+        // The watchdog's view of our read end: has a byte (or EOF) arrived?
+        let probe = match armed {
+            true => Some(dup(wire.ours_in.as_fd())?),
+            false => None,
         };
+        if poll {
+            // So that a write never blocks inside write(2), where the watchdog could not wake
+            // it (a descendant holding the child's stdin would keep it there for ever): the
+            // Writer waits in poll(2) instead. The flag is on our end's own file description.
+            crate::fd::set_nonblocking(&wire.ours_out, true)?;
+        }
 
         let mut side = None;
         match &self.stderr {
@@ -331,7 +338,10 @@ impl Command {
         let child = spawned.map_err(|e| spawn_error(&self.program, e))?;
         let process = Arc::new(OsProcess::new(child));
 
-        // From here on, a failure must not leave the child running: the handle's drop reaps it.
+        // From here on, a failure must not leave the child running: the handle's drop reaps it
+        // (after the wire's ends are dropped, so the child sees EOF first).
+        let reader = Reader::new(wire.ours_in, shared.clone(), poll);
+        let writer = Writer::new(wire.ours_out, shared.clone(), poll);
         let mut handle = Handle {
             process: process.clone(),
             shared: shared.clone(),
@@ -341,29 +351,38 @@ impl Command {
             policy: self.policy,
             done: false,
         };
-        if let (Some(ours), Stderr::Capture(config)) = (side, &self.stderr) {
-            let mut capture = stderr::Capture::new(config.clone());
-            if let Some(s) = self.subscriber.take() {
-                capture.subscribe(s);
+        let started = (|| -> io::Result<()> {
+            if let (Some(ours), Stderr::Capture(config)) = (side, &self.stderr) {
+                let mut capture = stderr::Capture::new(config.clone());
+                if let Some(s) = self.subscriber.take() {
+                    capture.subscribe(s);
+                }
+                let sink = self
+                    .sink
+                    .take()
+                    .unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn io::Write + Send>);
+                handle.drain = Some(stderr::Drain::spawn(ours, capture, sink)?);
             }
-            let sink = self
-                .sink
-                .take()
-                .unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn io::Write + Send>);
-            handle.drain = Some(stderr::Drain::spawn(ours, capture, sink)?);
+            if armed {
+                handle.watchdog = Some(WatchdogThread::spawn(
+                    shared.clone(),
+                    process,
+                    self.timeouts,
+                    probe,
+                    self.policy.term,
+                )?);
+            }
+            Ok(())
+        })();
+        match started {
+            Ok(()) => Ok(Child::new(reader, writer, handle)),
+            Err(e) => {
+                drop(writer);
+                drop(reader);
+                drop(handle);
+                Err(e)
+            }
         }
-        if armed {
-            handle.watchdog = Some(WatchdogThread::spawn(
-                shared.clone(),
-                process,
-                self.timeouts,
-                probe,
-                self.policy.term,
-            )?);
-        }
-        let reader = Reader::new(wire.ours_in, shared.clone(), poll);
-        let writer = Writer::new(wire.ours_out, shared, poll);
-        Ok(Child::new(reader, writer, handle))
     }
 }
 
@@ -449,14 +468,47 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
         .map_err(|e| crate::wire::sys::with_hint(e.into(), "duplicating a wire descriptor"))
 }
 
+/// Why a program could not be started: the error inside [`Command::spawn`]'s `io::Error` when
+/// starting the program itself failed (get it with `e.get_ref()` and `downcast_ref`). The
+/// `io::Error` keeps the OS error's kind; [`os_error`](Self::os_error) gives the errno, which
+/// tells, say, `ENOEXEC` (shells exit 126) from `EMFILE`.
+#[derive(Debug)]
+pub struct SpawnError {
+    message: String,
+    source: io::Error,
+}
+
+impl SpawnError {
+    /// The OS error number, e.g. `ENOENT`, `EACCES`, `ENOEXEC`.
+    pub fn os_error(&self) -> Option<i32> {
+        self.source.raw_os_error()
+    }
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 fn spawn_error(program: &OsStr, e: io::Error) -> io::Error {
     let shown = program.to_string_lossy();
     let hint = match e.kind() {
-        io::ErrorKind::NotFound => "; is it installed, and on PATH?",
+        io::ErrorKind::NotFound => {
+            "; is it installed, and on PATH (and does the working directory exist)?"
+        }
         io::ErrorKind::PermissionDenied => "; is it executable (chmod +x) and not a directory?",
         _ => "",
     };
-    io::Error::new(e.kind(), format!("cannot run {shown:?}: {e}{hint}"))
+    let kind = e.kind();
+    let message = format!("cannot run {shown:?}: {e}{hint}");
+    io::Error::new(kind, SpawnError { message, source: e })
 }
 
 fn ignore_sigpipe_in_child(cmd: &mut std::process::Command) {

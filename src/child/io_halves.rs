@@ -12,15 +12,17 @@ use super::watchdog::{Shared, wait_ready};
 use super::{Exit, Watchdog};
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
-/// Moves up to `len` bytes from `from` to `to` with `splice(2)`, blocking until some moved, EOF,
-/// an error, or the watchdog's eventfd `wake` fired (then `Ok(0)`, which the caller turns into
-/// the watchdog's error).
+/// Moves up to `len` bytes from `from` to the pipe `to` with `splice(2)`, blocking until some
+/// moved, EOF, an error, or the watchdog's eventfd `wake` fired (then `Ok(0)`, which the caller
+/// turns into the watchdog's error).
 ///
-/// It never blocks *inside* `splice`: Linux holds the pipe's lock while a splice waits for
-/// socket data, and a process reading the other end of that pipe then sleeps uninterruptibly on
-/// the lock, unable even to read what was spliced before (ssh's stdin reader stalls this way,
-/// and the transfer deadlocks). So it waits for `from` to be readable and `to` writable in
-/// `poll(2)`, then splices with `SPLICE_F_NONBLOCK`.
+/// It never blocks *inside* `splice`: Linux holds a pipe's lock for the whole call, and a
+/// process using the other end of that pipe then sleeps uninterruptibly on the lock (ssh's
+/// stdin reader stalled this way, and the transfer deadlocked). So it waits for `from` to be
+/// readable and `to` writable in `poll(2)`, then splices with `SPLICE_F_NONBLOCK`. That flag
+/// governs the pipes and a socket being read, but not a socket being written (that follows the
+/// socket's own `O_NONBLOCK`), so the destination must be a pipe: anything else is refused with
+/// `InvalidInput` before a byte moves, and the caller copies instead.
 fn splice(
     from: BorrowedFd<'_>,
     to: BorrowedFd<'_>,
@@ -28,6 +30,14 @@ fn splice(
     wake: Option<&std::os::fd::OwnedFd>,
 ) -> io::Result<usize> {
     use rustix::pipe::SpliceFlags;
+    let to_type = rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(to)?.st_mode);
+    if to_type != rustix::fs::FileType::Fifo {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "splice needs a pipe to write into: a splice into a socket or file can block while \
+             it holds the source pipe's lock; copy with read and write instead",
+        ));
+    }
     loop {
         for (fd, events) in [(from, PollFlags::IN), (to, PollFlags::OUT)] {
             if !wait_ready_or_woken(fd, events, wake)? {
@@ -78,11 +88,17 @@ pub struct Reader {
     half: ReadHalf,
     shared: Arc<Shared>,
     poll: bool,
+    _gone: ReaderGone,
 }
 
 impl Reader {
     pub(crate) fn new(half: ReadHalf, shared: Arc<Shared>, poll: bool) -> Reader {
-        Reader { half, shared, poll }
+        Reader {
+            half,
+            _gone: ReaderGone(shared.clone()),
+            shared,
+            poll,
+        }
     }
 
     /// The kind of kernel object this end is (pipes or socketpair).
@@ -101,18 +117,21 @@ impl Reader {
         self.shared.fired().map(|f| (f.watchdog, f.after))
     }
 
-    /// Gives up the procwire wrapper: the bare half, without watchdog reporting.
+    /// Gives up the procwire wrapper: the bare half. Reads on it are no longer counted, so this
+    /// disarms the child's watchdogs (they would otherwise kill a child that is busy sending).
     pub fn into_inner(self) -> ReadHalf {
+        self.shared.disarm();
         self.half
     }
 
-    /// Moves up to `len` bytes of the child's output to `dst` with [splice(2)], without copying
-    /// them through user space; counts for the watchdogs like a read. `Ok(0)` is EOF.
+    /// Moves up to `len` bytes of the child's output into the pipe `dst` with [splice(2)],
+    /// without copying them through user space; counts for the watchdogs like a read. `Ok(0)` is
+    /// EOF.
     ///
     /// # Errors
     ///
-    /// `EINVAL` ([`io::ErrorKind::InvalidInput`]) unless this end or `dst` is a pipe (and the
-    /// other can splice: sockets, pipes and regular files can, terminals cannot); fall back to
+    /// [`io::ErrorKind::InvalidInput`], before anything moved, when `dst` is not a pipe (see
+    /// Caveats) or the kernel cannot splice from this end (`EINVAL`); fall back to
     /// [`read`](Read::read) then. [`TimedOut`](super::TimedOut) once a watchdog fired.
     ///
     /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
@@ -120,8 +139,10 @@ impl Reader {
     /// # Caveats
     ///
     /// It waits in [poll(2)] and splices with `SPLICE_F_NONBLOCK`, never blocking inside
-    /// `splice(2)` (which would hold a pipe's lock while it waits; see the source). So `dst` may
-    /// be non-blocking too, and the call still blocks until something moved.
+    /// `splice(2)`, which holds the pipes' locks for the whole call: a process at the other end
+    /// of such a pipe would sleep on the lock, uninterruptibly. `SPLICE_F_NONBLOCK` does not
+    /// cover a socket being written, hence `dst` must be a pipe. `dst` may be non-blocking; the
+    /// call still blocks until something moved.
     ///
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
@@ -176,6 +197,16 @@ impl Read for Reader {
         self.check()?;
         let r = self.half.read_vectored(bufs);
         self.settle(r)
+    }
+}
+
+/// Dropped with the [`Reader`]: tells the watchdog to let go of its duplicate of our read end,
+/// so that a child writing on to a pipe gets `EPIPE` rather than filling it.
+struct ReaderGone(Arc<Shared>);
+
+impl Drop for ReaderGone {
+    fn drop(&mut self) {
+        self.0.reader_gone();
     }
 }
 
@@ -245,20 +276,22 @@ impl Writer {
 
     /// Moves up to `len` bytes from `src` into the child's input with [splice(2)], without
     /// copying them through user space; counts for the watchdogs like a write. `Ok(0)` means
-    /// `src` is at EOF.
+    /// `src` is at EOF. Only on [`Topology::Pipes`](super::Topology::Pipes), where this end is a
+    /// pipe.
     ///
     /// # Errors
     ///
-    /// `EINVAL` ([`io::ErrorKind::InvalidInput`]) unless this end or `src` is a pipe (and the
-    /// other can splice); fall back to [`write`](Write::write) then. `BrokenPipe` after
-    /// [`close`](Self::close); [`TimedOut`](super::TimedOut) once a watchdog fired.
+    /// [`io::ErrorKind::InvalidInput`], before anything moved, when this end is a socket (see
+    /// Caveats) or the kernel cannot splice from `src` (`EINVAL`); fall back to
+    /// [`write`](Write::write) then. `BrokenPipe` after [`close`](Self::close);
+    /// [`TimedOut`](super::TimedOut) once a watchdog fired.
     ///
     /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
     ///
     /// # Caveats
     ///
     /// As for [`Reader::splice_to`]: never blocks inside `splice(2)`, so `src` may be
-    /// non-blocking and a process reading the child's end of a pipe is never stalled on its lock.
+    /// non-blocking and a process at the other end of a pipe is never stalled on its lock.
     pub fn splice_from(&mut self, src: impl AsFd, len: usize) -> io::Result<usize> {
         if let Some(f) = self.shared.fired() {
             return Err(f.error());
@@ -318,13 +351,23 @@ impl Writer {
 impl Write for Writer {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let r = self.half()?.write(buf);
-        self.settle(r)
+        loop {
+            let r = self.half()?.write(buf);
+            // In poll mode our pipe end is O_NONBLOCK (so the watchdog can always wake us):
+            // a full pipe means wait in poll again.
+            if !(self.poll && matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)) {
+                return self.settle(r);
+            }
+        }
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let r = self.half()?.write_vectored(bufs);
-        self.settle(r)
+        loop {
+            let r = self.half()?.write_vectored(bufs);
+            if !(self.poll && matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)) {
+                return self.settle(r);
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

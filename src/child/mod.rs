@@ -88,7 +88,7 @@ pub mod rsh;
 mod tests;
 mod watchdog;
 
-pub use command::{Command, Sigpipe, Stderr, Topology};
+pub use command::{Command, Sigpipe, SpawnError, Stderr, Topology};
 pub use io_halves::{Child, Reader, Writer};
 pub use process::Handle;
 

@@ -146,9 +146,17 @@ impl Process for OsProcess {
         if self.status.get().is_some() {
             return Ok(());
         }
-        // Not reaped while we hold the lock, so the pid is still this child's (a zombie keeps it).
-        let pid = Pid::from_raw(self.pid as i32).expect("a child's pid is positive");
-        match rustix::process::kill_process(pid, sig) {
+        // Not reaped by us while we hold the lock, so the pid is still this child's (a zombie
+        // keeps it) unless something else in the process reaped it behind our back: the pidfd,
+        // when we have one, cannot name another process even then.
+        let sent = match &self.pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+            None => {
+                let pid = Pid::from_raw(self.pid as i32).expect("a child's pid is positive");
+                rustix::process::kill_process(pid, sig)
+            }
+        };
+        match sent {
             Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
             Err(e) => Err(io::Error::new(
                 io::Error::from(e).kind(),
@@ -165,7 +173,8 @@ impl Process for OsProcess {
         if let Some(status) = self.try_reap()? {
             return Ok(Some(status));
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline too far to represent is no deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match &self.pidfd {
             Some(fd) => {
@@ -193,7 +202,8 @@ impl Process for OsProcess {
 
 /// Waits until `fd` polls readable or `timeout` runs out (`None`: no limit); EINTR retried.
 pub(crate) fn poll_one(fd: &impl AsFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A deadline too far to represent is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let ts = left.map(|l| rustix::event::Timespec {
@@ -306,11 +316,28 @@ impl Handle {
         policy: &KillPolicy,
         close_input: &mut dyn FnMut(),
     ) -> io::Result<Exit> {
-        match terminate(&*self.process, policy, close_input)? {
+        let ending = match terminate(&*self.process, policy, close_input) {
+            Ok(ending) => ending,
+            Err(e) => {
+                // E.g. ECHILD: something else reaped the child (SIGCHLD ignored, a waitpid(-1)
+                // elsewhere). Let go of everything; pid-based signals are never sent again.
+                self.done = true;
+                self.stop_watchdog(false);
+                if let Some(d) = self.drain.take() {
+                    d.finish(self.stderr_grace);
+                }
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("closing child {}: {e}", self.id()),
+                ));
+            }
+        };
+        match ending {
             Ending::Exited(s) | Ending::Terminated(s) | Ending::Killed(s) => self.finish(s),
             Ending::Unreaped => {
                 self.done = true;
-                self.stop_watchdog();
+                // It may be in its own SIGTERM grace for this very child: do not wait for it.
+                self.stop_watchdog(false);
                 reap_in_background(self.process.clone());
                 Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -325,15 +352,15 @@ impl Handle {
         }
     }
 
-    fn stop_watchdog(&mut self) {
+    fn stop_watchdog(&mut self, join: bool) {
         if let Some(w) = self.watchdog.take() {
-            w.stop();
+            w.stop(join);
         }
     }
 
     fn finish(&mut self, status: ExitStatus) -> io::Result<Exit> {
         self.done = true;
-        self.stop_watchdog();
+        self.stop_watchdog(true);
         let stderr = self.drain.take().map(|d| d.finish(self.stderr_grace));
         let exit = Exit { status, stderr };
         match self.shared.fired() {

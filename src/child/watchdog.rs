@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     read_bytes: AtomicU64,
     moved: AtomicU64,
     connect_cancelled: AtomicBool,
+    /// The reader was dropped: the watchdog lets go of its duplicate of the read end.
+    reader_gone: AtomicBool,
     stop: Mutex<bool>,
     poke: Condvar,
 }
@@ -71,6 +73,7 @@ impl Shared {
             read_bytes: AtomicU64::new(0),
             moved: AtomicU64::new(0),
             connect_cancelled: AtomicBool::new(false),
+            reader_gone: AtomicBool::new(false),
             stop: Mutex::new(false),
             poke: Condvar::new(),
         })
@@ -108,6 +111,17 @@ impl Shared {
 
     pub(crate) fn cancel_connect(&self) {
         self.connect_cancelled.store(true, Ordering::Relaxed);
+        self.poke.notify_all();
+    }
+
+    pub(crate) fn reader_gone(&self) {
+        self.reader_gone.store(true, Ordering::Relaxed);
+        self.poke.notify_all();
+    }
+
+    /// Stops the watchdog thread for good (nothing will be killed or woken by it any more).
+    pub(crate) fn disarm(&self) {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.poke.notify_all();
     }
 
@@ -214,8 +228,9 @@ pub(crate) struct WatchdogThread {
 
 impl WatchdogThread {
     /// `probe`: a duplicate of our read end of the child's stdout, polled at the connect
-    /// deadline so a byte waiting unread counts as arrived; dropped once the connect watchdog is
-    /// settled. `term`: the wait between `SIGTERM` and `SIGKILL` when firing.
+    /// deadline so a byte waiting unread counts as arrived, and when a watchdog is due after the
+    /// child exited (see `run`); dropped with the reader. `term`: the wait between `SIGTERM` and
+    /// `SIGKILL` when firing.
     pub(crate) fn spawn(
         shared: Arc<Shared>,
         process: Arc<OsProcess>,
@@ -231,11 +246,13 @@ impl WatchdogThread {
         Ok(WatchdogThread { shared, join })
     }
 
-    /// Stops the thread and joins it.
-    pub(crate) fn stop(self) {
-        *self.shared.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.shared.poke.notify_all();
-        let _ = self.join.join();
+    /// Stops the thread; joins it when `join` (otherwise it ends on its own: it may be in its
+    /// `SIGTERM` grace for a child that will not die).
+    pub(crate) fn stop(self, join: bool) {
+        self.shared.disarm();
+        if join {
+            let _ = self.join.join();
+        }
     }
 }
 
@@ -257,14 +274,22 @@ fn run(
             seen = moved;
             last_change = now;
         }
+        if shared.reader_gone.load(Ordering::Relaxed) {
+            probe = None;
+        }
         if !connect_settled
             && (shared.connect_cancelled.load(Ordering::Relaxed)
                 || shared.read_bytes.load(Ordering::Relaxed) > 0)
         {
             connect_settled = true;
-            probe = None;
         }
         let decision = decide(&timeouts, now - start, connect_settled, now - last_change);
+        // Data or EOF waiting in our read end (or no reader left to hang).
+        let answered = || {
+            probe
+                .as_ref()
+                .is_none_or(|fd| poll_one(fd, Some(Duration::ZERO)).unwrap_or(true))
+        };
         let fired = match decision {
             Decision::Sleep(d) => {
                 if sleep_or_stop(shared, Some(d)) {
@@ -278,12 +303,8 @@ fn run(
             }
             Decision::CheckConnect => {
                 // A byte (or EOF) waiting unread in our end means the child did answer.
-                let waiting = probe
-                    .as_ref()
-                    .is_some_and(|fd| poll_one(fd, Some(Duration::ZERO)).unwrap_or(false));
-                if waiting {
+                if probe.is_some() && answered() {
                     connect_settled = true;
-                    probe = None;
                     continue;
                 }
                 Fired {
@@ -293,8 +314,15 @@ fn run(
             }
             Decision::Fire(f) => f,
         };
-        // A child that already exited is not killed, and its ending is not a timeout.
         if process.has_exited().unwrap_or(false) {
+            // Nothing to kill. If the wire still has something for the reader, or EOF, nobody
+            // hangs: not a timeout. If not, a descendant holds the wire open in silence and a
+            // blocked read would never return: wake the handles all the same.
+            if answered() {
+                sleep_or_stop(shared, None);
+                return;
+            }
+            shared.fire(fired);
             sleep_or_stop(shared, None);
             return;
         }

@@ -106,3 +106,22 @@ fn kill_sends_sigkill_and_reaps() {
     assert_eq!(exit.signal(), Some(9));
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
+
+#[test]
+fn deadlines_too_far_to_represent_mean_no_deadline() {
+    let far = KillPolicy {
+        close: Duration::MAX,
+        term: Duration::MAX,
+        kill: Duration::MAX,
+    };
+    let child = Command::new("cat")
+        .stderr(Stderr::Null)
+        .kill_policy(far)
+        .stall_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .stderr_grace(Duration::MAX)
+        .spawn()
+        .unwrap();
+    // cat exits on the EOF of the first step; nothing overflows.
+    assert!(child.close().unwrap().success());
+}

@@ -88,25 +88,44 @@ fn connect_watchdog_on_one_socketpair() {
     connect_watchdog_kills_a_silent_child(Topology::SocketPair);
 }
 
+/// A big write to a child that never reads blocks until the connect watchdog fires, then
+/// fails with its error within 2 s.
+fn blocked_writer_is_woken(argv: &[&str], topology: Topology) {
+    let child = Command::from_argv(argv)
+        .unwrap()
+        .topology(topology)
+        .stderr(Stderr::Null)
+        .connect_timeout(Duration::from_millis(500))
+        .kill_policy(POLICY)
+        .spawn()
+        .unwrap();
+    let (_reader, mut writer, handle) = child.split();
+    let big = vec![0u8; 16 << 20];
+    let (r, took) = timed(|| writer.write_all(&big));
+    assert_timed_out(&r.unwrap_err(), Watchdog::Connect, "the blocked writer");
+    assert!(
+        took < Duration::from_secs(2),
+        "{argv:?} on {topology}: {took:?}"
+    );
+    assert!(handle.wait().is_err());
+}
+
 #[test]
 fn a_blocked_writer_is_woken_too() {
-    // The child never reads its stdin, so a big write blocks until the watchdog fires.
     for topology in Topology::ALL {
-        let child = Command::from_argv(["sleep", "30"])
-            .unwrap()
-            .topology(topology)
-            .stderr(Stderr::Null)
-            .connect_timeout(Duration::from_millis(500))
-            .kill_policy(POLICY)
-            .spawn()
-            .unwrap();
-        let (_reader, mut writer, handle) = child.split();
-        let big = vec![0u8; 16 << 20];
-        let (r, took) = timed(|| writer.write_all(&big));
-        assert_timed_out(&r.unwrap_err(), Watchdog::Connect, "the blocked writer");
-        assert!(took < Duration::from_secs(2), "{topology}: {took:?}");
-        assert!(handle.wait().is_err());
+        blocked_writer_is_woken(&["sleep", "30"], topology);
     }
+}
+
+/// The child is killed but a descendant still holds its stdin pipe and never reads: the write
+/// blocked on the full pipe must still end (our pipe end is non-blocking in this mode, so the
+/// write waits in poll(2), where the watchdog's eventfd reaches it).
+#[test]
+fn a_writer_left_hanging_by_a_descendant_is_woken() {
+    blocked_writer_is_woken(
+        &["sh", "-c", "sleep 3 <&0 & exec sleep 30"],
+        Topology::Pipes,
+    );
 }
 
 #[test]
@@ -241,4 +260,60 @@ fn a_child_that_exited_is_not_reported_as_timed_out() {
     std::thread::sleep(Duration::from_millis(400));
     let exit = child.wait().unwrap();
     assert!(exit.success());
+}
+
+/// The child exits, but a silent descendant holds the stdout pipe open: no EOF will ever come,
+/// and a blocked read must still end, with the stall watchdog's error.
+#[test]
+fn a_reader_left_hanging_by_a_descendant_after_the_exit_is_woken() {
+    let child = Command::from_argv(["sh", "-c", "sleep 3 & exit 0"])
+        .unwrap()
+        .topology(Topology::Pipes)
+        .stderr(Stderr::Null)
+        .stall_timeout(Duration::from_millis(500))
+        .spawn()
+        .unwrap();
+    let (mut reader, _writer, handle) = child.split();
+    let (r, took) = timed(|| reader.read(&mut [0u8; 8]));
+    assert_timed_out(&r.unwrap_err(), Watchdog::Stall, "reader");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let e = handle.wait().unwrap_err();
+    let exit = timed_out(&e).unwrap().exit().unwrap();
+    assert!(exit.success(), "the child itself exited 0: {exit}");
+}
+
+/// With a watchdog armed the watchdog holds a duplicate of our read end; dropping the reader
+/// must still let a writing child see the pipe closed at once.
+#[test]
+fn dropping_the_reader_lets_a_writing_child_see_epipe_with_a_watchdog_armed() {
+    let child = Command::new("yes")
+        .topology(Topology::Pipes)
+        .stderr(Stderr::Null)
+        .stall_timeout(Duration::from_secs(20))
+        .spawn()
+        .unwrap();
+    let (mut reader, writer, handle) = child.split();
+    let mut some = [0u8; 4];
+    reader.read_exact(&mut some).unwrap();
+    drop(reader);
+    drop(writer);
+    let (exit, took) = timed(|| handle.wait().unwrap());
+    assert_eq!(exit.signal(), Some(13), "{exit}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn into_inner_disarms_the_watchdogs() {
+    let child = Command::from_argv(["sh", "-c", "sleep 0.8; echo late"])
+        .unwrap()
+        .stderr(Stderr::Null)
+        .connect_timeout(Duration::from_millis(200))
+        .spawn()
+        .unwrap();
+    let (reader, _writer, handle) = child.split();
+    let mut bare = reader.into_inner();
+    let mut out = String::new();
+    bare.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "late\n");
+    assert!(handle.wait().unwrap().success());
 }

@@ -192,3 +192,45 @@ fn a_quiet_stderr_flood_keeps_memory_under_64_mib() {
     println!("peak RSS {peak_kib} KiB");
     assert!(peak_kib < 64 << 10, "peak RSS {peak_kib} KiB");
 }
+
+#[test]
+fn a_file_that_is_not_a_program_exits_126() {
+    let dir = std::env::temp_dir().join(format!("procwire-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("not-a-program");
+    std::fs::write(&file, b"\x00\x01 neither ELF nor a script\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (c, err) = code(&["--", file.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(c, 126, "{err}");
+}
+
+/// Our stdout's reader goes away while the program, still alive, waits on an input that stays
+/// open: exec must not wait for it without limit.
+#[test]
+fn a_closed_stdout_ends_exec_through_the_close_policy() {
+    let mut child = Command::new(PROCWIRE)
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "echo one; sleep 0.3; echo two; echo three; exec sleep 30",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "one\n");
+    drop(stdout);
+    let start = Instant::now();
+    let status = child.wait().unwrap();
+    let took = start.elapsed();
+    // The program is closed by SIGTERM (sleep does not read stdin).
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+}

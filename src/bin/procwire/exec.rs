@@ -148,11 +148,7 @@ fn exec(args: &Args) -> Result<u8, Failure> {
         cmd = cmd.stall_timeout(t);
     }
     let child = cmd.spawn().map_err(|e| Failure {
-        code: if e.kind() == io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        },
+        code: spawn_failure_code(&e),
         message: e.to_string(),
     })?;
     let (mut reader, mut writer, mut handle) = child.split();
@@ -171,12 +167,19 @@ fn exec(args: &Args) -> Result<u8, Failure> {
         })?;
 
     // The program's output to our stdout, until EOF or until it exited and nothing is left.
-    let _ = forward_output(&mut reader, io::stdout().as_fd(), || {
+    let forwarded = forward_output(&mut reader, io::stdout().as_fd(), || {
         matches!(handle.try_wait(), Ok(Some(_)))
     });
     drop(reader);
+    // Our stdout failed (its reader went away, say): a program that waits on its input would
+    // never end by itself, so run the close policy rather than wait without limit.
+    let ended = match forwarded {
+        Ok(()) => handle.wait(),
+        Err(e) if child::timed_out(&e).is_some() => handle.wait(),
+        Err(_) => handle.close(),
+    };
 
-    match handle.wait() {
+    match ended {
         Ok(exit) => {
             if quiet && !exit.success() {
                 let mut err = io::stderr().lock();
@@ -207,13 +210,35 @@ fn exec(args: &Args) -> Result<u8, Failure> {
 
 const CHUNK: usize = 256 << 10;
 
+/// The shell's status for a program that could not be started: 127 when it was not found, 126
+/// when it was found but could not be executed, 1 for anything else (descriptors, threads).
+fn spawn_failure_code(e: &io::Error) -> u8 {
+    let errno = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<child::SpawnError>())
+        .and_then(child::SpawnError::os_error);
+    let is = |n: rustix::io::Errno| errno == Some(n.raw_os_error());
+    use rustix::io::Errno;
+    if is(Errno::NOENT) || is(Errno::NOTDIR) {
+        127
+    } else if is(Errno::ACCESS)
+        || is(Errno::NOEXEC)
+        || is(Errno::ISDIR)
+        || is(Errno::TXTBSY)
+        || is(Errno::PERM)
+        || is(Errno::LOOP)
+        || is(Errno::NAMETOOLONG)
+    {
+        126
+    } else {
+        1
+    }
+}
+
 /// Whether a splice error means "this pair of descriptors cannot splice": fall back to copying.
 fn cannot_splice(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(n) if n == rustix::io::Errno::INVAL.raw_os_error()
-            || n == rustix::io::Errno::NOSYS.raw_os_error()
-    )
+    e.kind() == io::ErrorKind::InvalidInput
+        || e.raw_os_error() == Some(rustix::io::Errno::NOSYS.raw_os_error())
 }
 
 /// Our stdin to the program until EOF or an error; `splice(2)` while it works, else a copy.
@@ -251,39 +276,47 @@ fn forward_output(
     let mut splicing = true;
     let mut moved = 0u64;
     let mut buf = Vec::new();
-    let mut gone = false;
+    // Once the program is gone: how much more to move (what was queued then), so a descendant
+    // that keeps writing cannot keep us here.
+    let mut left: Option<u64> = None;
     loop {
-        let wait = if gone {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(50)
+        let wait = match left {
+            Some(_) => Duration::ZERO,
+            None => Duration::from_millis(50),
         };
-        if !readable(reader.as_fd(), Some(wait))? {
-            if gone {
+        if left == Some(0) || !readable(reader.as_fd(), Some(wait))? {
+            if left.is_some() {
                 return Ok(());
             }
-            gone = exited();
+            if exited() {
+                // What FIONREAD says is queued now, or one buffer's worth if it cannot say.
+                left = Some(rustix::io::ioctl_fionread(reader.as_fd()).unwrap_or(CHUNK as u64));
+            }
             continue;
         }
-        if splicing {
-            match reader.splice_to(stdout, CHUNK) {
-                Ok(0) => return Ok(()),
-                Ok(n) => {
-                    moved += n as u64;
-                    continue;
-                }
+        let want = left.map_or(CHUNK, |l| l.min(CHUNK as u64) as usize);
+        let n = if splicing {
+            match reader.splice_to(stdout, want) {
+                Ok(n) => n,
                 Err(e) if moved == 0 && cannot_splice(&e) => {
                     splicing = false;
                     buf = vec![0u8; CHUNK];
+                    continue;
                 }
                 Err(e) => return Err(e),
             }
-        }
-        let n = io::Read::read(reader, &mut buf)?;
+        } else {
+            let n = io::Read::read(reader, &mut buf[..want])?;
+            write_all_fd(stdout, &buf[..n])?;
+            n
+        };
         if n == 0 {
             return Ok(());
         }
-        write_all_fd(stdout, &buf[..n])?;
+        moved += n as u64;
+        if let Some(l) = left.as_mut() {
+            *l = l.saturating_sub(n as u64);
+        }
     }
 }
 
