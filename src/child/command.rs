@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use super::KillPolicy;
@@ -86,6 +87,9 @@ impl Default for Stderr {
 }
 
 /// The child's `SIGPIPE` disposition. See the [module docs](super#sigpipe-in-the-child).
+///
+/// [`Ignore`](Sigpipe::Ignore) needs a hook in the child, so std spawns with `fork` and
+/// `execvp` instead of `posix_spawn` (see [`Command::die_with_parent`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sigpipe {
     /// The default action: a write to a wire nobody reads kills the child quietly.
@@ -109,7 +113,8 @@ pub struct Command {
     timeouts: Timeouts,
     policy: KillPolicy,
     sigpipe: Sigpipe,
-    sigpipe_hook: bool,
+    die_with_parent: bool,
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl Command {
@@ -129,7 +134,8 @@ impl Command {
             timeouts: Timeouts::default(),
             policy: KillPolicy::DEFAULT,
             sigpipe: Sigpipe::Default,
-            sigpipe_hook: false,
+            die_with_parent: false,
+            hooks: None,
         }
     }
 
@@ -258,9 +264,25 @@ impl Command {
         self
     }
 
-    /// The child's `SIGPIPE` disposition ([`Sigpipe::Default`] by default). Once a spawn
-    /// has used [`Sigpipe::Ignore`], later spawns of this `Command` ignore it too (the hook
-    /// that sets it cannot be removed from the underlying std `Command`).
+    /// Has the kernel send the child `SIGTERM` when the thread that spawned it ends
+    /// (`prctl(PR_SET_PDEATHSIG)`, see [prctl(2)]), so a wrapper killed by a signal does not
+    /// leave, say, an ssh behind. Off by default.
+    ///
+    /// # Caveats
+    ///
+    /// It is the spawning *thread* whose end counts, not the process: spawn from a thread that
+    /// lives as long as the child should (the main thread, in a tool). Like
+    /// [`Sigpipe::Ignore`], it needs a hook in the child, so std spawns with `fork` and
+    /// `execvp` rather than `posix_spawn`: a little slower for a large parent, and an executable
+    /// file without a `#!` line is then run by `/bin/sh`, as a shell would.
+    ///
+    /// [prctl(2)]: https://man7.org/linux/man-pages/man2/prctl.2.html
+    pub fn die_with_parent(mut self, die: bool) -> Command {
+        self.die_with_parent = die;
+        self
+    }
+
+    /// The child's `SIGPIPE` disposition ([`Sigpipe::Default`] by default).
     pub fn sigpipe(mut self, sigpipe: Sigpipe) -> Command {
         self.sigpipe = sigpipe;
         self
@@ -324,10 +346,32 @@ impl Command {
         }
         self.inner.stdin(Stdio::from(wire.child_stdin));
         self.inner.stdout(Stdio::from(wire.child_stdout));
-        if self.sigpipe == Sigpipe::Ignore && !self.sigpipe_hook {
-            // Hooks accumulate on std's Command: install this one once.
-            ignore_sigpipe_in_child(&mut self.inner);
-            self.sigpipe_hook = true;
+        if self.sigpipe == Sigpipe::Ignore || self.die_with_parent {
+            // Hooks accumulate on std's Command: install ours once, with settings per spawn.
+            let hooks = match &self.hooks {
+                Some(h) => h.clone(),
+                None => {
+                    let h = Arc::new(Hooks::default());
+                    install_hooks(&mut self.inner, h.clone());
+                    self.hooks = Some(h.clone());
+                    h
+                }
+            };
+            hooks
+                .ignore_sigpipe
+                .store(self.sigpipe == Sigpipe::Ignore, Ordering::Relaxed);
+            let sig = if self.die_with_parent {
+                libc::SIGTERM
+            } else {
+                0
+            };
+            hooks.death_signal.store(sig, Ordering::Relaxed);
+            hooks
+                .parent
+                .store(std::process::id() as i32, Ordering::Relaxed);
+        } else if let Some(h) = &self.hooks {
+            h.ignore_sigpipe.store(false, Ordering::Relaxed);
+            h.death_signal.store(0, Ordering::Relaxed);
         }
         let spawned = self.inner.spawn();
         // The Stdio values given to `inner` were consumed by this spawn; reset them so a second
@@ -511,13 +555,37 @@ fn spawn_error(program: &OsStr, e: io::Error) -> io::Error {
     io::Error::new(kind, SpawnError { message, source: e })
 }
 
-fn ignore_sigpipe_in_child(cmd: &mut std::process::Command) {
+/// What the hook run in the child between fork and exec does, set before each spawn. Atomics,
+/// because the hook may only do async-signal-safe things.
+#[derive(Default)]
+struct Hooks {
+    ignore_sigpipe: AtomicBool,
+    /// 0: none.
+    death_signal: AtomicI32,
+    /// Our pid when spawning, to catch a parent that died before `PR_SET_PDEATHSIG` took hold.
+    parent: AtomicI32,
+}
+
+fn install_hooks(cmd: &mut std::process::Command, hooks: Arc<Hooks>) {
     // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // calls are allowed; signal(2) is one, and nothing is allocated or locked.
+    // calls are allowed: it reads atomics and calls signal(2), prctl(2) and getppid(2), and
+    // builds errors from errno without allocating.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
+        cmd.pre_exec(move || {
+            if hooks.ignore_sigpipe.load(Ordering::Relaxed)
+                && libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR
+            {
                 return Err(io::Error::last_os_error());
+            }
+            let sig = hooks.death_signal.load(Ordering::Relaxed);
+            if sig != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::getppid() != hooks.parent.load(Ordering::Relaxed) {
+                    // The parent is already gone: nothing would ever send the signal.
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
             }
             Ok(())
         });

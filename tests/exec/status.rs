@@ -28,9 +28,15 @@ fn exit_codes_are_propagated() {
         err.contains("procwire-no-such-program") && err.contains("PATH"),
         "{err}"
     );
-    let (c, err) = code(&["--", "/etc/hostname"]);
+    // A file without execute permission (not /etc/hostname: some systems mark it executable).
+    let dir = std::env::temp_dir().join(format!("procwire-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("not-executable");
+    std::fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
+    let (c, err) = code(&["--", file.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(c, 126, "{err}");
-    assert!(err.contains("/etc/hostname"), "{err}");
+    assert!(err.contains("not-executable"), "{err}");
 }
 
 #[test]
@@ -194,15 +200,11 @@ fn a_quiet_stderr_flood_keeps_memory_under_64_mib() {
 }
 
 #[test]
-fn a_file_that_is_not_a_program_exits_126() {
-    let dir = std::env::temp_dir().join(format!("procwire-noexec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("not-a-program");
-    std::fs::write(&file, b"\x00\x01 neither ELF nor a script\n").unwrap();
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let (c, err) = code(&["--", file.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).unwrap();
+fn a_directory_is_not_executable_and_exits_126() {
+    let dir = std::env::temp_dir();
+    let (c, err) = code(&["--", dir.to_str().unwrap()]);
     assert_eq!(c, 126, "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
 }
 
 /// Our stdout's reader goes away while the program, still alive, waits on an input that stays
@@ -233,4 +235,47 @@ fn a_closed_stdout_ends_exec_through_the_close_policy() {
     // The program is closed by SIGTERM (sleep does not read stdin).
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
     assert!(took < Duration::from_secs(6), "{took:?}");
+}
+
+/// `procwire exec` killed by a signal takes the program with it (PR_SET_PDEATHSIG), rather than
+/// leaving, say, an ssh running on its own.
+#[test]
+fn the_program_does_not_outlive_a_killed_exec() {
+    let mut wrapper = Command::new(PROCWIRE)
+        .args(["exec", "--", "sleep", "30"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", wrapper.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let program: u32 = loop {
+        let listed = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = listed.split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the program never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(wrapper.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    wrapper.wait().unwrap();
+    // Gone, or a zombie waiting for whoever adopted it: either way no longer running.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{program}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        if matches!(state, None | Some("Z") | Some("X")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the program still runs: {stat}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

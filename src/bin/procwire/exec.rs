@@ -10,6 +10,9 @@
 //! are never made non-blocking: those open file descriptions are shared with whoever started
 //! us.
 //!
+//! The program gets `SIGTERM` if we die (`PR_SET_PDEATHSIG`), so a wrapper killed by a signal
+//! does not leave an ssh running on its own.
+//!
 //! Exit status: the program's code; 128+N if signal N ended it; 124 when a watchdog killed it;
 //! 127 when it was not found and 126 when it could not be executed; 2 for usage errors.
 
@@ -140,6 +143,8 @@ fn exec(args: &Args) -> Result<u8, Failure> {
     let mut cmd = Command::from_argv(&args.command)
         .map_err(|e| usage(e.to_string()))?
         .topology(args.wire.into())
+        // Killed by a signal, we must not leave the program (an ssh, say) running on its own.
+        .die_with_parent(true)
         .stderr(Stderr::Capture(Config::default().forward(forward)));
     if let Some(t) = args.connect_timeout {
         cmd = cmd.connect_timeout(t);
