@@ -47,9 +47,9 @@ pub fn unpin(cpus: &[usize]) -> io::Result<()> {
 pub struct Throughput {
     pub procwire_gb_s: f64,
     pub raw_gb_s: f64,
-    /// The median over adjacent block pairs (one procwire block, one raw block, moved back to
-    /// back) of procwire's rate over raw's: see [`Blocks`].
-    pub ratio: f64,
+    /// Procwire's rate over raw's in each adjacent block pair (one procwire block, one raw
+    /// block, moved back to back): see [`Blocks`].
+    pub pairs: Vec<f64>,
     pub granted: Capacity,
 }
 
@@ -139,11 +139,12 @@ fn write_block(end: &End, mode: Mode, buf: &[u8], total: u64) -> io::Result<()> 
 }
 
 /// What the timed blocks of one run measured.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Blocks {
     /// Seconds spent in timed blocks, per mode (index by `Mode as usize`).
     pub secs: [f64; 2],
-    /// The median, over the run's adjacent block pairs, of procwire's rate over raw's.
+    /// Procwire's rate over raw's in each of the run's adjacent block pairs; the cell's ratio is
+    /// the median over all pairs of all its runs.
     ///
     /// The schedule (ABBA BAAB) pairs every procwire block with a raw block moved right before
     /// or after it, with the same bytes on the same descriptors. A burst of host steal time or
@@ -151,7 +152,7 @@ pub struct Blocks {
     /// run towards whichever mode it hit, while the median over the pairs sets it aside. Both
     /// modes are treated alike, so a real per-call overhead shows in every pair and in this
     /// median too.
-    pub pair_ratio: f64,
+    pub pairs: Vec<f64>,
 }
 
 /// Runs the settling and timed blocks, `write(mode)` moving one block.
@@ -170,14 +171,14 @@ fn timed_blocks(mut write: impl FnMut(Mode) -> io::Result<()>) -> io::Result<Blo
     }
     Ok(Blocks {
         secs,
-        pair_ratio: pair_ratio(&times),
+        pairs: pair_ratios(&times),
     })
 }
 
-/// The median over consecutive pairs of equal-sized blocks `(mode, seconds)`, each pair one
-/// procwire and one raw block, of procwire's rate over raw's (raw's time over procwire's).
-pub fn pair_ratio(times: &[(Mode, f64)]) -> f64 {
-    let ratios: Vec<f64> = times
+/// Procwire's rate over raw's (raw's time over procwire's) in each consecutive pair of
+/// equal-sized blocks `(mode, seconds)` that holds one block of each.
+pub fn pair_ratios(times: &[(Mode, f64)]) -> Vec<f64> {
+    times
         .chunks_exact(2)
         .filter_map(|pair| match pair {
             [(Mode::Procwire, p), (Mode::Raw, r)] | [(Mode::Raw, r), (Mode::Procwire, p)] => {
@@ -185,8 +186,13 @@ pub fn pair_ratio(times: &[(Mode, f64)]) -> f64 {
             }
             _ => None,
         })
-        .collect();
-    super::stats::percentile(&ratios, 50.0)
+        .collect()
+}
+
+/// The median of [`pair_ratios`].
+#[cfg(test)]
+fn pair_ratio(times: &[(Mode, f64)]) -> f64 {
+    super::stats::percentile(&pair_ratios(times), 50.0)
 }
 
 /// Round trips in blocks of [`ROUND_TRIPS_PER_BLOCK`] for about `time`, whole groups of eight
@@ -323,7 +329,7 @@ impl Runner {
             Ok(Throughput {
                 procwire_gb_s: per_mode / blocks.secs[Mode::Procwire as usize] / 1e9,
                 raw_gb_s: per_mode / blocks.secs[Mode::Raw as usize] / 1e9,
-                ratio: blocks.pair_ratio,
+                pairs: blocks.pairs,
                 granted,
             })
         })();
@@ -470,7 +476,7 @@ mod threads {
             Ok(Throughput {
                 procwire_gb_s: per_mode / blocks.secs[Mode::Procwire as usize] / 1e9,
                 raw_gb_s: per_mode / blocks.secs[Mode::Raw as usize] / 1e9,
-                ratio: blocks.pair_ratio,
+                pairs: blocks.pairs,
                 granted: Capacity {
                     send: capacity,
                     recv: capacity,

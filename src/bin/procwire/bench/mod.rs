@@ -43,8 +43,8 @@ JSON (--json FILE), schema \"procwire-bench/1\":
                  placement (same_cpu|cross_cpu), cpus [writer, reader],
                  procwire_gb_s and raw_gb_s {median, min, max, spread, samples} (GB/s = 1e9 B/s;
                  spread = (max-min)/median; each sample is one run's bytes over its time),
-                 ratio (procwire / raw: the median over repeats of each run's median over its
-                 32 adjacent block pairs, one procwire and one raw block moved back to back),
+                 ratio (procwire / raw: the median over the adjacent block pairs of all repeats,
+                 32 per run, each one procwire and one raw block moved back to back),
                  repeats
   latency      one object per row and placement: row, kind, placement, cpus,
                  procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio
@@ -307,8 +307,10 @@ type CellKey = (usize, usize, Placement);
 
 #[derive(Default)]
 struct Results {
-    /// (procwire GB/s, raw GB/s, the run's block-pair ratio) of each repeat.
-    throughput: HashMap<CellKey, Vec<(f64, f64, f64)>>,
+    /// (procwire GB/s, raw GB/s) of each repeat.
+    throughput: HashMap<CellKey, Vec<(f64, f64)>>,
+    /// The block-pair ratios of every repeat.
+    pairs: HashMap<CellKey, Vec<f64>>,
     granted: HashMap<usize, Capacity>,
     latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
@@ -340,7 +342,11 @@ impl Results {
                 self.throughput
                     .entry((row, chunk, placement))
                     .or_default()
-                    .push((t.procwire_gb_s, t.raw_gb_s, t.ratio));
+                    .push((t.procwire_gb_s, t.raw_gb_s));
+                self.pairs
+                    .entry((row, chunk, placement))
+                    .or_default()
+                    .extend(t.pairs);
             }
             Task::Latency { row, placement, .. } => {
                 let r = &plan.rows[row];
@@ -379,13 +385,16 @@ impl Results {
                 let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
                 for &chunk in &plan.chunks {
                     let runs = self.throughput.get(&(i, chunk, placement));
-                    let series = |pick: fn(&(f64, f64, f64)) -> f64| {
+                    let series = |pick: fn(&(f64, f64)) -> f64| {
                         let v: Vec<f64> = runs?.iter().map(pick).collect();
                         Summary::of(&v)
                     };
-                    if let (Some(ours), Some(raw), Some(ratios)) =
-                        (series(|r| r.0), series(|r| r.1), series(|r| r.2))
-                    {
+                    let pairs = self.pairs.get(&(i, chunk, placement));
+                    if let (Some(ours), Some(raw), Some(pairs)) = (
+                        series(|r| r.0),
+                        series(|r| r.1),
+                        pairs.filter(|p| !p.is_empty()),
+                    ) {
                         throughput.push(ThroughputCell {
                             row: row.label.clone(),
                             kind,
@@ -394,7 +403,7 @@ impl Results {
                             chunk,
                             placement,
                             cpus: pair,
-                            ratio: ratios.median,
+                            ratio: percentile(pairs, 50.0),
                             repeats: ours.samples.len(),
                             procwire_gb_s: ours,
                             raw_gb_s: raw,
