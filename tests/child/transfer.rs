@@ -88,24 +88,21 @@ fn unsplit_child_wait_closes_input_first() {
 
 #[test]
 fn exit_codes_and_signals_are_reported() {
-    let exit = Command::from_argv(["sh", "-c", "exit 3"])
-        .unwrap()
-        .stderr(Stderr::Null)
-        .spawn()
-        .unwrap()
-        .wait()
-        .unwrap();
+    let exit_of = |script: &str| {
+        Command::from_argv(["sh", "-c", script])
+            .unwrap()
+            .stderr(Stderr::Null)
+            .spawn()
+            .unwrap()
+            .wait()
+            .unwrap()
+    };
+    let exit = exit_of("exit 3");
     assert_eq!(
         (exit.code(), exit.signal(), exit.shell_code()),
         (Some(3), None, 3)
     );
-    let exit = Command::from_argv(["sh", "-c", "kill -USR1 $$"])
-        .unwrap()
-        .stderr(Stderr::Null)
-        .spawn()
-        .unwrap()
-        .wait()
-        .unwrap();
+    let exit = exit_of("kill -USR1 $$");
     assert_eq!(
         (exit.code(), exit.signal(), exit.shell_code()),
         (None, Some(10), 138)
