@@ -289,7 +289,7 @@ fn forward_output(
             Some(_) => Duration::ZERO,
             None => Duration::from_millis(50),
         };
-        if left == Some(0) || !readable(reader.as_fd(), Some(wait))? {
+        if left == Some(0) || !ready(reader.as_fd(), PollFlags::IN, Some(wait))? {
             if left.is_some() {
                 return Ok(());
             }
@@ -329,21 +329,10 @@ fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match rustix::io::read(fd, &mut *buf) {
             Err(rustix::io::Errno::INTR) => continue,
-            Err(rustix::io::Errno::AGAIN) => wait_ready(fd, PollFlags::IN)?,
+            Err(rustix::io::Errno::AGAIN) => {
+                ready(fd, PollFlags::IN, None)?;
+            }
             r => return Ok(r?),
-        }
-    }
-}
-
-/// Waits in poll(2) until `fd` is ready for `events` (or hung up / in error, which the next
-/// call reports).
-fn wait_ready(fd: BorrowedFd<'_>, events: PollFlags) -> io::Result<()> {
-    let mut fds = [PollFd::from_borrowed_fd(fd, events)];
-    loop {
-        match rustix::event::poll(&mut fds, None) {
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -354,19 +343,23 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
         match rustix::io::write(fd, buf) {
             Ok(n) => buf = &buf[n..],
             Err(rustix::io::Errno::INTR) => continue,
-            Err(rustix::io::Errno::AGAIN) => wait_ready(fd, PollFlags::OUT)?,
+            Err(rustix::io::Errno::AGAIN) => {
+                ready(fd, PollFlags::OUT, None)?;
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
 }
 
-fn readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+/// Waits in poll(2) until `fd` is ready for `events` (or hung up or in error, which the next
+/// call reports) or `timeout` passes (`None`: no limit); false on the timeout.
+fn ready(fd: BorrowedFd<'_>, events: PollFlags, timeout: Option<Duration>) -> io::Result<bool> {
     let ts = timeout.map(|t| Timespec {
         tv_sec: t.as_secs() as i64,
         tv_nsec: t.subsec_nanos() as _,
     });
-    let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+    let mut fds = [PollFd::from_borrowed_fd(fd, events)];
     loop {
         match rustix::event::poll(&mut fds, ts.as_ref()) {
             Ok(n) => return Ok(n > 0),
