@@ -34,8 +34,16 @@
 //! assert_eq!(got, b"ping");
 //! # Ok::<(), std::io::Error>(())
 //! ```
-#![cfg(target_os = "linux")]
 #![warn(missing_docs)]
+// `unsafe` lives in one file, `sys/hooks.rs`, which allows it; everything else is safe Rust.
+#![deny(unsafe_code)]
+
+// Say so plainly instead of a page of unresolved imports.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "procwire supports Linux only for now: it builds on pipe2, F_SETPIPE_SZ, MSG_NOSIGNAL, \
+     splice, eventfd and pidfds (see src/sys/mod.rs for what a port replaces)"
+);
 
 pub mod child;
 pub mod fd;
@@ -47,4 +55,5 @@ pub mod model;
 struct ReadmeExamples;
 pub mod probe;
 pub mod stderr;
+mod sys;
 pub mod wire;

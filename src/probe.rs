@@ -29,7 +29,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use rustix::pipe::SpliceFlags;
 use rustix::process::Resource;
 
 use crate::wire::{self, Builder, Kind};
@@ -355,7 +354,7 @@ fn splice_pipe_to_socket() -> io::Result<()> {
 fn splice_all(from: impl AsFd, to: impl AsFd) -> io::Result<()> {
     let mut left = SPLICE_PAYLOAD.len();
     while left > 0 {
-        let moved = rustix::pipe::splice(&from, None, &to, None, left, SpliceFlags::NONBLOCK)?;
+        let moved = crate::sys::splice::splice_once(from.as_fd(), to.as_fd(), left)?;
         if moved == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -3,11 +3,9 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use super::KillPolicy;
@@ -15,6 +13,7 @@ use super::io_halves::{Child, Reader, Writer};
 use super::process::{Handle, OsProcess};
 use super::watchdog::{Shared, Timeouts, WatchdogThread};
 use crate::stderr;
+use crate::sys::hooks::PreExec;
 use crate::wire::{self, Kind, ReadHalf, WriteHalf};
 
 /// The kernel objects behind the child's stdin and stdout.
@@ -114,7 +113,7 @@ pub struct Command {
     policy: KillPolicy,
     sigpipe: Sigpipe,
     die_with_parent: bool,
-    hooks: Option<Arc<Hooks>>,
+    hooks: Option<Arc<PreExec>>,
 }
 
 impl Command {
@@ -346,32 +345,16 @@ impl Command {
         }
         self.inner.stdin(Stdio::from(wire.child_stdin));
         self.inner.stdout(Stdio::from(wire.child_stdout));
-        if self.sigpipe == Sigpipe::Ignore || self.die_with_parent {
+        let ignore_sigpipe = self.sigpipe == Sigpipe::Ignore;
+        let death_signal = self.die_with_parent.then_some(libc::SIGTERM);
+        if PreExec::needed(ignore_sigpipe, false, death_signal) || self.hooks.is_some() {
             // Hooks accumulate on std's Command: install ours once, with settings per spawn.
-            let hooks = match &self.hooks {
-                Some(h) => h.clone(),
-                None => {
-                    let h = Arc::new(Hooks::default());
-                    install_hooks(&mut self.inner, h.clone());
-                    self.hooks = Some(h.clone());
-                    h
-                }
-            };
-            hooks
-                .ignore_sigpipe
-                .store(self.sigpipe == Sigpipe::Ignore, Ordering::Relaxed);
-            let sig = if self.die_with_parent {
-                libc::SIGTERM
-            } else {
-                0
-            };
-            hooks.death_signal.store(sig, Ordering::Relaxed);
-            hooks
-                .parent
-                .store(std::process::id() as i32, Ordering::Relaxed);
-        } else if let Some(h) = &self.hooks {
-            h.ignore_sigpipe.store(false, Ordering::Relaxed);
-            h.death_signal.store(0, Ordering::Relaxed);
+            let hooks = self.hooks.get_or_insert_with(|| {
+                let h = Arc::new(PreExec::default());
+                h.install(&mut self.inner);
+                h
+            });
+            hooks.set(ignore_sigpipe, false, death_signal);
         }
         let spawned = self.inner.spawn();
         // The Stdio values given to `inner` were consumed by this spawn; reset them so a second
@@ -509,7 +492,7 @@ fn make_wire(topology: Topology) -> io::Result<Wire> {
 /// A close-on-exec duplicate (`fcntl(F_DUPFD_CLOEXEC)`).
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, 3)
-        .map_err(|e| crate::wire::sys::with_hint(e.into(), "duplicating a wire descriptor"))
+        .map_err(|e| crate::sys::hint(e.into(), "duplicating a wire descriptor"))
 }
 
 /// Why a program could not be started: the error inside [`Command::spawn`]'s `io::Error` when
@@ -553,41 +536,4 @@ fn spawn_error(program: &OsStr, e: io::Error) -> io::Error {
     let kind = e.kind();
     let message = format!("cannot run {shown:?}: {e}{hint}");
     io::Error::new(kind, SpawnError { message, source: e })
-}
-
-/// What the hook run in the child between fork and exec does, set before each spawn. Atomics,
-/// because the hook may only do async-signal-safe things.
-#[derive(Default)]
-struct Hooks {
-    ignore_sigpipe: AtomicBool,
-    /// 0: none.
-    death_signal: AtomicI32,
-    /// Our pid when spawning, to catch a parent that died before `PR_SET_PDEATHSIG` took hold.
-    parent: AtomicI32,
-}
-
-fn install_hooks(cmd: &mut std::process::Command, hooks: Arc<Hooks>) {
-    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // calls are allowed: it reads atomics and calls signal(2), prctl(2) and getppid(2), and
-    // builds errors from errno without allocating.
-    unsafe {
-        cmd.pre_exec(move || {
-            if hooks.ignore_sigpipe.load(Ordering::Relaxed)
-                && libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let sig = hooks.death_signal.load(Ordering::Relaxed);
-            if sig != 0 {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::getppid() != hooks.parent.load(Ordering::Relaxed) {
-                    // The parent is already gone: nothing would ever send the signal.
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
-            }
-            Ok(())
-        });
-    }
 }

@@ -8,76 +8,11 @@ use std::sync::Arc;
 use rustix::event::PollFlags;
 
 use super::process::Handle;
-use super::watchdog::{Shared, wait_ready};
+use super::watchdog::Shared;
 use super::{Exit, Watchdog};
+use crate::sys::poll::wait_or_woken;
+use crate::sys::splice::splice_waiting;
 use crate::wire::{Kind, ReadHalf, WriteHalf};
-
-/// Moves up to `len` bytes from `from` to the pipe `to` with `splice(2)`, blocking until some
-/// moved, EOF, an error, or the watchdog's eventfd `wake` fired (then `Ok(0)`, which the caller
-/// turns into the watchdog's error).
-///
-/// It never blocks *inside* `splice`: Linux holds a pipe's lock for the whole call, and a
-/// process using the other end of that pipe then sleeps uninterruptibly on the lock (ssh's
-/// stdin reader stalled this way, and the transfer deadlocked). So it waits for `from` to be
-/// readable and `to` writable in `poll(2)`, then splices with `SPLICE_F_NONBLOCK`. That flag
-/// governs the pipes and a socket being read, but not a socket being written (that follows the
-/// socket's own `O_NONBLOCK`), so the destination must be a pipe: anything else is refused with
-/// `InvalidInput` before a byte moves, and the caller copies instead.
-fn splice(
-    from: BorrowedFd<'_>,
-    to: BorrowedFd<'_>,
-    len: usize,
-    wake: Option<&std::os::fd::OwnedFd>,
-) -> io::Result<usize> {
-    use rustix::pipe::SpliceFlags;
-    let to_type = rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(to)?.st_mode);
-    if to_type != rustix::fs::FileType::Fifo {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "splice needs a pipe to write into: a splice into a socket or file can block while \
-             it holds the source pipe's lock; copy with read and write instead",
-        ));
-    }
-    loop {
-        for (fd, events) in [(from, PollFlags::IN), (to, PollFlags::OUT)] {
-            if !wait_ready_or_woken(fd, events, wake)? {
-                return Ok(0);
-            }
-        }
-        match rustix::pipe::splice(from, None, to, None, len, SpliceFlags::NONBLOCK) {
-            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
-            r => return Ok(r?),
-        }
-    }
-}
-
-/// Waits until `fd` is ready for `events`; false when `wake` fired first.
-fn wait_ready_or_woken(
-    fd: BorrowedFd<'_>,
-    events: PollFlags,
-    wake: Option<&std::os::fd::OwnedFd>,
-) -> io::Result<bool> {
-    use rustix::event::PollFd;
-    loop {
-        let mut fds = [
-            PollFd::from_borrowed_fd(fd, events),
-            PollFd::from_borrowed_fd(fd, events),
-        ];
-        let n = match wake {
-            Some(w) => {
-                fds[1] = PollFd::new(w, PollFlags::IN);
-                2
-            }
-            None => 1,
-        };
-        match rustix::event::poll(&mut fds[..n], None) {
-            Ok(_) if n == 2 && !fds[1].revents().is_empty() => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
 
 /// Our end of the child's stdout. Dropping it never touches the process (a child that writes
 /// on then gets `EPIPE`, or `SIGPIPE` under [`Sigpipe::Default`](super::Sigpipe::Default)).
@@ -149,8 +84,9 @@ impl Reader {
         if let Some(f) = self.shared.fired() {
             return Err(f.error());
         }
-        let r = splice(self.half.as_fd(), dst.as_fd(), len, self.shared.wake_fd());
-        self.settle(r)
+        // None: woken by the watchdog, whose error settle reports.
+        let r = splice_waiting(self.half.as_fd(), dst.as_fd(), len, self.shared.waker());
+        self.settle(r.map(|n| n.unwrap_or(0)))
     }
 
     #[inline]
@@ -159,8 +95,8 @@ impl Reader {
             return Err(f.error());
         }
         if self.poll {
-            if let Some(wake) = self.shared.wake_fd() {
-                wait_ready(&self.half, PollFlags::IN, wake)?;
+            if let Some(wake) = self.shared.waker() {
+                wait_or_woken(self.half.as_fd(), PollFlags::IN, Some(wake), None)?;
                 if let Some(f) = self.shared.fired() {
                     return Err(f.error());
                 }
@@ -296,14 +232,14 @@ impl Writer {
         if let Some(f) = self.shared.fired() {
             return Err(f.error());
         }
-        let wake = self.shared.wake_fd();
+        let wake = self.shared.waker();
         let half = self.half.as_ref().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the child's input was closed (Writer::close)",
             )
         })?;
-        let r = splice(src.as_fd(), half.as_fd(), len, wake);
+        let r = splice_waiting(src.as_fd(), half.as_fd(), len, wake).map(|n| n.unwrap_or(0));
         // Ok(0) after a wake-up is the watchdog's doing; settle reports it.
         match (r, self.shared.fired()) {
             (Ok(0), Some(f)) => Err(f.error()),
@@ -323,8 +259,8 @@ impl Writer {
             )
         })?;
         if self.poll {
-            if let Some(wake) = self.shared.wake_fd() {
-                wait_ready(&*half, PollFlags::OUT, wake)?;
+            if let Some(wake) = self.shared.waker() {
+                wait_or_woken(half.as_fd(), PollFlags::OUT, Some(wake), None)?;
                 if let Some(f) = self.shared.fired() {
                     return Err(f.error());
                 }

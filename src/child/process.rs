@@ -5,17 +5,17 @@
 //! ([`terminate`]) is unit-tested against a scripted process.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::{Pid, Signal};
 
 use super::watchdog::{Shared, WatchdogThread};
 use super::{Exit, KillPolicy, TimedOut};
 use crate::stderr;
+use crate::sys::{pidfd, poll};
 
 /// What the close policy needs from a process. Implemented by [`OsProcess`] and by the tests'
 /// scripted process.
@@ -81,7 +81,7 @@ impl OsProcess {
     pub(crate) fn new(child: std::process::Child) -> OsProcess {
         let pid = child.id();
         // pidfd_open(2) is always close-on-exec. Without it (old kernels, seccomp) waits poll.
-        let pidfd = rustix::process::pidfd_open(Pid::from_child(&child), PidfdFlags::empty()).ok();
+        let pidfd = pidfd::open(&child);
         OsProcess {
             child: Mutex::new(child),
             status: OnceLock::new(),
@@ -100,7 +100,7 @@ impl OsProcess {
             return Ok(true);
         }
         match &self.pidfd {
-            Some(fd) => poll_one(fd, Some(Duration::ZERO)),
+            Some(fd) => pidfd::wait_exited(fd, Some(Instant::now())),
             None => Ok(self.try_reap()?.is_some()),
         }
     }
@@ -150,7 +150,7 @@ impl Process for OsProcess {
         // keeps it) unless something else in the process reaped it behind our back: the pidfd,
         // when we have one, cannot name another process even then.
         let sent = match &self.pidfd {
-            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+            Some(fd) => pidfd::send_signal(fd, sig),
             None => {
                 let pid = Pid::from_raw(self.pid as i32).expect("a child's pid is positive");
                 rustix::process::kill_process(pid, sig)
@@ -173,13 +173,12 @@ impl Process for OsProcess {
         if let Some(status) = self.try_reap()? {
             return Ok(Some(status));
         }
-        // A deadline too far to represent is no deadline.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let deadline = poll::deadline(timeout);
+        let left = || poll::left(deadline);
         match &self.pidfd {
             Some(fd) => {
                 // The pidfd polls readable once the process has exited (not yet reaped).
-                poll_one(fd, left())?;
+                pidfd::wait_exited(fd, deadline)?;
                 self.try_reap()
             }
             None => {
@@ -196,25 +195,6 @@ impl Process for OsProcess {
                     nap = (nap * 2).min(Duration::from_millis(20));
                 }
             }
-        }
-    }
-}
-
-/// Waits until `fd` polls readable or `timeout` runs out (`None`: no limit); EINTR retried.
-pub(crate) fn poll_one(fd: &impl AsFd, timeout: Option<Duration>) -> io::Result<bool> {
-    // A deadline too far to represent is no deadline.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let ts = left.map(|l| rustix::event::Timespec {
-            tv_sec: l.as_secs() as i64,
-            tv_nsec: l.subsec_nanos() as _,
-        });
-        let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
-            Ok(n) => return Ok(n > 0),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
         }
     }
 }

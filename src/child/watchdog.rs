@@ -12,12 +12,14 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags};
+use rustix::event::PollFlags;
 use rustix::net::Shutdown;
 use rustix::process::Signal;
 
-use super::process::{OsProcess, Process, poll_one};
+use super::process::{OsProcess, Process};
 use super::{TimedOut, Watchdog};
+use crate::sys::Waker;
+use crate::sys::poll::wait;
 
 /// A watchdog that fired: which, and the timeout that ran out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +42,9 @@ impl Fired {
 /// What the reader, writer, handle and watchdog thread of one child share.
 pub(crate) struct Shared {
     fired: OnceLock<Fired>,
-    /// An eventfd that becomes readable when a watchdog fires (only when one is armed); reads
-    /// and writes on pipes poll it beside the wire.
-    wake: Option<OwnedFd>,
+    /// Fires when a watchdog fires (only when one is armed); reads and writes on pipes poll it
+    /// beside the wire.
+    wake: Option<Waker>,
     /// Duplicates of our socket ends, shut down when a watchdog fires to wake blocked calls.
     sockets: Mutex<Vec<OwnedFd>>,
     read_bytes: AtomicU64,
@@ -58,11 +60,7 @@ impl Shared {
     /// `armed`: whether any watchdog will run (creates the eventfd).
     pub(crate) fn new(armed: bool) -> io::Result<Shared> {
         let wake = if armed {
-            let fd = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-                .map_err(|e| {
-                    crate::wire::sys::with_hint(e.into(), "eventfd for the child's watchdog")
-                })?;
-            Some(fd)
+            Some(Waker::new("the child's watchdog")?)
         } else {
             None
         };
@@ -83,7 +81,7 @@ impl Shared {
         self.fired.get().copied()
     }
 
-    pub(crate) fn wake_fd(&self) -> Option<&OwnedFd> {
+    pub(crate) fn waker(&self) -> Option<&Waker> {
         self.wake.as_ref()
     }
 
@@ -131,8 +129,7 @@ impl Shared {
             return false;
         }
         if let Some(wake) = &self.wake {
-            // An eventfd counter cannot overflow from one write of 1; EAGAIN is impossible.
-            let _ = rustix::io::write(wake, &1u64.to_ne_bytes());
+            wake.wake();
         }
         for fd in self
             .sockets
@@ -143,21 +140,6 @@ impl Shared {
             let _ = rustix::net::shutdown(fd, Shutdown::Both);
         }
         true
-    }
-}
-
-/// Waits until `fd` is ready for `events` or the watchdog's eventfd fires; EINTR retried.
-pub(crate) fn wait_ready(fd: impl AsFd, events: PollFlags, wake: &OwnedFd) -> io::Result<()> {
-    loop {
-        let mut fds = [
-            PollFd::from_borrowed_fd(fd.as_fd(), events),
-            PollFd::new(wake, PollFlags::IN),
-        ];
-        match rustix::event::poll(&mut fds, None) {
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
     }
 }
 
@@ -286,9 +268,9 @@ fn run(
         let decision = decide(&timeouts, now - start, connect_settled, now - last_change);
         // Data or EOF waiting in our read end (or no reader left to hang).
         let answered = || {
-            probe
-                .as_ref()
-                .is_none_or(|fd| poll_one(fd, Some(Duration::ZERO)).unwrap_or(true))
+            probe.as_ref().is_none_or(|fd| {
+                wait(fd.as_fd(), PollFlags::IN, Some(Duration::ZERO)).unwrap_or(true)
+            })
         };
         let fired = match decision {
             Decision::Sleep(d) => {

@@ -6,11 +6,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags};
-use rustix::io::Errno;
+use rustix::event::PollFlags;
 
 use super::Capture;
-use crate::wire::sys::with_hint as hint;
+use crate::sys::io::{Again, read_retrying};
+use crate::sys::poll::{Wait, wait_or_woken};
+use crate::sys::{Waker, hint};
 
 /// The size of the thread's one read buffer.
 const READ_BUF: usize = 64 * 1024;
@@ -130,7 +131,7 @@ pub struct Report {
 /// [unix(7)]: https://man7.org/linux/man-pages/man7/unix.7.html
 pub struct Drain {
     shared: Arc<Shared>,
-    wake: Arc<OwnedFd>,
+    wake: Arc<Waker>,
     /// Until `finish` or drop.
     running: bool,
 }
@@ -174,9 +175,7 @@ impl Drain {
                 format!("fcntl(F_SETFL, O_NONBLOCK) on the stderr source failed: {e}"),
             )
         })?;
-        let wake = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-            .map_err(|e| hint(e.into(), "eventfd(EFD_CLOEXEC | EFD_NONBLOCK)"))?;
-        let wake = Arc::new(wake);
+        let wake = Arc::new(Waker::new("the stderr drain")?);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 capture,
@@ -270,7 +269,7 @@ impl Drain {
     /// Writes the eventfd. Errors are impossible short of a counter overflow (`EAGAIN`), which
     /// leaves it readable anyway.
     fn wake(&self) {
-        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+        self.wake.wake();
     }
 }
 
@@ -300,7 +299,7 @@ struct Reader {
     shared: Arc<Shared>,
 }
 
-fn run(source: OwnedFd, wake: &OwnedFd, shared: Arc<Shared>, sink: Box<dyn Write + Send>) {
+fn run(source: OwnedFd, wake: &Waker, shared: Arc<Shared>, sink: Box<dyn Write + Send>) {
     let _done = DoneGuard(Arc::clone(&shared));
     let mut r = Reader {
         source,
@@ -312,9 +311,9 @@ fn run(source: OwnedFd, wake: &OwnedFd, shared: Arc<Shared>, sink: Box<dyn Write
     let stop = loop {
         match r.wait(wake) {
             Err(e) => break Stop::Error(e),
-            Ok((_, true)) => break Stop::Woken,
-            Ok((false, false)) => {}
-            Ok((true, false)) => match r.read_chunk(usize::MAX) {
+            Ok(Wait::Woken) => break Stop::Woken,
+            Ok(Wait::TimedOut) => {}
+            Ok(Wait::Ready) => match r.read_chunk(usize::MAX) {
                 Ok(Some(0)) => break Stop::Eof,
                 Ok(_) => {}
                 Err(e) => break Stop::Error(e),
@@ -339,37 +338,20 @@ fn run(source: OwnedFd, wake: &OwnedFd, shared: Arc<Shared>, sink: Box<dyn Write
 }
 
 impl Reader {
-    /// Waits in poll(2) for the source or the wake-up; `EINTR` retried. Returns (source has
-    /// something: data, EOF or an error; woken).
-    fn wait(&self, wake: &OwnedFd) -> io::Result<(bool, bool)> {
-        let mut fds = [
-            PollFd::new(&self.source, PollFlags::IN),
-            PollFd::new(wake, PollFlags::IN),
-        ];
-        loop {
-            match rustix::event::poll(&mut fds, None) {
-                Ok(_) => break,
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(hint(e.into(), "poll on the stderr source")),
-            }
-        }
-        Ok((
-            !fds[0].revents().is_empty(),
-            fds[1].revents().contains(PollFlags::IN),
-        ))
+    /// Waits in poll(2) for the source (data, EOF or an error) or the wake-up, which wins.
+    fn wait(&self, wake: &Waker) -> io::Result<Wait> {
+        wait_or_woken(self.source.as_fd(), PollFlags::IN, Some(wake), None)
+            .map_err(|e| hint(e, "poll on the stderr source"))
     }
 
     /// One non-blocking read of at most `limit` bytes, fed and forwarded. `Ok(None)` for
     /// `EAGAIN`, `Ok(Some(0))` for EOF; `EINTR` retried.
     fn read_chunk(&mut self, limit: usize) -> io::Result<Option<usize>> {
         let len = self.buf.len().min(limit);
-        let n = loop {
-            match rustix::io::read(self.source.as_fd(), &mut self.buf[..len]) {
-                Ok(n) => break n,
-                Err(Errno::INTR) => continue,
-                Err(Errno::AGAIN) => return Ok(None),
-                Err(e) => return Err(hint(e.into(), "read from the stderr source")),
-            }
+        let n = match read_retrying(self.source.as_fd(), &mut self.buf[..len], Again::Fail) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(hint(e, "read from the stderr source")),
         };
         if n > 0 {
             self.shared
@@ -383,7 +365,7 @@ impl Reader {
 
     /// After the wake-up: reads what the kernel says is queued now, and no more.
     fn read_queued(&mut self) -> Stop {
-        let mut budget = rustix::io::ioctl_fionread(&self.source).unwrap_or(FINISH_BUDGET);
+        let mut budget = crate::sys::io::queued(self.source.as_fd()).unwrap_or(FINISH_BUDGET);
         while budget > 0 {
             let limit = usize::try_from(budget).unwrap_or(usize::MAX);
             match self.read_chunk(limit) {

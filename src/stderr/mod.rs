@@ -117,7 +117,7 @@ fn channel_with(
 fn socket_channel() -> io::Result<(OwnedFd, OwnedFd)> {
     let (mut ours, theirs) = Builder::new().kind(Kind::SocketPair).build()?.into_ends();
     ours.shutdown_write().map_err(|e| {
-        crate::wire::sys::with_hint(
+        crate::sys::hint(
             e,
             "shutdown(SHUT_WR) on the parent's end of the stderr channel",
         )

@@ -8,7 +8,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::PipeFlags;
 
 use super::half::{ReadHalf, WriteHalf};
-use super::{End, Kind, loopback, sys};
+use super::{End, Kind, loopback};
 
 /// Options for a new wire: the kinds to try in order, per-end blocking mode, capacity.
 ///
@@ -123,7 +123,7 @@ impl Builder {
     /// [pipe2(2)]: https://man7.org/linux/man-pages/man2/pipe2.2.html
     pub fn pipe(&self) -> io::Result<(ReadHalf, WriteHalf)> {
         let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-            .map_err(|e| sys::with_hint(e.into(), "pipe2(O_CLOEXEC)"))?;
+            .map_err(|e| crate::sys::hint(e.into(), "pipe2(O_CLOEXEC)"))?;
         crate::fd::set_nonblocking(&r, self.nonblocking[0])?;
         crate::fd::set_nonblocking(&w, self.nonblocking[1])?;
         let (r, w) = (
@@ -155,13 +155,13 @@ impl Maker for Os {
                     SocketFlags::CLOEXEC,
                     None,
                 )
-                .map_err(|e| sys::with_hint(e.into(), "socketpair(AF_UNIX, SOCK_STREAM)"))?;
+                .map_err(|e| crate::sys::hint(e.into(), "socketpair(AF_UNIX, SOCK_STREAM)"))?;
                 (End::socket(kind, a), End::socket(kind, b))
             }
             Kind::Pipes => {
                 let pipe = || {
                     rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
-                        .map_err(|e| sys::with_hint(e.into(), "pipe2(O_CLOEXEC)"))
+                        .map_err(|e| crate::sys::hint(e.into(), "pipe2(O_CLOEXEC)"))
                 };
                 let (b_reads, a_writes) = pipe()?;
                 let (a_reads, b_writes) = pipe()?;

@@ -12,7 +12,8 @@ use rustix::net::Shutdown;
 use super::Kind;
 use super::capacity::{self, Capacity};
 use super::half::{ReadHalf, WriteHalf};
-use super::sys::{self, Target, impl_read, impl_write};
+use super::rw::{self, impl_read, impl_write};
+use crate::sys::io::Target;
 
 /// One end of a duplex wire: read what the peer wrote, write what the peer reads.
 ///
@@ -90,7 +91,7 @@ impl End {
 
     #[inline(always)]
     fn writer(&self) -> io::Result<Target<'_>> {
-        let fd = self.write_fd().ok_or_else(sys::write_side_closed)?;
+        let fd = self.write_fd().ok_or_else(rw::write_side_closed)?;
         Ok(Target {
             fd,
             socket: self.kind.is_socket(),
@@ -106,7 +107,7 @@ impl End {
     /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         match &mut self.fds {
-            EndFds::Socket(fd) => sys::shutdown(fd.as_fd(), Shutdown::Write),
+            EndFds::Socket(fd) => crate::sys::io::shutdown(fd.as_fd(), Shutdown::Write),
             EndFds::Pipes { write, .. } => {
                 drop(write.take());
                 Ok(())
@@ -126,7 +127,7 @@ impl End {
     /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
     pub fn shutdown_read(&mut self) -> io::Result<()> {
         match &mut self.fds {
-            EndFds::Socket(fd) => sys::shutdown(fd.as_fd(), Shutdown::Read),
+            EndFds::Socket(fd) => crate::sys::io::shutdown(fd.as_fd(), Shutdown::Read),
             EndFds::Pipes { read, .. } => {
                 drop(read.take());
                 Ok(())
@@ -188,7 +189,7 @@ impl End {
                 Err(e) => Err(KindMismatch {
                     end: End::socket(kind, fd),
                     wanted: "two halves",
-                    why: Some(sys::with_hint(e.into(), "F_DUPFD_CLOEXEC")),
+                    why: Some(crate::sys::hint(e.into(), "F_DUPFD_CLOEXEC")),
                 }),
             },
             EndFds::Pipes {

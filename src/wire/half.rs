@@ -9,7 +9,8 @@ use rustix::net::Shutdown;
 
 use super::Kind;
 use super::capacity::{self, Capacity};
-use super::sys::{self, Target, impl_read, impl_write};
+use super::rw::{impl_read, impl_write};
+use crate::sys::io::Target;
 
 /// The reading half of a split [`End`](super::End), or the read end of a [`pipe`](super::pipe).
 ///
@@ -80,7 +81,7 @@ macro_rules! half_common {
                 if let Some(fd) = self.fd.take() {
                     if self.kind.is_socket() {
                         // Best effort: the descriptor closes next either way.
-                        let _ = sys::shutdown(fd.as_fd(), $shut);
+                        let _ = crate::sys::io::shutdown(fd.as_fd(), $shut);
                     }
                 }
             }

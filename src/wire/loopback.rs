@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::PollFlags;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
@@ -109,18 +109,9 @@ pub(crate) fn pair(timeout: Duration, listening: &mut dyn FnMut(SocketAddr)) -> 
 }
 
 fn wait_readable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
-    // poll's own bound: at most a day per call, the loop comes back for the rest.
-    let ts = Timespec::try_from(timeout.min(Duration::from_secs(86_400))).unwrap_or(Timespec {
-        tv_sec: 86_400,
-        tv_nsec: 0,
-    });
-    let mut fds = [PollFd::new(fd, PollFlags::IN)];
-    match poll(&mut fds, Some(&ts)) {
-        Ok(_) | Err(Errno::INTR) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    crate::sys::poll::wait(fd.as_fd(), PollFlags::IN, Some(timeout)).map(drop)
 }
 
 fn context(e: io::Error, what: &str) -> io::Error {
-    super::sys::with_hint(e, &format!("loopback shim: {what}"))
+    crate::sys::hint(e, &format!("loopback shim: {what}"))
 }

@@ -57,7 +57,7 @@ mod capacity;
 mod end;
 mod half;
 mod loopback;
-pub(crate) mod sys;
+mod rw;
 #[cfg(test)]
 mod tests;
 

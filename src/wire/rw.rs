@@ -1,89 +1,10 @@
-//! The few syscalls every end and half shares: read, write, their vectored forms, shutdown.
+//! `Read` and `Write` for ends and halves, over [`crate::sys::io`]; the error of a write to
+//! a shut write side.
 //!
 //! Sockets are written with `send(2)`/`sendmsg(2)` and `MSG_NOSIGNAL` so a gone peer is
 //! `EPIPE`, never `SIGPIPE`; pipes can only use `write(2)`/`writev(2)`.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::BorrowedFd;
-
-use rustix::net::{SendAncillaryBuffer, SendFlags};
-
-/// One descriptor and whether it is a socket.
-#[derive(Clone, Copy)]
-pub(crate) struct Target<'a> {
-    pub fd: BorrowedFd<'a>,
-    pub socket: bool,
-}
-
-#[inline(always)]
-pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    Ok(rustix::io::read(fd, buf)?)
-}
-
-#[inline]
-pub(crate) fn read_vectored(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-    Ok(rustix::io::readv(fd, bufs)?)
-}
-
-#[inline(always)]
-pub(crate) fn write(t: Target<'_>, buf: &[u8]) -> io::Result<usize> {
-    if t.socket {
-        Ok(rustix::net::send(t.fd, buf, SendFlags::NOSIGNAL)?)
-    } else {
-        Ok(rustix::io::write(t.fd, buf)?)
-    }
-}
-
-#[inline(always)]
-pub(crate) fn write_all(t: Target<'_>, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        match write(t, buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-#[inline]
-pub(crate) fn write_vectored(t: Target<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    if t.socket {
-        let mut no_control = SendAncillaryBuffer::default();
-        Ok(rustix::net::sendmsg(
-            t.fd,
-            bufs,
-            &mut no_control,
-            SendFlags::NOSIGNAL,
-        )?)
-    } else {
-        Ok(rustix::io::writev(t.fd, bufs)?)
-    }
-}
-
-pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: rustix::net::Shutdown) -> io::Result<()> {
-    match rustix::net::shutdown(fd, how) {
-        // The peer already closed: the direction is shut either way.
-        Ok(()) | Err(rustix::io::Errno::NOTCONN) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Adds what failed and, for descriptor exhaustion, what to do, keeping the error's kind.
-pub(crate) fn with_hint(e: io::Error, what: &str) -> io::Error {
-    let hint = match e.raw_os_error() {
-        Some(n) if n == rustix::io::Errno::MFILE.raw_os_error() => {
-            "; this process is at RLIMIT_NOFILE: close unused descriptors or raise the limit \
-             (ulimit -n)"
-        }
-        Some(n) if n == rustix::io::Errno::NFILE.raw_os_error() => {
-            "; the system-wide file table is full (fs.file-max)"
-        }
-        _ => "",
-    };
-    io::Error::new(e.kind(), format!("{what} failed: {e}{hint}"))
-}
+use std::io;
 
 /// The error a write to a locally shut or closed write side returns on every kind.
 pub(crate) fn write_side_closed() -> io::Error {
@@ -101,7 +22,7 @@ macro_rules! impl_read {
             #[inline(always)]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 match self.reader() {
-                    Some(fd) => $crate::wire::sys::read(fd, buf),
+                    Some(fd) => $crate::sys::io::read(fd, buf),
                     None => Ok(0),
                 }
             }
@@ -111,7 +32,7 @@ macro_rules! impl_read {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 match self.reader() {
-                    Some(fd) => $crate::wire::sys::read_vectored(fd, bufs),
+                    Some(fd) => $crate::sys::io::read_vectored(fd, bufs),
                     None => Ok(0),
                 }
             }
@@ -138,17 +59,17 @@ macro_rules! impl_write {
         impl std::io::Write for &$t {
             #[inline(always)]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                $crate::wire::sys::write(self.writer()?, buf)
+                $crate::sys::io::write(self.writer()?, buf)
             }
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                $crate::wire::sys::write_vectored(self.writer()?, bufs)
+                $crate::sys::io::write_vectored(self.writer()?, bufs)
             }
             /// One descriptor lookup for the whole buffer, then a tight loop of `write(2)`
             /// (or `send(2)`) calls, retrying `EINTR`.
             #[inline(always)]
             fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-                $crate::wire::sys::write_all(self.writer()?, buf)
+                $crate::sys::io::write_all(self.writer()?, buf, $crate::sys::io::Again::Fail)
             }
             #[inline]
             fn flush(&mut self) -> std::io::Result<()> {

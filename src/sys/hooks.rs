@@ -1,0 +1,98 @@
+//! What a child runs between `fork` and `exec`: the one place in procwire with `unsafe`.
+//!
+//! [`CommandExt::pre_exec`] is unsafe because the closure runs in the forked child, where only
+//! async-signal-safe calls are allowed (no allocation, no locks). The hook here reads atomics
+//! set before the spawn and makes only these calls:
+//!
+//! - [signal(2)] `SIGPIPE` to `SIG_IGN`, when asked (the disposition survives `exec`);
+//! - [setsid(2)], when asked, so the child leads a new session and process group that a
+//!   signal to `-pgid` reaches whole;
+//! - [prctl(2)] `PR_SET_PDEATHSIG`, then [getppid(2)] to catch a parent that died before the
+//!   setting took hold (nothing would ever send the signal then).
+//!
+//! Errors are built from errno without allocating (`io::Error::from_raw_os_error`).
+//!
+//! [`CommandExt::pre_exec`]: std::os::unix::process::CommandExt::pre_exec
+//! [signal(2)]: https://man7.org/linux/man-pages/man2/signal.2.html
+//! [setsid(2)]: https://man7.org/linux/man-pages/man2/setsid.2.html
+//! [prctl(2)]: https://man7.org/linux/man-pages/man2/prctl.2.html
+//! [getppid(2)]: https://man7.org/linux/man-pages/man2/getppid.2.html
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The settings of one `Command`'s hook, set before each spawn. Atomics, because the hook may
+/// only do async-signal-safe things.
+#[derive(Debug, Default)]
+pub(crate) struct PreExec {
+    ignore_sigpipe: AtomicBool,
+    new_session: AtomicBool,
+    /// 0: none.
+    death_signal: AtomicI32,
+    /// Our pid when spawning, to catch a parent that died before `PR_SET_PDEATHSIG` took hold.
+    parent: AtomicI32,
+}
+
+impl PreExec {
+    /// Sets what the next spawn's hook does. `death_signal`: the raw signal number, or `None`.
+    pub(crate) fn set(&self, ignore_sigpipe: bool, new_session: bool, death_signal: Option<i32>) {
+        self.ignore_sigpipe.store(ignore_sigpipe, Ordering::Relaxed);
+        self.new_session.store(new_session, Ordering::Relaxed);
+        self.death_signal
+            .store(death_signal.unwrap_or(0), Ordering::Relaxed);
+        self.parent.store(
+            rustix::process::getpid().as_raw_nonzero().get(),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Whether the hook has anything to do (std then uses `posix_spawn` when it can, which is
+    /// faster than `fork`: install the hook only when this is true).
+    pub(crate) fn needed(
+        ignore_sigpipe: bool,
+        new_session: bool,
+        death_signal: Option<i32>,
+    ) -> bool {
+        ignore_sigpipe || new_session || death_signal.is_some()
+    }
+
+    /// Installs the hook on `cmd`, once; later spawns read the atomics as [`set`](Self::set) left
+    /// them.
+    pub(crate) fn install(self: &Arc<Self>, cmd: &mut std::process::Command) {
+        let hooks = Arc::clone(self);
+        // SAFETY: the closure runs in the child between fork and exec, where only
+        // async-signal-safe calls are allowed: it reads atomics and calls signal(2), setsid(2),
+        // prctl(2) and getppid(2), and builds errors from errno without allocating.
+        unsafe {
+            cmd.pre_exec(move || hooks.run());
+        }
+    }
+
+    fn run(&self) -> io::Result<()> {
+        if self.ignore_sigpipe.load(Ordering::Relaxed) {
+            // SAFETY: signal(2) is async-signal-safe; SIG_IGN is a valid disposition for SIGPIPE.
+            if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if self.new_session.load(Ordering::Relaxed) {
+            rustix::process::setsid()?;
+        }
+        let sig = self.death_signal.load(Ordering::Relaxed);
+        if sig != 0 {
+            // SAFETY: prctl(2) with PR_SET_PDEATHSIG takes an integer signal number; it is
+            // async-signal-safe and touches no memory of ours.
+            if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+            if parent != self.parent.load(Ordering::Relaxed) {
+                // The parent is already gone: nothing would ever send the signal.
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        }
+        Ok(())
+    }
+}
