@@ -100,7 +100,8 @@
 //!   - an option that takes a value as the last word (`ssh -o`), which would swallow the
 //!     builder's next word: [`RshErrorKind::MissingValue`].
 //!
-//!   The same value in both places is accepted. Values that come from a config file (`-F`,
+//!   The same value in both places is accepted (ports compared as numbers, so `-p 022` agrees
+//!   with `port(22)`, as ssh reads it). Values that come from a config file (`-F`,
 //!   `~/.ssh/config`) are not conflicts: ssh reads the command line first, so the builder's wins.
 //!   For plink only whole `-l USER` and `-P PORT` words are read, for other programs `-l USER`.
 //! - **Refusals.** A host or user that is empty, begins with `-`, or contains whitespace or a
@@ -118,7 +119,8 @@
 //!   `-P PORT` when it is `plink`; for any other program it is an error
 //!   ([`RshErrorKind::Port`]) rather than a guess — pass the flag with [`Ssh::option`] instead.
 //! - **Remote command.** ssh joins the words after the host with spaces and the remote user's
-//!   shell parses the result, so quoting them for that shell is the caller's job.
+//!   shell parses the result, so quoting them for that shell is the caller's job: [`sh_quote`]
+//!   and [`sh_join`] do it for a POSIX shell.
 //!
 //! ```
 //! use procwire::rsh::{RshErrorKind, Ssh, sh_quote};

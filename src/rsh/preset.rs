@@ -2,7 +2,7 @@
 //! option grammar, so [`Ssh::argv`](super::Ssh::argv) can refuse a builder setting they
 //! contradict instead of letting the remote shell silently keep one of the two.
 //!
-//! For ssh the grammar is OpenSSH's `getopt(3)` string (ssh.c, OpenSSH 9.2 to 9.9): clustered
+//! For ssh the grammar is OpenSSH's `getopt(3)` string (ssh.c, read in OpenSSH 9.2): clustered
 //! flags (`-vp2222`), a value either glued to its letter or in the next word, and `-o` config
 //! lines read as readconf.c does (keyword case-insensitive, optionally quoted, then spaces and at
 //! most one `=`). For plink and every other program only whole words are read: `-l USER`, and
@@ -13,9 +13,9 @@ use std::borrow::Cow;
 use super::error::{RshError, RshErrorKind};
 
 /// The ssh options that take a value, from OpenSSH's getopt string
-/// `1246ab:c:e:fgi:kl:m:no:p:qstvxAB:CD:E:F:GI:J:KL:MNO:P:Q:R:S:TVw:W:XYy` (OpenSSH 9.6 and later
-/// read `-P tag`; older releases take `-P` as an obsolete flag, and reading it as taking a value
-/// only ever refuses more). Every other letter is a flag; an unknown one makes ssh print its usage
+/// `1246ab:c:e:fgi:kl:m:no:p:qstvxAB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy` of OpenSSH 9.2, with
+/// `-P` taking a value as in later releases (`-P tag`; 9.2 still takes `-P` as an obsolete flag,
+/// and reading it as taking a value only ever refuses more). Every other letter is a flag; an unknown one makes ssh print its usage
 /// and fail, which is loud enough.
 const SSH_VALUE_OPTIONS: &[u8] = b"bceilmopBDEFIJLOPQRSwW";
 

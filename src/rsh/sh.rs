@@ -70,8 +70,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let quoted: Vec<String> = words.into_iter().map(|w| sh_quote(w.as_ref())).collect();
-    quoted.join(" ")
+    super::split::join_with(words, sh_quote)
 }
 
 /// [`sh_join`] for words that need not be UTF-8.

@@ -140,6 +140,15 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    join_with(words, quote)
+}
+
+/// Quotes every word with `quote` and joins them with single spaces.
+pub(super) fn join_with<I, S>(words: I, quote: fn(&str) -> String) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     let quoted: Vec<String> = words.into_iter().map(|w| quote(w.as_ref())).collect();
     quoted.join(" ")
 }

@@ -225,8 +225,8 @@ impl Ssh {
     }
 
     /// Refuses a builder setting that the program's words or the options contradict: the remote
-    /// shell keeps the first value it reads (ssh(1): "the first obtained value will be used"),
-    /// so one of the two would be silently lost.
+    /// shell keeps the first value it reads (ssh_config(5): "the first obtained value will be
+    /// used"), so one of the two would be silently lost.
     fn check_agreement(
         &self,
         preset: &Preset,
