@@ -83,7 +83,6 @@ use std::time::Duration;
 mod command;
 mod io_halves;
 mod process;
-pub mod rsh;
 #[cfg(test)]
 mod tests;
 mod watchdog;

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use procwire::child::rsh::Ssh;
 use procwire::child::{Command, Topology};
+use procwire::rsh::Ssh;
 
 use crate::exec;
 use crate::support::sshd::Sshd;
