@@ -31,6 +31,10 @@ pub enum Feature {
     Exact,
     /// Readiness from poll(2) maps onto [`Readiness`] (sockets of AF_UNIX and the model).
     Readiness,
+    /// A writer's room comes back only when the peer reads, so once a write would block, a
+    /// blocking write blocks until a read (AF_UNIX, pipes, the model). Not TCP: acknowledgements
+    /// and window updates free send room later, asynchronously, even with nobody reading.
+    RoomOnlyFromReads,
 }
 
 /// One end of a duplex stream under test.
@@ -218,7 +222,7 @@ impl Maker for Wire {
         match (self.0, f) {
             (_, ZeroReadWouldBlock) => false,
             (Kind::SocketPair, _) => true,
-            (Kind::Pipes, PromptBrokenPipe | ShutReadFailsPeer | Exact) => true,
+            (Kind::Pipes, PromptBrokenPipe | ShutReadFailsPeer | Exact | RoomOnlyFromReads) => true,
             (Kind::Pipes, _) => false,
             (Kind::Loopback, _) => false,
         }
