@@ -523,6 +523,81 @@ fn readiness_follows_the_state<M: Maker>(m: &M) {
     assert!(!a.readiness().read_closed);
 }
 
+/// A timeout long enough to tell a wait from none, short enough to keep the suite quick.
+const TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The kernel counts timeouts in scheduler ticks and may give up as much as one tick (10 ms
+/// with `HZ=100`) before the wall clock says the timeout has passed; the model never does.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Asserts a call that timed out waited at least [`TIMEOUT`] (an upper bound would not be
+/// sound on a loaded machine).
+#[track_caller]
+fn assert_waited<M: Maker>(m: &M, start: Instant) {
+    let waited = start.elapsed();
+    assert!(
+        waited + TICK >= TIMEOUT,
+        "{}: gave up after {waited:?}",
+        m.name()
+    );
+}
+
+fn timeouts_read_back_and_zero_is_invalid_input<M: Maker>(m: &M) {
+    if skip(m, Feature::Timeouts) {
+        return;
+    }
+    let (a, _b) = m.pair();
+    let t = Duration::from_millis(300); // a whole number of ticks for every HZ Linux offers
+    for write in [false, true] {
+        assert_eq!(a.timeout(write), None);
+        assert_eq!(
+            kind(a.set_timeout(write, Some(Duration::ZERO))),
+            ErrorKind::InvalidInput
+        );
+        a.set_timeout(write, Some(t)).unwrap();
+        assert_eq!(a.timeout(write), Some(t));
+        assert_eq!(a.timeout(!write), None, "the other direction is untouched");
+        a.set_timeout(write, None).unwrap();
+        assert_eq!(a.timeout(write), None);
+    }
+}
+
+fn a_blocking_read_that_times_out_is_would_block<M: Maker>(m: &M) {
+    if skip(m, Feature::Timeouts) {
+        return;
+    }
+    let (a, b) = m.pair();
+    b.set_timeout(false, Some(TIMEOUT)).unwrap();
+    let start = Instant::now();
+    assert_eq!(kind(read_n(&b, 10)), ErrorKind::WouldBlock);
+    assert_waited(m, start);
+    a.write_all(b"late").unwrap();
+    assert_eq!(read_n(&b, 10).unwrap(), b"late");
+}
+
+fn a_blocking_write_that_times_out_returns_its_partial_count<M: Maker>(m: &M) {
+    if skip(m, Feature::Timeouts) {
+        return;
+    }
+    let (a, b) = m.pair();
+    a.set_timeout(true, Some(TIMEOUT)).unwrap();
+    let data = pattern(8 << 20, 5);
+    let start = Instant::now();
+    let n = a.write(&data).unwrap();
+    assert_waited(m, start);
+    assert!(n > 0 && n < data.len(), "{}: {n} bytes", m.name());
+    let start = Instant::now();
+    assert_eq!(kind(a.write(b"x")), ErrorKind::WouldBlock);
+    assert_waited(m, start);
+    b.set_nonblocking(true);
+    assert_eq!(read_exactly(&b, n), data[..n]);
+    assert_eq!(
+        kind(read_n(&b, 1)),
+        ErrorKind::WouldBlock,
+        "nothing more queued"
+    );
+}
+
 macro_rules! run_on {
     ($module:ident, $maker:expr, [$($scenario:ident),* $(,)?]) => {
         mod $module {
@@ -574,4 +649,7 @@ suite!(
     vectored_writes_and_reads_keep_order,
     clones_share_the_nonblocking_flag_and_close_last,
     readiness_follows_the_state,
+    timeouts_read_back_and_zero_is_invalid_input,
+    a_blocking_read_that_times_out_is_would_block,
+    a_blocking_write_that_times_out_returns_its_partial_count,
 );

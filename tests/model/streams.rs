@@ -5,6 +5,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use procwire::model::{MemStream, Readiness};
 use procwire::wire::{Builder, End, Kind};
@@ -35,6 +36,9 @@ pub enum Feature {
     /// blocking write blocks until a read (AF_UNIX, pipes, the model). Not TCP: acknowledgements
     /// and window updates free send room later, asynchronously, even with nobody reading.
     RoomOnlyFromReads,
+    /// `set_read_timeout`/`set_write_timeout` (`SO_RCVTIMEO`/`SO_SNDTIMEO`): the model and
+    /// std's `UnixStream`; `wire` ends have none.
+    Timeouts,
 }
 
 /// One end of a duplex stream under test.
@@ -48,6 +52,10 @@ pub trait Stream: Send + Sync + Sized + 'static {
     fn readiness(&self) -> Readiness;
     /// Another handle to the same end, where the type has one.
     fn try_clone(&self) -> Option<Self>;
+    /// `set_write_timeout` if `write`, else `set_read_timeout` (see [`Feature::Timeouts`]).
+    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()>;
+    /// `write_timeout` if `write`, else `read_timeout`.
+    fn timeout(&self, write: bool) -> Option<Duration>;
 
     fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
@@ -100,6 +108,20 @@ impl Stream for MemStream {
     fn try_clone(&self) -> Option<Self> {
         Some(MemStream::try_clone(self).unwrap())
     }
+    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
+        if write {
+            self.set_write_timeout(t)
+        } else {
+            self.set_read_timeout(t)
+        }
+    }
+    fn timeout(&self, write: bool) -> Option<Duration> {
+        if write {
+            self.write_timeout().unwrap()
+        } else {
+            self.read_timeout().unwrap()
+        }
+    }
 }
 
 impl Stream for UnixStream {
@@ -115,6 +137,20 @@ impl Stream for UnixStream {
     }
     fn try_clone(&self) -> Option<Self> {
         Some(UnixStream::try_clone(self).unwrap())
+    }
+    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
+        if write {
+            self.set_write_timeout(t)
+        } else {
+            self.set_read_timeout(t)
+        }
+    }
+    fn timeout(&self, write: bool) -> Option<Duration> {
+        if write {
+            self.write_timeout().unwrap()
+        } else {
+            self.read_timeout().unwrap()
+        }
     }
 }
 
@@ -135,6 +171,12 @@ impl Stream for End {
         fd_readiness(self.read_fd(), self.write_fd())
     }
     fn try_clone(&self) -> Option<Self> {
+        None
+    }
+    fn set_timeout(&self, _: bool, _: Option<Duration>) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    fn timeout(&self, _: bool) -> Option<Duration> {
         None
     }
 }
@@ -220,7 +262,7 @@ impl Maker for Wire {
     fn has(&self, f: Feature) -> bool {
         use Feature::*;
         match (self.0, f) {
-            (_, ZeroReadWouldBlock) => false,
+            (_, ZeroReadWouldBlock | Timeouts) => false,
             (Kind::SocketPair, _) => true,
             (Kind::Pipes, PromptBrokenPipe | ShutReadFailsPeer | Exact | RoomOnlyFromReads) => true,
             (Kind::Pipes, _) => false,
