@@ -676,11 +676,22 @@ fn faults_are_per_end_and_per_direction_shared_by_clones_and_clearable() {
     assert_eq!(read_n(&a, 10).unwrap(), b"4");
 }
 
+/// `a.write_all(data)` against `b.read_exact` on another thread: every byte arrives in order.
+fn assert_write_all_meets_read_exact(mut a: MemStream, mut b: MemStream, data: &[u8]) {
+    let want = data.to_vec();
+    let reader = spawn(move || {
+        let mut got = vec![0; want.len()];
+        b.read_exact(&mut got).unwrap();
+        got == want
+    });
+    a.write_all(data).unwrap();
+    assert!(reader.join("the thread"));
+}
+
 #[test]
 fn write_all_and_read_exact_ride_out_every_transient_fault() {
-    let (mut a, mut b) = MemStream::pair_with_capacity(64).unwrap();
+    let (a, b) = MemStream::pair_with_capacity(64).unwrap();
     let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let want = data.clone();
     a.inject_writes((0..200).map(|i| match i % 4 {
         0 => Fault::Short(i % 13),
         1 => Fault::Interrupted,
@@ -691,13 +702,7 @@ fn write_all_and_read_exact_ride_out_every_transient_fault() {
         1 => Fault::Interrupted,
         _ => Fault::Pass,
     }));
-    let reader = spawn(move || {
-        let mut got = vec![0; want.len()];
-        b.read_exact(&mut got).unwrap();
-        got == want
-    });
-    a.write_all(&data).unwrap();
-    assert!(reader.join("the thread"));
+    assert_write_all_meets_read_exact(a, b, &data);
 }
 
 #[test]
@@ -733,16 +738,9 @@ fn a_repeating_fault_follows_the_queued_ones_until_cleared() {
 
 #[test]
 fn write_all_and_read_exact_ride_out_short_faults_forever() {
-    let (mut a, mut b) = MemStream::pair_with_capacity(64).unwrap();
+    let (a, b) = MemStream::pair_with_capacity(64).unwrap();
     let data: Vec<u8> = (0..5_000u32).map(|i| (i * 13 % 256) as u8).collect();
-    let want = data.clone();
     a.inject_writes_forever(Fault::Short(3));
     b.inject_reads_forever(Fault::Short(1));
-    let reader = spawn(move || {
-        let mut got = vec![0; want.len()];
-        b.read_exact(&mut got).unwrap();
-        got == want
-    });
-    a.write_all(&data).unwrap();
-    assert!(reader.join("the thread"));
+    assert_write_all_meets_read_exact(a, b, &data);
 }

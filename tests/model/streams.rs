@@ -94,6 +94,26 @@ macro_rules! delegate_io {
     };
 }
 
+/// The timeout methods of a type with `UnixStream`'s timeout API.
+macro_rules! delegate_timeouts {
+    () => {
+        fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
+            if write {
+                self.set_write_timeout(t)
+            } else {
+                self.set_read_timeout(t)
+            }
+        }
+        fn timeout(&self, write: bool) -> Option<Duration> {
+            if write {
+                self.write_timeout().unwrap()
+            } else {
+                self.read_timeout().unwrap()
+            }
+        }
+    };
+}
+
 impl Stream for MemStream {
     delegate_io!();
     fn set_nonblocking(&self, on: bool) {
@@ -108,20 +128,7 @@ impl Stream for MemStream {
     fn try_clone(&self) -> Option<Self> {
         Some(MemStream::try_clone(self).unwrap())
     }
-    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
-        if write {
-            self.set_write_timeout(t)
-        } else {
-            self.set_read_timeout(t)
-        }
-    }
-    fn timeout(&self, write: bool) -> Option<Duration> {
-        if write {
-            self.write_timeout().unwrap()
-        } else {
-            self.read_timeout().unwrap()
-        }
-    }
+    delegate_timeouts!();
 }
 
 impl Stream for UnixStream {
@@ -138,20 +145,7 @@ impl Stream for UnixStream {
     fn try_clone(&self) -> Option<Self> {
         Some(UnixStream::try_clone(self).unwrap())
     }
-    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
-        if write {
-            self.set_write_timeout(t)
-        } else {
-            self.set_read_timeout(t)
-        }
-    }
-    fn timeout(&self, write: bool) -> Option<Duration> {
-        if write {
-            self.write_timeout().unwrap()
-        } else {
-            self.read_timeout().unwrap()
-        }
-    }
+    delegate_timeouts!();
 }
 
 impl Stream for End {
