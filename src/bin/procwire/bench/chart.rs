@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn svg_has_both_panels_every_row_and_the_raw_lines() {
-        let report = crate::bench::report::tests::sample();
+        let report = crate::bench::report::fixture::sample();
         let mut svg = String::new();
         render(&report, &mut svg).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn an_empty_report_is_an_error_not_a_blank_picture() {
-        let mut report = crate::bench::report::tests::sample();
+        let mut report = crate::bench::report::fixture::sample();
         report.throughput.clear();
         let mut svg = String::new();
         assert!(render(&report, &mut svg).is_err());

@@ -1,30 +1,34 @@
 //! `procwire bench`: the measured decision matrix for this machine.
 //!
-//! [`plan`] decides what to measure, [`measure`] runs it (a writer here, a reader in a
-//! re-executed `procwire bench-peer` child, both pinned), [`stats`] summarises repeats,
-//! [`report`] turns results into the table, verdicts and JSON, and [`chart`] draws the SVG.
+//! [`plan`] decides what to measure; [`runners`] measure it behind the `Executor` trait (a
+//! writer here, a reader in a re-executed `procwire bench-peer` child ([`peer`]) talking
+//! [`protocol`], both pinned by [`affinity`], blocks interleaved by [`schedule`]);
+//! [`aggregate`] keeps the samples and builds the [`report`] (JSON, table, verdicts) with
+//! [`stats`]; [`chart`] draws the SVG.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use procwire::wire::{Capacity, Kind};
 
 use crate::CmdResult;
 
+pub mod affinity;
+pub mod aggregate;
 pub mod chart;
-pub mod measure;
+pub mod loops;
+pub mod peer;
 pub mod plan;
+pub mod protocol;
 pub mod report;
-pub mod spawn;
+pub mod runners;
+pub mod schedule;
 pub mod stats;
 
-use measure::{Role, Runner};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Task, default_rows};
-use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, SpawnCell, ThroughputCell};
-use stats::{Summary, percentile};
+pub use peer::{PeerArgs, run as run_peer};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
+use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
 const JSON_SCHEMA: &str = "\
@@ -90,23 +94,6 @@ pub struct Args {
     /// Write a chart of throughput by chunk size to FILE (SVG)
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
-}
-
-/// The child side of a bench run (internal: started by `procwire bench`)
-#[derive(Debug, clap::Args)]
-pub struct PeerArgs {
-    #[arg(long)]
-    role: Role,
-    #[arg(long)]
-    kind: Kind,
-    #[arg(long)]
-    cpu: usize,
-    /// Read buffer size of a sink.
-    #[arg(long, default_value_t = 1)]
-    chunk: usize,
-    /// Untimed bytes a sink reads before the block-size header.
-    #[arg(long, default_value_t = 0)]
-    warm: u64,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -202,7 +189,7 @@ impl Args {
 
 /// Runs `procwire bench`.
 pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
-    let cpus = measure::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
+    let cpus = affinity::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
     let plan = args.plan(&cpus);
     if plan.placements.is_empty() {
         return Err(match args.placement {
@@ -215,7 +202,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
     // Refuse unwritable output paths now, not after a minute of measuring.
     let json_file = open_output(args.json.as_deref())?;
     let svg_file = open_output(args.svg.as_deref())?;
-    let runner = Runner {
+    let mut runner = Runner {
         exe: std::env::current_exe().map_err(|e| format!("finding our own executable: {e}"))?,
         cpus: cpus.clone(),
     };
@@ -229,19 +216,19 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
     );
     bar.set_message(format!("about {} s", plan.forecast().as_secs()));
 
-    let mut results = Results::default();
+    let mut results = aggregate::Results::default();
     let outcome = (|| -> CmdResult {
         for task in &tasks {
-            results.run(&runner, &plan, task)?;
+            results.run(&mut runner, &plan, &cpus, task)?;
             bar.inc(1);
         }
         Ok(())
     })();
     bar.finish_and_clear();
-    let _ = measure::unpin(&cpus);
+    let _ = affinity::unpin(&cpus);
     outcome?;
 
-    let report = results.report(&plan, cpus);
+    let report = results.report(&plan, cpus, procwire::probe::collect());
     write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
     writeln!(out).map_err(crate::writing_stdout)?;
     for v in &report.verdicts {
@@ -269,217 +256,6 @@ fn open_output(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, 
     .transpose()
 }
 
-/// Runs `procwire bench-peer` (the child side).
-pub fn run_peer(args: &PeerArgs) -> CmdResult {
-    if args.cpu >= rustix::thread::CpuSet::MAX_CPU {
-        return Err(format!("--cpu {} is beyond the CPUs this system can name", args.cpu).into());
-    }
-    measure::peer(args.role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
-    Ok(())
-}
-
-/// The median over repeats of procwire's figure divided by the raw loop's figure of the same
-/// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
-/// then weighs on both; the median of these ratios is steadier than a ratio of medians.
-fn paired_ratio(ours: &[f64], raw: &[f64]) -> f64 {
-    let ratios: Vec<f64> = ours.iter().zip(raw).map(|(a, b)| a / b).collect();
-    percentile(&ratios, 50.0)
-}
-
-/// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
-fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
-    let all: Vec<f64> = repeats.iter().flat_map(|r| r.iter()).copied().collect();
-    let medians: Vec<f64> = repeats
-        .iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| percentile(r, 50.0))
-        .collect();
-    Some(Latency {
-        median: percentile(&medians, 50.0),
-        p99: percentile(&all, 99.0),
-        round_trips: all.len(),
-        repeat_medians: Summary::of(&medians)?,
-    })
-}
-
-/// Throughput (procwire, raw) of each repeat, by (row, chunk, placement).
-type CellKey = (usize, usize, Placement);
-
-#[derive(Default)]
-struct Results {
-    /// (procwire GB/s, raw GB/s) of each repeat.
-    throughput: HashMap<CellKey, Vec<(f64, f64)>>,
-    /// The block-pair ratios of every repeat.
-    pairs: HashMap<CellKey, Vec<f64>>,
-    granted: HashMap<usize, Capacity>,
-    latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
-    memcpy: HashMap<usize, Vec<f64>>,
-    spawns: Vec<spawn::Spawns>,
-}
-
-impl Results {
-    fn run(&mut self, runner: &Runner, plan: &Plan, task: &Task) -> CmdResult {
-        let cpus_of = |p: Placement| p.cpus(&runner.cpus).expect("placement was planned");
-        match *task {
-            Task::Throughput {
-                row,
-                chunk,
-                placement,
-                ..
-            } => {
-                let r = &plan.rows[row];
-                let t = runner
-                    .throughput(r, chunk, cpus_of(placement), plan.budget)
-                    .map_err(|e| {
-                        format!(
-                            "throughput of {} at {}, {}: {e}",
-                            r.label,
-                            plan::human_bytes(chunk),
-                            placement.describe(),
-                        )
-                    })?;
-                self.granted.entry(row).or_insert(t.granted);
-                self.throughput
-                    .entry((row, chunk, placement))
-                    .or_default()
-                    .push((t.procwire_gb_s, t.raw_gb_s));
-                self.pairs
-                    .entry((row, chunk, placement))
-                    .or_default()
-                    .extend(t.pairs);
-            }
-            Task::Latency { row, placement, .. } => {
-                let r = &plan.rows[row];
-                let rtts = runner
-                    .latency(r, cpus_of(placement), plan.latency_time)
-                    .map_err(|e| {
-                        format!(
-                            "round trips of {} on {}: {e}",
-                            r.label,
-                            placement.describe(),
-                        )
-                    })?;
-                self.latency.entry((row, placement)).or_default().push(rtts);
-            }
-            Task::Memcpy { chunk, .. } => {
-                let gbs = runner.memcpy(chunk, runner.cpus[0], plan.memcpy_time)?;
-                self.memcpy.entry(chunk).or_default().push(gbs);
-            }
-            Task::Spawn { .. } => {
-                // Children inherit our affinity: let them and us run anywhere we may.
-                measure::unpin(&runner.cpus)
-                    .map_err(|e| format!("unpinning for the spawn row: {e}"))?;
-                let time = plan.spawn_time.unwrap_or_default();
-                self.spawns.push(spawn::run(time)?);
-            }
-        }
-        Ok(())
-    }
-
-    fn report(&self, plan: &Plan, cpus: Vec<usize>) -> Report {
-        let mut throughput = Vec::new();
-        let mut latency = Vec::new();
-        for &placement in &plan.placements {
-            let pair = placement.cpus(&cpus).unwrap_or((0, 0));
-            for (i, row) in plan.rows.iter().enumerate() {
-                let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
-                for &chunk in &plan.chunks {
-                    let runs = self.throughput.get(&(i, chunk, placement));
-                    let series = |pick: fn(&(f64, f64)) -> f64| {
-                        let v: Vec<f64> = runs?.iter().map(pick).collect();
-                        Summary::of(&v)
-                    };
-                    let pairs = self.pairs.get(&(i, chunk, placement));
-                    if let (Some(ours), Some(raw), Some(pairs)) = (
-                        series(|r| r.0),
-                        series(|r| r.1),
-                        pairs.filter(|p| !p.is_empty()),
-                    ) {
-                        throughput.push(ThroughputCell {
-                            row: row.label.clone(),
-                            kind,
-                            capacity_asked: capacity,
-                            capacity_granted: self.granted.get(&i).copied().unwrap_or_default(),
-                            chunk,
-                            placement,
-                            cpus: pair,
-                            ratio: percentile(pairs, 50.0),
-                            repeats: ours.samples.len(),
-                            procwire_gb_s: ours,
-                            raw_gb_s: raw,
-                        });
-                    }
-                }
-                let lat = |pick: fn(&measure::RoundTrips) -> &Vec<f64>| {
-                    let runs = self.latency.get(&(i, placement))?;
-                    latency_of(&runs.iter().map(pick).collect::<Vec<_>>())
-                };
-                if let (Some(ours), Some(raw)) = (lat(|r| &r.procwire_us), lat(|r| &r.raw_us)) {
-                    latency.push(LatencyCell {
-                        row: row.label.clone(),
-                        kind,
-                        placement,
-                        cpus: pair,
-                        ratio: paired_ratio(
-                            &ours.repeat_medians.samples,
-                            &raw.repeat_medians.samples,
-                        ),
-                        procwire_us: ours,
-                        raw_us: raw,
-                    });
-                }
-            }
-        }
-        let spawn = {
-            let ours: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.procwire_us).collect();
-            let std: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.std_us).collect();
-            match (latency_of(&ours), latency_of(&std)) {
-                (Some(ours), Some(std)) => Some(SpawnCell {
-                    ratio: paired_ratio(&ours.repeat_medians.samples, &std.repeat_medians.samples),
-                    procwire_us: ours,
-                    std_us: std,
-                }),
-                _ => None,
-            }
-        };
-        let mut memcpy: Vec<MemcpyCell> = self
-            .memcpy
-            .iter()
-            .filter_map(|(&chunk, v)| {
-                Some(MemcpyCell {
-                    chunk,
-                    gb_s: Summary::of(v)?,
-                })
-            })
-            .collect();
-        memcpy.sort_by_key(|m| m.chunk);
-        let (run_seconds, run_bytes) = match plan.budget {
-            Budget::Time(t) => (Some(t.as_secs_f64()), None),
-            Budget::Bytes(b) => (None, Some(b)),
-        };
-        let mut report = Report {
-            schema: report::SCHEMA,
-            machine: procwire::probe::collect(),
-            settings: Settings {
-                repeats: plan.repeats,
-                run_seconds,
-                run_bytes,
-                latency_seconds: plan.latency_time.as_secs_f64(),
-                memcpy_seconds: plan.memcpy_time.as_secs_f64(),
-                cpus,
-            },
-            rows: plan.rows.clone(),
-            throughput,
-            latency,
-            memcpy,
-            spawn,
-            verdicts: Vec::new(),
-        };
-        report.verdicts = report.verdicts();
-        report
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,15 +278,6 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("1e9").is_err());
         assert!(parse_seconds("soon").is_err());
-    }
-
-    #[test]
-    fn ratios_pair_runs_of_the_same_repeat() {
-        // A slow moment (repeat 1) hits both modes; paired, it does not skew the ratio.
-        let ours = [1.0, 0.5, 1.0];
-        let raw = [1.0, 0.5, 1.02];
-        assert!((paired_ratio(&ours, &raw) - 1.0).abs() < 1e-12);
-        assert!((paired_ratio(&[0.9, 0.9, 0.9], &[1.0, 1.0, 1.0]) - 0.9).abs() < 1e-12);
     }
 
     #[test]

@@ -21,13 +21,46 @@ pub enum Subject {
     Model { capacity: usize },
 }
 
+/// What a row is, for the report: a wire kind or the model. Serialised as its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    Wire(Kind),
+    Model,
+}
+
+impl RowKind {
+    /// `pipes`, `socketpair`, `loopback` or `model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RowKind::Wire(kind) => kind.name(),
+            RowKind::Model => "model",
+        }
+    }
+
+    /// Whether this is the in-memory model (which has no raw loop and is no wire choice).
+    pub fn is_model(self) -> bool {
+        self == RowKind::Model
+    }
+}
+
+impl Serialize for RowKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl Subject {
+    /// The row's kind.
+    pub fn kind(&self) -> RowKind {
+        match *self {
+            Subject::Wire { kind, .. } => RowKind::Wire(kind),
+            Subject::Model { .. } => RowKind::Model,
+        }
+    }
+
     /// `pipes`, `socketpair`, `loopback` or `model`.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Subject::Wire { kind, .. } => kind.name(),
-            Subject::Model { .. } => "model",
-        }
+        self.kind().name()
     }
 
     /// The capacity asked for, if any.
