@@ -74,6 +74,7 @@ fn peer(role: Role, kind: Kind, chunk: usize, warm: u64, cpu: usize) -> io::Resu
                     n => left -= n as u64,
                 }
             }
+            protocol::send_ack(&mut w)?;
             // Steps 4-6: the block size, then blocks until EOF at a block boundary.
             let block = protocol::recv_u64(&mut r)?;
             let mut total = warm + 8;
@@ -87,6 +88,7 @@ fn peer(role: Role, kind: Kind, chunk: usize, warm: u64, cpu: usize) -> io::Resu
                         n => left -= n as u64,
                     }
                 }
+                protocol::send_ack(&mut w)?;
                 total += block;
                 i += 1;
             }

@@ -10,14 +10,19 @@
 //!
 //! A **sink** (throughput):
 //!
-//! 3. **Warm-up.** The parent writes `--warm` bytes with procwire's loop, untimed; the peer
-//!    reads them with procwire's loop. It fills both directions' buffers several times over
-//!    ([`warm_bytes`]) and gives the rate that sizes the blocks.
+//! 3. **Warm-up.** The parent writes `--warm` bytes with procwire's loop; the peer reads them
+//!    with procwire's loop and answers [`ACK`]. It fills both directions' buffers several times
+//!    over ([`warm_bytes`]) and its time, up to the `ACK`, gives the rate that sizes the blocks.
 //! 4. **Block size.** The parent sends the block size as 8 bytes, little-endian
 //!    ([`send_u64`]).
 //! 5. **Blocks.** [`SETTLE_BLOCKS`] then [`TIMED_BLOCKS`] blocks of that size; both sides move
 //!    block `i` with the loop of [`block_mode`]`(i)`, the peer with reads of at most `--chunk`
-//!    bytes.
+//!    bytes. When the peer has read a block's last byte it answers [`ACK`], and the parent's
+//!    clock for that block stops when the `ACK` arrives ([`await_ack`]): a block is timed from
+//!    its first byte written to its last byte read, and the next one starts on an empty
+//!    buffer. (Stopping the clock when the last `write(2)` returned, as the bench once did,
+//!    timed only the copy into the socket buffer for blocks shorter than the buffer, and left
+//!    up to the whole buffer for the next block to pay: see `docs/bench.md`.)
 //! 6. **End.** The parent shuts its writing side down (`shutdown(2)`, or closing the pipe); the
 //!    peer reads EOF at a block boundary (EOF inside a block is an error).
 //! 7. **Total.** The peer writes the bytes it read, warm-up and header included, as 8 bytes
@@ -37,6 +42,8 @@ use super::schedule::{SETTLE_BLOCKS, TIMED_BLOCKS, round_up};
 
 /// The byte a peer sends once it is pinned and about to read.
 pub const READY: u8 = 1;
+/// The byte a sink sends when it has read the warm-up, and each block, to its last byte.
+pub const ACK: u8 = 2;
 
 /// Step 2, peer side.
 pub fn send_ready(mut w: impl Write) -> io::Result<()> {
@@ -44,16 +51,27 @@ pub fn send_ready(mut w: impl Write) -> io::Result<()> {
 }
 
 /// Step 2, parent side: waits for [`READY`].
-pub fn await_ready(mut r: impl Read) -> io::Result<()> {
+pub fn await_ready(r: impl Read) -> io::Result<()> {
+    expect(r, READY, "its ready byte")
+}
+
+/// Steps 3 and 5, peer side.
+pub fn send_ack(mut w: impl Write) -> io::Result<()> {
+    w.write_all(&[ACK])
+}
+
+/// Steps 3 and 5, parent side: waits for [`ACK`].
+pub fn await_ack(r: impl Read) -> io::Result<()> {
+    expect(r, ACK, "the end of a block")
+}
+
+fn expect(mut r: impl Read, want: u8, what: &str) -> io::Result<()> {
     let mut byte = [0u8];
     r.read_exact(&mut byte)?;
-    if byte[0] != READY {
+    if byte[0] != want {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!(
-                "the bench peer sent {:#04x} instead of its ready byte",
-                byte[0]
-            ),
+            format!("the bench peer sent {:#04x} instead of {what}", byte[0]),
         ));
     }
     Ok(())
@@ -118,14 +136,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_ready_round_trip() {
+    fn numbers_ready_and_acks_round_trip() {
         let mut buf = Vec::new();
         send_ready(&mut buf).unwrap();
         send_u64(&mut buf, 0x0102_0304_0506_0708).unwrap();
+        send_ack(&mut buf).unwrap();
         let mut r = &buf[..];
         await_ready(&mut r).unwrap();
         assert_eq!(recv_u64(&mut r).unwrap(), 0x0102_0304_0506_0708);
-        assert!(await_ready(&[7u8][..]).is_err());
+        await_ack(&mut r).unwrap();
+        assert!(await_ready(&[ACK][..]).is_err(), "an ACK is not READY");
+        assert!(await_ack(&[READY][..]).is_err(), "READY is not an ACK");
+        assert!(await_ack(&[][..]).is_err());
     }
 
     #[test]

@@ -48,31 +48,48 @@ pub fn throughput(
     let (ka, kb) = UnixStream::pair()?;
     let warm = warm_bytes(2 * capacity as u64, chunk);
     let (tell, told) = mpsc::channel::<u64>();
+    // The reader's word that it has read a block to its last byte, as a sink's ACK is
+    // (`bench::protocol`): the same channel for both loops, so it weighs on both alike.
+    let (ack, acked) = mpsc::channel::<()>();
+    let await_ack = || {
+        acked
+            .recv()
+            .map_err(|_| io::Error::other("the model's reader quit"))
+    };
     thread::scope(|s| {
         let reader = s.spawn(move || -> io::Result<()> {
             pin(r_cpu)?;
             let mut buf = vec![0u8; chunk];
+            let ack = || ack.send(()).map_err(io::Error::other);
             read_exactly(&mb, &mut buf, warm)?;
+            ack()?;
             read_exactly(&kb, &mut buf, warm)?;
+            ack()?;
             let block = told.recv().map_err(io::Error::other)?;
             for i in 0..SETTLE_BLOCKS + TIMED_BLOCKS {
                 match block_mode(i) {
                     Mode::Procwire => read_exactly(&mb, &mut buf, block)?,
                     Mode::Raw => read_exactly(&kb, &mut buf, block)?,
                 }
+                ack()?;
             }
             Ok(())
         });
         let buf = vec![0xa5u8; chunk];
         let t = Instant::now();
         write_chunks(&ma, &buf, warm)?;
+        await_ack()?;
         let warm_secs = t.elapsed().as_secs_f64();
         write_chunks(&ka, &buf, warm)?;
+        await_ack()?;
         let block = block_size(budget, warm, warm_secs, chunk);
         tell.send(block).map_err(io::Error::other)?;
-        let blocks = timed_blocks(|mode| match mode {
-            Mode::Procwire => write_chunks(&ma, &buf, block),
-            Mode::Raw => write_chunks(&ka, &buf, block),
+        let blocks = timed_blocks(|mode| {
+            match mode {
+                Mode::Procwire => write_chunks(&ma, &buf, block)?,
+                Mode::Raw => write_chunks(&ka, &buf, block)?,
+            }
+            await_ack()
         })?;
         reader
             .join()

@@ -49,10 +49,10 @@ fn spawn_peer(
         .map_err(|e| io::Error::new(e.kind(), format!("could not start the bench peer: {e}")))
 }
 
-/// Streams `chunk`-sized writes to a sink child (protocol steps 2-7): an untimed warm-up,
-/// settling blocks, then timed blocks alternating procwire's loop and the raw loop, each block
-/// sized from the warm-up's rate so the timed part lasts about `budget`. The calling thread
-/// is already pinned.
+/// Streams `chunk`-sized writes to a sink child (protocol steps 2-7): a warm-up, settling
+/// blocks, then timed blocks alternating procwire's loop and the raw loop, each block sized
+/// from the warm-up's rate so the timed part lasts about `budget`, and timed until the peer
+/// has read its last byte. The calling thread is already pinned.
 pub fn throughput(
     exe: &Path,
     kind: Kind,
@@ -70,9 +70,13 @@ pub fn throughput(
         let buf = vec![0xa5u8; chunk];
         let t = Instant::now();
         write_block(&ours, Mode::Procwire, &buf, warm)?;
+        protocol::await_ack(&ours)?;
         let block = block_size(budget, warm, t.elapsed().as_secs_f64(), chunk);
         protocol::send_u64(&ours, block)?;
-        let blocks = timed_blocks(|mode| write_block(&ours, mode, &buf, block))?;
+        let blocks = timed_blocks(|mode| {
+            write_block(&ours, mode, &buf, block)?;
+            protocol::await_ack(&ours)
+        })?;
         let mut ours = ours;
         ours.shutdown_write()?;
         protocol::check_total(&ours, warm, block)?;
