@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod exec;
 mod probe;
+mod units;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
 type CmdResult = Result<(), Box<dyn Error + Send + Sync>>;
@@ -80,6 +81,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of our output went away (`procwire probe | head -1`): nothing to tell it.
         Err(e) if is_broken_pipe(&*e) => ExitCode::FAILURE,
+        // A bench peer whose parent is gone (interrupted, or failed) has nothing to add.
+        Err(e) if matches!(cli.command, Command::BenchPeer(_)) && bench::parent_gone(&*e) => {
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("procwire: {e}");
             ExitCode::FAILURE

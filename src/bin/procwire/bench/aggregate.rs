@@ -14,15 +14,18 @@ use super::report::{
 };
 use super::runners::{Executor, Spawns};
 use super::schedule::RoundTrips;
-use super::stats::{Summary, percentile};
+use super::stats::{Summary, percentile, ratio_noise};
 use crate::CmdResult;
 
 /// The median over repeats of procwire's figure divided by the raw loop's figure of the same
 /// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
 /// then weighs on both; the median of these ratios is steadier than a ratio of medians.
 fn paired_ratio(ours: &[f64], raw: &[f64]) -> f64 {
-    let ratios: Vec<f64> = ours.iter().zip(raw).map(|(a, b)| a / b).collect();
-    percentile(&ratios, 50.0)
+    percentile(&ratios(ours, raw), 50.0)
+}
+
+fn ratios(ours: &[f64], raw: &[f64]) -> Vec<f64> {
+    ours.iter().zip(raw).map(|(a, b)| a / b).collect()
 }
 
 /// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
@@ -140,6 +143,7 @@ impl Results {
                         series(|r| r.1),
                         pairs.filter(|p| !p.is_empty()),
                     ) {
+                        let (ratio_iqr, ratio_clear) = ratio_noise(pairs);
                         throughput.push(ThroughputCell {
                             row: row.label.clone(),
                             kind,
@@ -149,6 +153,8 @@ impl Results {
                             placement,
                             cpus: pair,
                             ratio: percentile(pairs, 50.0),
+                            ratio_iqr,
+                            ratio_clear,
                             repeats: ours.samples.len(),
                             procwire_gb_s: ours,
                             raw_gb_s: raw,
@@ -160,15 +166,17 @@ impl Results {
                     latency_of(&runs.iter().map(pick).collect::<Vec<_>>())
                 };
                 if let (Some(ours), Some(raw)) = (lat(|r| &r.procwire_us), lat(|r| &r.raw_us)) {
+                    let (ours_m, raw_m) =
+                        (&ours.repeat_medians.samples, &raw.repeat_medians.samples);
+                    let (ratio_iqr, ratio_clear) = ratio_noise(&ratios(ours_m, raw_m));
                     latency.push(LatencyCell {
                         row: row.label.clone(),
                         kind,
                         placement,
                         cpus: pair,
-                        ratio: paired_ratio(
-                            &ours.repeat_medians.samples,
-                            &raw.repeat_medians.samples,
-                        ),
+                        ratio: paired_ratio(ours_m, raw_m),
+                        ratio_iqr,
+                        ratio_clear,
                         procwire_us: ours,
                         raw_us: raw,
                     });
@@ -212,14 +220,17 @@ impl Results {
                 latency_seconds: plan.latency_time.as_secs_f64(),
                 memcpy_seconds: plan.memcpy_time.as_secs_f64(),
                 cpus,
+                omitted: plan.omitted.clone(),
             },
             rows: plan.rows.clone(),
             throughput,
             latency,
             memcpy,
             spawn,
+            findings: Vec::new(),
             verdicts: Vec::new(),
         };
+        report.findings = report.findings();
         report.verdicts = report.verdicts();
         report
     }
@@ -335,6 +346,7 @@ mod tests {
             latency_time: Duration::from_millis(1),
             memcpy_time: Duration::from_millis(1),
             spawn_time: Some(Duration::from_millis(1)),
+            omitted: Vec::new(),
         }
     }
 
@@ -400,9 +412,9 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_follow_the_scripted_figures() {
+    fn findings_and_verdicts_follow_the_scripted_figures() {
         let r = report_of(&mut Scripted::new(), &plan(1));
-        let v = &r.verdicts;
+        let v = &r.findings;
         assert!(
             v.iter().any(|l| l.starts_with(
                 "at 64 KiB, different CPUs, socketpair 4 MiB is fastest at 4.00 GB/s, 2.00x the \
@@ -422,6 +434,13 @@ mod tests {
             )),
             "{v:#?}"
         );
+        let bulk = &r.verdicts[0];
+        assert_eq!(
+            (bulk.workload, bulk.winner.as_str()),
+            ("bulk transfer", "socketpair 4 MiB")
+        );
+        assert!((bulk.ratio - 2.0).abs() < 1e-9, "{bulk:?}");
+        assert_eq!(bulk.runner_up.as_deref(), Some("socketpair default"));
     }
 
     #[test]

@@ -6,18 +6,19 @@
 //! [`aggregate`] keeps the samples and builds the [`report`] (JSON, table, verdicts) with
 //! [`stats`]; [`chart`] draws the SVG.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::CmdResult;
+use crate::{CmdResult, units};
 
 pub mod affinity;
 pub mod aggregate;
 pub mod chart;
 pub mod loops;
+pub mod output;
 pub mod peer;
 pub mod plan;
 pub mod protocol;
@@ -26,17 +27,20 @@ pub mod runners;
 pub mod schedule;
 pub mod stats;
 
-pub use peer::{PeerArgs, run as run_peer};
+use output::Output;
+pub use peer::{PeerArgs, parent_gone, run as run_peer};
 use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
 use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
 const JSON_SCHEMA: &str = "\
-JSON (--json FILE), schema \"procwire-bench/1\":
-  schema       \"procwire-bench/1\"
+JSON (--json FILE), schema \"procwire-bench/2\" (2: omitted, ratio_iqr/ratio_clear, structured
+verdicts and findings; blocks timed to the reader's last byte):
+  schema       \"procwire-bench/2\"
   machine      the facts of `procwire probe --json`
   settings     repeats, run_seconds or run_bytes (per throughput run), latency_seconds,
-               memcpy_seconds, cpus (the CPUs we were allowed to use)
+               memcpy_seconds, cpus (the CPUs we were allowed to use), omitted [{placement,
+               reason}] (placements that could not be measured, e.g. one CPU under taskset)
   rows         [{label, subject: \"wire\" (with kind) or \"model\", capacity}] in table order; the model
                row is procwire's in-memory socketpair between two threads of this process, and
                its raw figures are a kernel socketpair between the same two threads
@@ -48,16 +52,23 @@ JSON (--json FILE), schema \"procwire-bench/1\":
                  procwire_gb_s and raw_gb_s {median, min, max, spread, samples} (GB/s = 1e9 B/s;
                  spread = (max-min)/median; each sample is one run's bytes over its time),
                  ratio (procwire / raw: the median over the adjacent block pairs of all repeats,
-                 32 per run, each one procwire and one raw block moved back to back),
-                 repeats
+                 32 per run, each one procwire and one raw block moved back to back, each block
+                 timed from its first byte written to its last byte read),
+                 ratio_iqr [25th, 75th percentile of those pair ratios], ratio_clear (false when
+                 ratio_iqr contains 1.0: the noise cannot separate the ratio from 1.0; marked ~
+                 in the table), repeats
   latency      one object per row and placement: row, kind, placement, cpus,
-                 procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio
+                 procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio,
+                 ratio_iqr and ratio_clear (over the per-repeat ratios)
   memcpy       [{chunk, gb_s}]: single-core memcpy bandwidth, the ceiling of any copy
   spawn        null, or the time to spawn `cat`, send it a byte, read it back and reap it:
                  procwire_us (procwire's child on one socketpair, stderr captured) and std_us
                  (std::process::Command, three pipes), each {median, p99, round_trips (= spawns),
                  repeat_medians}, and ratio (procwire / std, paired by repeat)
-  verdicts     the conclusions printed after the table";
+  findings     the conclusions printed after the table, as strings
+  verdicts     one per workload (bulk transfer, small writes, request/response) and placement:
+                 {workload, placement, winner (row label), ratio (winner against baseline, above
+                 1 is better), baseline (default pipes), runner_up, runner_up_ratio, text}";
 
 /// Measure which wire wins on this machine
 #[derive(Debug, clap::Args)]
@@ -69,10 +80,12 @@ pub struct Args {
     /// A long run (up to 10 minutes): more repeats, longer runs
     #[arg(long)]
     full: bool,
-    /// Timed seconds per throughput run (default 0.25; --quick 0.07; --full 0.8)
-    #[arg(long, value_name = "SECS", conflicts_with = "bytes", value_parser = parse_seconds)]
-    duration: Option<f64>,
-    /// Timed bytes per throughput run instead of a time, e.g. 256M or 2G
+    /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
+    /// 70ms; --full 800ms; at most 10m)
+    #[arg(long, value_name = "TIME", conflicts_with = "bytes", value_parser = parse_run_time,
+          allow_hyphen_values = true)]
+    duration: Option<Duration>,
+    /// Timed bytes per throughput run instead of a time, e.g. 256M, 2G or 512MiB
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     bytes: Option<u64>,
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
@@ -96,55 +109,32 @@ pub struct Args {
     svg: Option<PathBuf>,
 }
 
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(0.001..=600.0).contains(&v) {
-        return Err(format!("{v} s is out of range: give 0.001 to 600"));
-    }
-    Ok(v)
+/// The longest `--duration`: ten minutes per run.
+const MAX_RUN: Duration = Duration::from_secs(600);
+
+/// `--duration`: `250ms`, `2s`, bare seconds; 1 ms to 10 minutes.
+fn parse_run_time(s: &str) -> Result<Duration, String> {
+    units::parse_duration(s, MAX_RUN)
 }
 
-/// A chunk size: `1` to `64M`, with the suffixes of [`parse_size`].
+/// A chunk size: `1` to `64M`, with the units of [`units::parse_size`].
 fn parse_chunk(s: &str) -> Result<usize, String> {
-    let v = parse_number(s)?;
+    let v = units::parse_size(s)?;
     if !(1..=64 << 20).contains(&v) {
         return Err(format!("chunk {s:?} is out of range: give 1 to 64M"));
     }
     Ok(v as usize)
 }
 
-/// `4096`, `64K`, `256M`, `2G` (binary multiples), at least 1 MiB: bytes per run.
+/// Bytes per run: at least 1 MiB, with the units of [`units::parse_size`].
 fn parse_size(s: &str) -> Result<u64, String> {
-    let v = parse_number(s)?;
+    let v = units::parse_size(s)?;
     if v < 1 << 20 {
         return Err(format!(
             "{s:?} is too small for a throughput run; give at least 1M"
         ));
     }
     Ok(v)
-}
-
-fn parse_number(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("{s:?}: unknown suffix {c:?}; use K, M or G")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; try 4096, 64K, 256M or 2G"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 impl Args {
@@ -158,7 +148,7 @@ impl Args {
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
-            (None, Some(d)) => Budget::Time(Duration::from_secs_f64(d)),
+            (None, Some(d)) => Budget::Time(d),
             (None, None) => Budget::Time(Duration::from_secs_f64(run)),
         };
         let mut rows = default_rows();
@@ -183,6 +173,7 @@ impl Args {
             memcpy_time: Duration::from_secs_f64(memcpy),
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
+            omitted: plan::omitted(cpus, self.placement),
         }
     }
 }
@@ -199,61 +190,116 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
             _ => "no CPU is available to pin the benchmark to".into(),
         });
     }
+    if args.svg.is_some() && plan.rows.is_empty() {
+        return Err(
+            "--svg charts the wire rows, and --kinds spawn measures none; add a wire \
+                    kind (e.g. --kinds spawn,socketpair) or leave out --svg"
+                .into(),
+        );
+    }
     // Refuse unwritable output paths now, not after a minute of measuring.
-    let json_file = open_output(args.json.as_deref())?;
-    let svg_file = open_output(args.svg.as_deref())?;
+    let json_file = args.json.as_deref().map(Output::check).transpose()?;
+    let svg_file = args.svg.as_deref().map(Output::check).transpose()?;
     let mut runner = Runner {
         exe: std::env::current_exe().map_err(|e| format!("finding our own executable: {e}"))?,
         cpus: cpus.clone(),
     };
     let tasks = plan.schedule();
-    let bar = ProgressBar::with_draw_target(Some(tasks.len() as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar.set_message(format!("about {} s", plan.forecast().as_secs()));
-
+    let mut progress = Progress::new(&plan, tasks.len());
     let mut results = aggregate::Results::default();
     let outcome = (|| -> CmdResult {
         for task in &tasks {
+            progress.start(&plan, task);
             results.run(&mut runner, &plan, &cpus, task)?;
-            bar.inc(1);
+            progress.done();
         }
         Ok(())
     })();
-    bar.finish_and_clear();
+    progress.finish();
     let _ = affinity::unpin(&cpus);
     outcome?;
 
     let report = results.report(&plan, cpus, procwire::probe::collect());
     write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
     writeln!(out).map_err(crate::writing_stdout)?;
-    for v in &report.verdicts {
-        writeln!(out, "- {v}").map_err(crate::writing_stdout)?;
+    write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
+    if let Some(file) = json_file {
+        file.commit((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     }
-    if let (Some(mut file), Some(path)) = (json_file, &args.json) {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        file.write_all(text.as_bytes())
-            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
-    }
-    if let (Some(mut file), Some(path)) = (svg_file, &args.svg) {
+    if let Some(file) = svg_file {
         let mut svg = String::new();
         chart::render(&report, &mut svg)?;
-        file.write_all(svg.as_bytes())
-            .map_err(|e| format!("could not write the chart to {}: {e}", path.display()))?;
+        file.commit(svg.as_bytes())?;
     }
     Ok(())
 }
 
-fn open_output(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, String> {
-    path.map(|p| {
-        std::fs::File::create(p)
-            .map_err(|e| format!("cannot write {}: {e}; choose another path", p.display()))
-    })
-    .transpose()
+/// Progress on stderr: a bar on a terminal; elsewhere (CI, `| tee`) one line as each row
+/// starts, so a log shows the run is alive without a bar's control codes.
+enum Progress {
+    Bar(ProgressBar),
+    Lines {
+        done: usize,
+        total: usize,
+        last: Option<String>,
+        started: std::time::Instant,
+    },
+}
+
+impl Progress {
+    fn new(plan: &Plan, total: usize) -> Progress {
+        let forecast = plan.forecast().as_secs();
+        if !std::io::stderr().is_terminal() {
+            eprintln!("procwire bench: {total} runs, about {forecast} s");
+            return Progress::Lines {
+                done: 0,
+                total,
+                last: None,
+                started: std::time::Instant::now(),
+            };
+        }
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_message(format!("about {forecast} s"));
+        Progress::Bar(bar)
+    }
+
+    fn start(&mut self, plan: &Plan, task: &plan::Task) {
+        if let Progress::Lines {
+            done,
+            total,
+            last,
+            started,
+        } = self
+        {
+            let what = task.describe(plan);
+            if last.as_deref() != Some(what.as_str()) {
+                eprintln!(
+                    "procwire bench: [{done}/{total}, {} s] {what}",
+                    started.elapsed().as_secs()
+                );
+                *last = Some(what);
+            }
+        }
+    }
+
+    fn done(&mut self) {
+        match self {
+            Progress::Bar(bar) => bar.inc(1),
+            Progress::Lines { done, .. } => *done += 1,
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,10 +320,12 @@ mod tests {
 
     #[test]
     fn seconds_are_bounded() {
-        assert_eq!(parse_seconds("0.5"), Ok(0.5));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("1e9").is_err());
-        assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_run_time("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_run_time("0").is_err());
+        assert!(parse_run_time("1e9").is_err());
+        assert!(parse_run_time("soon").is_err());
+        assert_eq!(parse_run_time("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_run_time("11m").unwrap_err().contains("at most 10m"));
     }
 
     #[test]

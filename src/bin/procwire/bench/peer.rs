@@ -39,6 +39,20 @@ pub struct PeerArgs {
     warm: u64,
 }
 
+/// Whether a peer's error means its parent is gone: EOF where a byte was due, or a write to
+/// a closed wire (`EPIPE`, or `ECONNRESET` on a socket). Ctrl-C interrupts the parent; its
+/// peer then exits quietly rather than print "unexpected end of file".
+pub fn parent_gone(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+        )
+    })
+}
+
 /// Runs `procwire bench-peer` (the child side).
 pub fn run(args: &PeerArgs) -> CmdResult {
     if args.cpu >= rustix::thread::CpuSet::MAX_CPU {

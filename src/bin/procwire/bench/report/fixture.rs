@@ -39,6 +39,8 @@ pub(crate) fn sample() -> Report {
                     procwire_gb_s: summary(s * p),
                     raw_gb_s: summary(s * p / 0.99),
                     ratio: 0.99,
+                    ratio_iqr: (0.98, 0.995),
+                    ratio_clear: true,
                     repeats: 3,
                 });
             }
@@ -56,6 +58,8 @@ pub(crate) fn sample() -> Report {
                 procwire_us: lat(10.0 / s),
                 raw_us: lat(10.0 / s),
                 ratio: 1.0,
+                ratio_iqr: (0.99, 1.01),
+                ratio_clear: false,
             });
         }
     }
@@ -69,6 +73,7 @@ pub(crate) fn sample() -> Report {
             latency_seconds: 0.1,
             memcpy_seconds: 0.05,
             cpus: vec![0, 1],
+            omitted: Vec::new(),
         },
         rows: rows.clone(),
         throughput,
@@ -92,8 +97,10 @@ pub(crate) fn sample() -> Report {
             },
             ratio: 1.05,
         }),
+        findings: Vec::new(),
         verdicts: Vec::new(),
     };
+    r.findings = r.findings();
     r.verdicts = r.verdicts();
     r
 }

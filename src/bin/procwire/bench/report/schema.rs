@@ -5,11 +5,16 @@ use procwire::probe::Probe;
 use procwire::wire::Capacity;
 use serde::Serialize;
 
-use crate::bench::plan::{Placement, Row, RowKind};
+use crate::bench::plan::{Omitted, Placement, Row, RowKind};
 use crate::bench::stats::Summary;
 
 /// Version of the JSON layout below; bumped on any incompatible change.
-pub const SCHEMA: &str = "procwire-bench/1";
+///
+/// 2: `settings.omitted`; `ratio_iqr` and `ratio_clear` on throughput and latency cells;
+/// `verdicts` are objects (workload, winner, ratio, runner-up, text) and the other
+/// conclusions moved to `findings`; throughput blocks are timed until the reader has read
+/// their last byte (see `bench::protocol`).
+pub const SCHEMA: &str = "procwire-bench/2";
 
 /// The whole `--json` document.
 #[derive(Debug, Serialize)]
@@ -23,7 +28,31 @@ pub struct Report {
     pub memcpy: Vec<MemcpyCell>,
     /// `None` when the spawn row was left out.
     pub spawn: Option<SpawnCell>,
-    pub verdicts: Vec<String>,
+    /// What the figures say, in words, as printed after the table.
+    pub findings: Vec<String>,
+    /// One recommendation per workload and placement, printed last.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// What to use for one workload on one placement, and by how much it wins.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// `bulk transfer` (writes of 64 KiB and more), `small writes` (under 64 KiB) or
+    /// `request/response` (1-byte round trips).
+    pub workload: &'static str,
+    pub placement: Placement,
+    /// The row to use.
+    pub winner: String,
+    /// The winner against `baseline`: throughput over the baseline's for transfers, the
+    /// baseline's round-trip time over the winner's for request/response (above 1: better).
+    pub ratio: f64,
+    /// The row compared with: the default pipes, the wire most programs get.
+    pub baseline: String,
+    /// The next best row and its ratio to the baseline, if any.
+    pub runner_up: Option<String>,
+    pub runner_up_ratio: Option<f64>,
+    /// The printed line.
+    pub text: String,
 }
 
 /// Spawn + 1-byte round trip + reap of `cat`: procwire's child (socketpair, stderr captured)
@@ -47,6 +76,8 @@ pub struct Settings {
     pub memcpy_seconds: f64,
     /// The CPUs the run was allowed to use; placements pin to the first one or two.
     pub cpus: Vec<usize>,
+    /// Placements that could not be measured, and why (e.g. one CPU under `taskset -c 0`).
+    pub omitted: Vec<Omitted>,
 }
 
 /// One throughput cell: a row at a chunk size and placement, procwire next to its raw loop.
@@ -63,8 +94,12 @@ pub struct ThroughputCell {
     pub cpus: (usize, usize),
     pub procwire_gb_s: Summary,
     pub raw_gb_s: Summary,
-    /// Median over repeats of procwire / raw loop, each repeat's two runs back to back.
+    /// Procwire / raw loop: the median over the block pairs of all repeats.
     pub ratio: f64,
+    /// The interquartile range (25th, 75th percentile) of those block-pair ratios.
+    pub ratio_iqr: (f64, f64),
+    /// False when `ratio_iqr` contains 1.0: the noise cannot separate the ratio from 1.0.
+    pub ratio_clear: bool,
     pub repeats: usize,
 }
 
@@ -79,6 +114,10 @@ pub struct LatencyCell {
     pub raw_us: Latency,
     /// Median over repeats of procwire's median / the raw loop's (lower is better here).
     pub ratio: f64,
+    /// The interquartile range of the per-repeat ratios.
+    pub ratio_iqr: (f64, f64),
+    /// False when `ratio_iqr` contains 1.0: the noise cannot separate the ratio from 1.0.
+    pub ratio_clear: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -179,9 +218,30 @@ mod tests {
         }
         assert_eq!(v["spawn"]["ratio"], 1.05);
         assert!(
-            r.verdicts
+            r.findings
                 .iter()
                 .any(|l| l.contains("1.05x the time of std::process::Command"))
         );
+        // Schema 2: noise, omissions and structured verdicts.
+        assert_eq!(SCHEMA, "procwire-bench/2");
+        assert_eq!(v["throughput"][0]["ratio_iqr"][0], 0.98);
+        assert_eq!(v["throughput"][0]["ratio_clear"], true);
+        assert_eq!(v["latency"][0]["ratio_clear"], false);
+        assert!(v["settings"]["omitted"].as_array().unwrap().is_empty());
+        let verdict = &v["verdicts"][0];
+        for key in [
+            "workload",
+            "placement",
+            "winner",
+            "ratio",
+            "baseline",
+            "runner_up",
+            "runner_up_ratio",
+            "text",
+        ] {
+            assert!(verdict.get(key).is_some(), "verdicts[0].{key}");
+        }
+        assert_eq!(verdict["placement"], "same_cpu");
+        assert!(v["findings"][0].is_string());
     }
 }

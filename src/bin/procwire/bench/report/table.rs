@@ -38,7 +38,9 @@ impl Report {
                 for &chunk in &chunks {
                     match self.cell(&row.label, chunk, placement) {
                         Some(c) => {
-                            let v = format!("{:.2} ({:.2}x)", c.procwire_gb_s.median, c.ratio);
+                            let mark = if c.ratio_clear { "" } else { "~" };
+                            let v =
+                                format!("{:.2} ({mark}{:.2}x)", c.procwire_gb_s.median, c.ratio);
                             let _ = write!(s, " {v:>16}");
                         }
                         None => {
@@ -71,6 +73,17 @@ impl Report {
                 let _ = write!(s, " {:>16}", format!("{best:.2}"));
             }
             let _ = writeln!(s);
+        }
+        for o in &self.settings.omitted {
+            let _ = writeln!(
+                s,
+                "\n{}: not measured: {}",
+                capitalise(o.placement.describe()),
+                o.reason
+            );
+        }
+        if self.throughput.iter().any(|c| !c.ratio_clear) {
+            let _ = writeln!(s, "{NOISE_NOTE}");
         }
         if self.rows.iter().any(|r| r.subject.kind().is_model()) {
             let _ = writeln!(
@@ -114,6 +127,10 @@ impl Report {
     }
 }
 
+/// The legend of the `~` mark.
+pub const NOISE_NOTE: &str = "(~: the noise cannot separate this procwire/raw ratio from 1.0: \
+the middle half of its block-pair ratios straddles 1.0)";
+
 fn granted(kind: RowKind, c: Capacity) -> String {
     if matches!(kind, RowKind::Wire(Kind::SocketPair | Kind::Loopback)) {
         format!("snd {}", human_bytes(c.send))
@@ -133,6 +150,7 @@ fn capitalise(s: &str) -> String {
 mod tests {
     use super::super::fixture::sample;
     use super::*;
+    use crate::bench::plan::Placement;
 
     #[test]
     fn table_has_a_line_per_row_and_placement() {
@@ -158,5 +176,39 @@ mod tests {
             ..sample()
         };
         assert!(!no_spawn.table().contains("Spawn"));
+        assert!(!t.contains(NOISE_NOTE), "every sample cell is clear: {t}");
+        assert!(!t.contains("not measured"), "{t}");
+    }
+
+    #[test]
+    fn unclear_ratios_are_marked_and_explained() {
+        let mut r = sample();
+        r.throughput[0].ratio_clear = false;
+        let t = r.table();
+        assert!(t.contains("1.00 (~0.99x)"), "{t}");
+        assert!(t.contains(NOISE_NOTE), "{t}");
+    }
+
+    #[test]
+    fn an_omitted_placement_says_why() {
+        let mut r = sample();
+        r.throughput.retain(|c| c.placement == Placement::SameCpu);
+        r.settings.omitted = crate::bench::plan::omitted(&[0], None);
+        let t = r.table();
+        assert!(!t.contains("Different CPUs (writer"), "{t}");
+        assert!(
+            t.contains("\nDifferent CPUs: not measured: this process may run on CPU 0 only"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn granted_sizes_read_like_every_other_size() {
+        let c = Capacity {
+            send: 3_939_840,
+            recv: 0,
+        };
+        assert_eq!(granted(RowKind::Wire(Kind::SocketPair), c), "snd 3.8 MiB");
+        assert_eq!(granted(RowKind::Wire(Kind::Pipes), c), "3.8 MiB");
     }
 }
