@@ -43,7 +43,8 @@ enum Command {
     /// socketpairs at default and large buffers and TCP loopback, with the writer here and the
     /// reader in a child process, both pinned to the same CPU and then to different CPUs. Each
     /// figure stands next to a raw read/write loop on the same wire and single-core memcpy, as
-    /// the median of interleaved repeats. About 90 s; --quick under 20 s; --full up to 10 min.
+    /// the median of interleaved repeats. About 90 s, --quick under 20 s, --full about 9 min on an
+    /// idle 2-CPU machine (the plan's forecast; longer on a busy one).
     Bench(bench::Args),
     /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
     ///

@@ -77,7 +77,7 @@ pub struct Args {
     /// A short run (under 20 s): shorter runs, same matrix
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// A long run (up to 10 minutes): more repeats, longer runs
+    /// A long run (about 9 minutes on an idle machine): more repeats, longer runs
     #[arg(long)]
     full: bool,
     /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
@@ -357,6 +357,12 @@ mod tests {
         );
         assert!(
             full.forecast() < Duration::from_secs(600),
+            "{:?}",
+            full.forecast()
+        );
+        // --help says "about 9 minutes" for --full.
+        assert!(
+            full.forecast() > Duration::from_secs(8 * 60),
             "{:?}",
             full.forecast()
         );
