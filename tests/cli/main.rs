@@ -539,3 +539,27 @@ fn one_cpu_says_why_different_cpus_are_missing() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stdout that fails when the table is printed (a closed `| head`, a full disk) does not lose
+/// the measurements: `--json` is written before the table.
+#[test]
+fn a_failing_stdout_still_gets_the_json_written() {
+    let dir = scratch("full-stdout");
+    let json = dir.join("k.json");
+    let mut args = TINY.to_vec();
+    args.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_procwire"))
+        .args(&args)
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("writing to stdout"), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["schema"], "procwire-bench/2");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -220,9 +220,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
     outcome?;
 
     let report = results.report(&plan, cpus, procwire::probe::collect());
-    write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
-    writeln!(out).map_err(crate::writing_stdout)?;
-    write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
+    // The files first: a closed stdout (`| head`) must not lose minutes of measurements.
     if let Some(file) = json_file {
         file.commit((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     }
@@ -231,6 +229,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
         chart::render(&report, &mut svg)?;
         file.commit(svg.as_bytes())?;
     }
+    write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
+    writeln!(out).map_err(crate::writing_stdout)?;
+    write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
     Ok(())
 }
 
