@@ -129,14 +129,13 @@ impl ReadHalf {
     /// The kernel's buffer size for the incoming direction (`F_GETPIPE_SZ` or `SO_RCVBUF`), in
     /// [`Capacity::recv`]; `send` is 0.
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind.is_socket(), self.reader(), None)
+        capacity::read_back(self.kind, self.reader(), None, None)
     }
 
     /// Asks for `bytes` of buffering on the incoming direction and returns the grant (see
     /// [`End::set_capacity`](super::End::set_capacity)).
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        capacity::request(self.kind.is_socket(), self.reader(), None, bytes)?;
-        self.capacity()
+        capacity::request(self.kind, self.reader(), None, bytes)
     }
 }
 
@@ -152,14 +151,13 @@ impl WriteHalf {
     /// The kernel's buffer size for the outgoing direction (`F_GETPIPE_SZ` or `SO_SNDBUF`), in
     /// [`Capacity::send`]; `recv` is 0.
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind.is_socket(), None, Some(self.fd()))
+        capacity::read_back(self.kind, None, Some(self.fd()), None)
     }
 
     /// Asks for `bytes` of buffering on the outgoing direction and returns the grant (see
     /// [`End::set_capacity`](super::End::set_capacity)).
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        capacity::request(self.kind.is_socket(), None, Some(self.fd()), bytes)?;
-        self.capacity()
+        capacity::request(self.kind, None, Some(self.fd()), bytes)
     }
 }
 

@@ -20,7 +20,11 @@
 //!   (`SOCK_CLOEXEC`, `O_CLOEXEC`), so a child spawned concurrently inherits none of them.
 //! - Blocking or non-blocking is chosen per end at creation ([`Builder::nonblocking`]).
 //! - One capacity API ([`End::set_capacity`], [`Capacity`]): `F_SETPIPE_SZ` for pipes,
-//!   `SO_SNDBUF`/`SO_RCVBUF` for sockets, returning what the kernel reads back.
+//!   `SO_SNDBUF`/`SO_RCVBUF` for sockets, returning what was asked, what the kernel reads back
+//!   (Linux doubles socket buffers) and the payload bytes that fit, the figure that compares
+//!   across kinds. A capacity of 0 is refused (`InvalidInput`).
+//! - [`End::try_clone`]: a second handle on the same wire end (e.g. a child's stdin and
+//!   stdout), like [`UnixStream::try_clone`](std::os::unix::net::UnixStream::try_clone).
 //! - [`End::shutdown_write`]: the peer reads the bytes already sent, then EOF; this end can go on
 //!   reading. [`End::shutdown_read`]: the peer's further writes fail with `BrokenPipe` (on
 //!   sockets of the loopback kind TCP gives no such signal: see [`End::shutdown_read`]).
@@ -62,7 +66,7 @@ mod rw;
 mod tests;
 
 pub use builder::{Builder, Pair, PairError, Refusal};
-pub use capacity::{Capacity, pipe_max_size};
+pub use capacity::{Capacity, Size, pipe_max_size};
 pub use end::{End, EndFds, KindMismatch};
 pub use half::{ReadHalf, WriteHalf};
 

@@ -477,9 +477,13 @@ mod threads {
                 procwire_gb_s: per_mode / blocks.secs[Mode::Procwire as usize] / 1e9,
                 raw_gb_s: per_mode / blocks.secs[Mode::Raw as usize] / 1e9,
                 pairs: blocks.pairs,
+                // The model counts payload bytes only: its capacity is its payload.
                 granted: Capacity {
                     send: capacity,
                     recv: capacity,
+                    asked: Some(capacity),
+                    send_payload: capacity,
+                    recv_payload: capacity,
                 },
             })
         })
