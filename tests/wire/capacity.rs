@@ -27,6 +27,15 @@ fn figures(c: Capacity) -> (usize, usize) {
     (c.send, c.recv)
 }
 
+/// A pair of `kind` with end `a` non-blocking as asked and `ask` bytes of capacity, if any.
+fn pair(kind: Kind, ask: Option<usize>, nonblocking: bool) -> (End, End) {
+    let mut builder = Builder::new().kind(kind).nonblocking(nonblocking, false);
+    if let Some(ask) = ask {
+        builder = builder.capacity(ask);
+    }
+    builder.build().unwrap().into_ends()
+}
+
 fn sysctl(name: &str) -> usize {
     std::fs::read_to_string(format!("/proc/sys/{name}"))
         .unwrap()
@@ -78,12 +87,7 @@ fn socket_grants_are_the_kernels_doubled_and_clamped_values() {
     let rmem_max = sysctl("net/core/rmem_max");
     let ask = 4 << 20;
     for kind in [Kind::SocketPair, Kind::Loopback] {
-        let (a, _b) = Builder::new()
-            .kind(kind)
-            .capacity(ask)
-            .build()
-            .unwrap()
-            .into_ends();
+        let (a, _b) = pair(kind, Some(ask), false);
         let got = a.capacity().unwrap();
         assert_eq!(got.send, 2 * ask.min(wmem_max), "{kind} SO_SNDBUF");
         assert_eq!(got.recv, 2 * ask.min(rmem_max), "{kind} SO_RCVBUF");
@@ -127,12 +131,7 @@ fn a_grant_records_what_was_asked_and_a_read_back_does_not() {
 fn socket_figures_are_doubled_and_the_payload_is_what_compares_across_kinds() {
     let ask = 128 << 10;
     for kind in Kind::ALL {
-        let (a, _b) = Builder::new()
-            .kind(kind)
-            .capacity(ask)
-            .build()
-            .unwrap()
-            .into_ends();
+        let (a, _b) = pair(kind, Some(ask), false);
         let got = a.capacity().unwrap();
         let text = got.to_string();
         if kind.is_socket() {
@@ -229,11 +228,7 @@ fn the_payload_estimate_is_a_floor_of_what_a_writer_queues() {
     for kind in Kind::ALL {
         for ask in [None, Some(16 << 10), Some(256 << 10), Some(1 << 20)] {
             for chunk in [4 << 10, 64 << 10] {
-                let mut builder = Builder::new().kind(kind).nonblocking(true, false);
-                if let Some(ask) = ask {
-                    builder = builder.capacity(ask);
-                }
-                let (a, _b) = builder.build().unwrap().into_ends();
+                let (a, _b) = pair(kind, ask, true);
                 let c = a.capacity().unwrap();
                 let queued = fill(&a, chunk, c.send_payload);
                 eprintln!(

@@ -423,6 +423,7 @@ pub(crate) mod tests {
                         capacity_granted: Capacity {
                             send: capacity.unwrap_or(65536),
                             recv: capacity.unwrap_or(65536),
+                            ..Capacity::default()
                         },
                         chunk,
                         placement,
