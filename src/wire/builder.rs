@@ -134,11 +134,13 @@ impl Builder {
         crate::fd::set_nonblocking(&r, self.nonblocking[0])?;
         crate::fd::set_nonblocking(&w, self.nonblocking[1])?;
         let (r, w) = (
-            ReadHalf::new(Kind::Pipes, r),
-            WriteHalf::new(Kind::Pipes, w),
+            ReadHalf::new(Kind::Pipes, r, None),
+            WriteHalf::new(Kind::Pipes, w, None),
         );
         if let Some(bytes) = self.capacity {
             w.set_capacity(bytes)?;
+            // One pipe: the read end was asked the same.
+            r.note_asked(bytes);
         }
         Ok((r, w))
     }
@@ -193,9 +195,11 @@ impl Maker for Os {
         b.set_nonblocking(options.nonblocking[1])?;
         if let Some(bytes) = options.capacity {
             a.set_capacity(bytes)?;
-            // Pipes are shared: a's two pipes are b's two pipes.
+            // Pipes are shared: a's two pipes are b's two pipes, asked the same.
             if kind.is_socket() {
                 b.set_capacity(bytes)?;
+            } else {
+                b.asked.set(bytes);
             }
         }
         Ok((a, b))

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::io::Errno;
 use rustix::net::sockopt;
@@ -80,9 +81,13 @@ pub struct Capacity {
     /// Buffering for bytes this end reads as the kernel reports it (`F_GETPIPE_SZ` of the read
     /// pipe, or `SO_RCVBUF`).
     pub recv: usize,
-    /// The bytes per direction the call that returned this figure asked for
-    /// ([`End::set_capacity`](super::End::set_capacity)); `None` for a plain read-back
-    /// ([`End::capacity`](super::End::capacity)).
+    /// The bytes per direction last asked for through this handle: [`Builder::capacity`] for
+    /// the ends and halves it made, else the last successful `set_capacity` on this end or
+    /// half (a split or a clone inherits it). `None` when nothing was asked: the kernel's
+    /// default. Pipes are shared with the peer, so a `set_capacity` on the peer's end changes
+    /// this end's grant but not its `asked`.
+    ///
+    /// [`Builder::capacity`]: super::Builder::capacity
     #[cfg_attr(feature = "serde", serde(skip))]
     pub asked: Option<usize>,
     /// About how many payload bytes this end can write before a write would block (see the
@@ -178,6 +183,25 @@ pub fn pipe_max_size() -> io::Result<usize> {
     })
 }
 
+/// The last capacity asked for through a handle; 0 (which is refused as a request) means
+/// none. Atomic so that ends and halves stay `Sync`.
+#[derive(Debug, Default)]
+pub(crate) struct Asked(AtomicUsize);
+
+impl Asked {
+    pub(crate) fn new(bytes: Option<usize>) -> Asked {
+        Asked(AtomicUsize::new(bytes.unwrap_or(0)))
+    }
+
+    pub(crate) fn get(&self) -> Option<usize> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    pub(crate) fn set(&self, bytes: usize) {
+        self.0.store(bytes, Ordering::Relaxed);
+    }
+}
+
 /// The payload estimate of one direction whose own buffer reports `own` and whose opposite
 /// buffer on the same end reports `other` (see [`Capacity`]).
 fn payload(kind: Kind, own: usize, other: usize) -> usize {
@@ -245,7 +269,8 @@ pub(crate) fn check(bytes: usize) -> io::Result<()> {
     ))
 }
 
-/// Asks for `bytes` of buffering on the given descriptors (see [`End::set_capacity`]).
+/// Asks for `bytes` of buffering on the given descriptors (see [`End::set_capacity`]), notes
+/// the request in `asked` once the kernel took it, and reads the grant back.
 ///
 /// [`End::set_capacity`]: super::End::set_capacity
 pub(crate) fn request(
@@ -253,6 +278,7 @@ pub(crate) fn request(
     read: Option<BorrowedFd<'_>>,
     write: Option<BorrowedFd<'_>>,
     bytes: usize,
+    asked: &Asked,
 ) -> io::Result<Capacity> {
     check(bytes)?;
     if kind.is_socket() {
@@ -276,6 +302,7 @@ pub(crate) fn request(
             }
         }
     }
+    asked.set(bytes);
     read_back(kind, read, write, Some(bytes))
 }
 
@@ -339,6 +366,16 @@ mod tests {
         };
         assert_eq!(half.to_string(), "recv 1 MiB, asked 976.6 KiB");
         assert_eq!(Capacity::default().to_string(), "no buffers");
+    }
+
+    #[test]
+    fn asked_reads_none_until_set() {
+        let a = Asked::default();
+        assert_eq!(a.get(), None);
+        a.set(4096);
+        assert_eq!(a.get(), Some(4096));
+        assert_eq!(Asked::new(Some(7)).get(), Some(7));
+        assert_eq!(Asked::new(None).get(), None);
     }
 
     #[test]

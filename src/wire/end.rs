@@ -10,7 +10,7 @@ use std::process::Stdio;
 use rustix::net::Shutdown;
 
 use super::Kind;
-use super::capacity::{self, Capacity};
+use super::capacity::{self, Asked, Capacity};
 use super::half::{ReadHalf, WriteHalf};
 use super::rw::{self, impl_read, impl_write};
 use crate::sys::io::Target;
@@ -26,6 +26,7 @@ use crate::sys::io::Target;
 pub struct End {
     pub(super) kind: Kind,
     pub(super) fds: EndFds,
+    pub(super) asked: Asked,
 }
 
 /// The descriptors behind an [`End`], as [`End::into_fds`] hands them over.
@@ -48,6 +49,7 @@ impl End {
         End {
             kind,
             fds: EndFds::Socket(fd),
+            asked: Asked::default(),
         }
     }
 
@@ -58,6 +60,7 @@ impl End {
                 read: Some(read),
                 write: Some(write),
             },
+            asked: Asked::default(),
         }
     }
 
@@ -143,10 +146,10 @@ impl End {
         Ok(())
     }
 
-    /// The buffer sizes the kernel reports for this end now, with the payload estimate (see
-    /// [`Capacity`]; its `asked` is `None`).
+    /// The buffer sizes the kernel reports for this end now, the payload estimate, and the
+    /// last size asked for through this end (see [`Capacity`]).
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind, self.read_fd(), self.write_fd(), None)
+        capacity::read_back(self.kind, self.read_fd(), self.write_fd(), self.asked.get())
     }
 
     /// Asks the kernel for `bytes` of buffering in each direction and returns what it granted.
@@ -158,8 +161,9 @@ impl End {
     /// `net.core.wmem_max`/`rmem_max` (and raises to a 4.5 KiB minimum). Pipes are shared with
     /// the peer, so the peer's end sees the new sizes too. See [fcntl(2)] and [socket(7)].
     ///
-    /// The result records `bytes` as [`Capacity::asked`] beside the kernel's figures and the
-    /// payload estimate, the figure to compare across kinds.
+    /// The result records `bytes` as [`Capacity::asked`] (kept for later
+    /// [`capacity`](Self::capacity) calls) beside the kernel's figures and the payload
+    /// estimate, the figure to compare across kinds.
     ///
     /// # Errors
     ///
@@ -169,7 +173,13 @@ impl End {
     /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
     /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        capacity::request(self.kind, self.read_fd(), self.write_fd(), bytes)
+        capacity::request(
+            self.kind,
+            self.read_fd(),
+            self.write_fd(),
+            bytes,
+            &self.asked,
+        )
     }
 
     /// A second handle on this end: the same wire, through duplicated descriptors, like
@@ -205,6 +215,7 @@ impl End {
         Ok(End {
             kind: self.kind,
             fds,
+            asked: Asked::new(self.asked.get()),
         })
     }
 
@@ -221,12 +232,22 @@ impl End {
     /// half: `InvalidInput`, and the end is handed back inside the error's [`KindMismatch`]
     /// (`err.into_inner()`). Split first, then drop the half you do not need.
     pub fn split(self) -> Result<(ReadHalf, WriteHalf), KindMismatch> {
-        let kind = self.kind;
+        let (kind, asked) = (self.kind, self.asked.get());
+        let halves = |r, w| {
+            (
+                ReadHalf::new(kind, r, asked),
+                WriteHalf::new(kind, w, asked),
+            )
+        };
         match self.fds {
             EndFds::Socket(fd) => match dup(&fd) {
-                Ok(dup) => Ok((ReadHalf::new(kind, fd), WriteHalf::new(kind, dup))),
+                Ok(dup) => Ok(halves(fd, dup)),
                 Err(e) => Err(KindMismatch {
-                    end: End::socket(kind, fd),
+                    end: End {
+                        kind,
+                        fds: EndFds::Socket(fd),
+                        asked: self.asked,
+                    },
                     wanted: "two halves",
                     why: Some(e),
                 }),
@@ -234,9 +255,13 @@ impl End {
             EndFds::Pipes {
                 read: Some(read),
                 write: Some(write),
-            } => Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write))),
+            } => Ok(halves(read, write)),
             fds => Err(KindMismatch {
-                end: End { kind, fds },
+                end: End {
+                    kind,
+                    fds,
+                    asked: self.asked,
+                },
                 wanted: "two halves",
                 why: Some(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -269,6 +294,7 @@ impl End {
                 end: End {
                     kind: self.kind,
                     fds,
+                    asked: self.asked,
                 },
                 wanted,
                 why: None,

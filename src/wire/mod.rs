@@ -3,11 +3,14 @@
 //! A *wire* is a duplex byte stream between two [`End`]s. Three kinds of kernel object can
 //! carry one, and they differ in ways that matter to callers:
 //!
-//! | [`Kind`] | descriptors per end | made with | half-close |
-//! |---|---|---|---|
-//! | [`Kind::SocketPair`] | 1 | [socketpair(2)] `AF_UNIX, SOCK_STREAM` | [shutdown(2)] `SHUT_WR` |
-//! | [`Kind::Pipes`] | 2 (one pipe per direction) | [pipe2(2)] twice | close the write pipe |
-//! | [`Kind::Loopback`] | 1 | TCP on `127.0.0.1`, see below | [shutdown(2)] `SHUT_WR` |
+//! | [`Kind`] | descriptors per end | made with | half-close | payload a writer can queue |
+//! |---|---|---|---|---|
+//! | [`Kind::SocketPair`] | 1 | [socketpair(2)] `AF_UNIX, SOCK_STREAM` | [shutdown(2)] `SHUT_WR` | ≥ 3/4 of its `SO_SNDBUF` |
+//! | [`Kind::Pipes`] | 2 (one pipe per direction) | [pipe2(2)] twice | close the write pipe | the pipe's size |
+//! | [`Kind::Loopback`] | 1 | TCP on `127.0.0.1`, see below | [shutdown(2)] `SHUT_WR` | ≥ 7/16 of `SO_SNDBUF` + peer's `SO_RCVBUF` |
+//!
+//! (Payload for writes of 4 KiB or more; [`Capacity`] has the estimate, the measurements and
+//! the caveats.)
 //!
 //! [`Builder`] tries kinds in the order of its policy (by default socketpair, then pipes, then
 //! loopback, like rsync's `fd_pair` with one more fallback) and reports which kind it produced

@@ -109,22 +109,41 @@ fn halves_report_their_own_direction() {
 }
 
 #[test]
-fn a_grant_records_what_was_asked_and_a_read_back_does_not() {
+fn what_was_asked_is_kept_by_the_end_its_clones_and_halves() {
     for kind in Kind::ALL {
-        let (a, b) = Builder::new().kind(kind).build().unwrap().into_ends();
-        assert_eq!(a.capacity().unwrap().asked, None, "{kind}");
+        let (a, _b) = pair(kind, None, false);
+        assert_eq!(a.capacity().unwrap().asked, None, "{kind}: the default");
         let granted = a.set_capacity(100_000).unwrap();
         assert_eq!(granted.asked, Some(100_000), "{kind}");
-        assert_eq!(a.capacity().unwrap().asked, None, "{kind}");
+        assert_eq!(a.capacity().unwrap().asked, Some(100_000), "{kind}");
         // Shown in the Display too, in the units probe uses.
         assert!(
             granted.to_string().ends_with(", asked 97.7 KiB"),
             "{granted}"
         );
+
+        let (a, b) = pair(kind, Some(64 << 10), false);
+        for end in [&a, &b] {
+            assert_eq!(end.capacity().unwrap().asked, Some(64 << 10), "{kind}");
+        }
+        let c = a.try_clone().unwrap();
+        assert_eq!(c.capacity().unwrap().asked, Some(64 << 10), "{kind}: clone");
         let (r, w) = b.split().unwrap();
+        assert_eq!(
+            r.capacity().unwrap().asked,
+            Some(64 << 10),
+            "{kind}: read half"
+        );
         assert_eq!(w.set_capacity(4096).unwrap().asked, Some(4096), "{kind}");
-        assert_eq!(r.set_capacity(4096).unwrap().asked, Some(4096), "{kind}");
+        assert_eq!(
+            w.capacity().unwrap().asked,
+            Some(4096),
+            "{kind}: write half"
+        );
     }
+    let (r, w) = Builder::new().capacity(32 << 10).pipe().unwrap();
+    assert_eq!(r.capacity().unwrap().asked, Some(32 << 10));
+    assert_eq!(w.capacity().unwrap().asked, Some(32 << 10));
 }
 
 #[test]
@@ -151,7 +170,7 @@ fn socket_figures_are_doubled_and_the_payload_is_what_compares_across_kinds() {
             );
         } else {
             assert_eq!((got.send_payload, got.recv_payload), (ask, ask));
-            assert_eq!(text, "send 128 KiB, recv 128 KiB");
+            assert_eq!(text, "send 128 KiB, recv 128 KiB, asked 128 KiB");
         }
     }
 }
