@@ -251,8 +251,9 @@ fn the_payload_estimate_is_a_floor_of_what_a_writer_queues() {
                 let c = a.capacity().unwrap();
                 let queued = fill(&a, chunk, c.send_payload);
                 eprintln!(
-                    "{kind:<10} asked {:>8} writes {:>6}: SO_SNDBUF/pipe {:>8} SO_RCVBUF/pipe \
+                    "{:<10} asked {:>8} writes {:>6}: SO_SNDBUF/pipe {:>8} SO_RCVBUF/pipe \
                      {:>8} estimate {:>8} queued {:>8} ({:.2} of the kernel's send figure)",
+                    kind.name(),
                     ask.map_or("default".to_owned(), |a| a.to_string()),
                     chunk,
                     c.send,
