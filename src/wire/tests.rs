@@ -80,7 +80,7 @@ fn all_refused_lists_every_reason_in_order() {
         .build_with(&mut m)
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NetworkUnreachable);
-    let inner = err.get_ref().unwrap().downcast_ref::<PairError>().unwrap();
+    let inner = PairError::of(&err).unwrap();
     let kinds: Vec<Kind> = inner.refusals.iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [Kind::Pipes, Kind::Loopback]);
     let text = err.to_string();

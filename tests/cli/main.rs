@@ -558,7 +558,11 @@ fn a_failing_stdout_still_gets_the_json_written() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(stderr(&out).contains("writing to stdout"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writing to stdout"),
+        "{}",
+        stderr(&out)
+    );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["schema"], "procwire-bench/2");
     std::fs::remove_dir_all(&dir).unwrap();

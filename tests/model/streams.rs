@@ -165,7 +165,7 @@ impl Stream for End {
         fd_readiness(self.read_fd(), self.write_fd())
     }
     fn try_clone(&self) -> Option<Self> {
-        None
+        Some(End::try_clone(self).unwrap())
     }
     fn set_timeout(&self, _: bool, _: Option<Duration>) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())

@@ -305,6 +305,7 @@ mod tests {
                 granted: Capacity {
                     send: row.subject.capacity().unwrap_or(1000),
                     recv: 1,
+                    ..Capacity::default()
                 },
             })
         }

@@ -32,6 +32,7 @@ pub(crate) fn sample() -> Report {
                     capacity_granted: Capacity {
                         send: capacity.unwrap_or(65536),
                         recv: capacity.unwrap_or(65536),
+                        ..Capacity::default()
                     },
                     chunk,
                     placement,

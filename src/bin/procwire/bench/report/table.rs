@@ -207,6 +207,7 @@ mod tests {
         let c = Capacity {
             send: 3_939_840,
             recv: 0,
+            ..Capacity::default()
         };
         assert_eq!(granted(RowKind::Wire(Kind::SocketPair), c), "snd 3.8 MiB");
         assert_eq!(granted(RowKind::Wire(Kind::Pipes), c), "3.8 MiB");

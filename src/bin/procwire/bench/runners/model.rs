@@ -99,9 +99,13 @@ pub fn throughput(
             procwire_gb_s,
             raw_gb_s,
             pairs: blocks.pairs,
+            // The model counts payload bytes only: its capacity is its payload.
             granted: Capacity {
                 send: capacity,
                 recv: capacity,
+                asked: Some(capacity),
+                send_payload: capacity,
+                recv_payload: capacity,
             },
         })
     })
