@@ -51,6 +51,7 @@ compile_error!(
 pub mod child;
 pub mod fd;
 pub mod model;
+mod names;
 
 // The README's examples run as doc tests.
 #[cfg(doctest)]
@@ -61,3 +62,5 @@ pub mod rsh;
 pub mod stderr;
 mod sys;
 pub mod wire;
+
+pub use names::ParseNameError;

@@ -59,6 +59,8 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
+use crate::ParseNameError;
+
 mod builder;
 mod capacity;
 mod end;
@@ -114,19 +116,20 @@ impl fmt::Display for Kind {
     }
 }
 
-impl FromStr for Kind {
-    type Err = io::Error;
+impl crate::names::Named for Kind {
+    const WHAT: &'static str = "wire kind";
+    const ALL: &'static [Kind] = &Kind::ALL;
+    fn name(self) -> &'static str {
+        Kind::name(self)
+    }
+}
 
-    fn from_str(s: &str) -> io::Result<Kind> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("unknown wire kind {s:?}: expected socketpair, pipes or loopback"),
-                )
-            })
+/// `socketpair`, `pipes` or `loopback`; anything else is a [`ParseNameError`] listing them.
+impl FromStr for Kind {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Kind, ParseNameError> {
+        crate::names::parse(s)
     }
 }
 
