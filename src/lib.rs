@@ -64,3 +64,9 @@ mod sys;
 pub mod wire;
 
 pub use names::ParseNameError;
+
+/// The payload of type `T` inside `e`: the one body of every error type's `of` accessor
+/// (`PairError::of`, `TimedOut::of`, `SpawnError::of`, `RshError::of`, `ParseNameError::of`).
+pub(crate) fn payload<T: std::error::Error + 'static>(e: &std::io::Error) -> Option<&T> {
+    e.get_ref()?.downcast_ref()
+}

@@ -48,6 +48,11 @@ pub struct ParseNameError {
 }
 
 impl ParseNameError {
+    /// The `ParseNameError` inside an [`io::Error`] made from one, if that is what it carries.
+    pub fn of(e: &io::Error) -> Option<&ParseNameError> {
+        crate::payload(e)
+    }
+
     /// The text that was parsed.
     pub fn given(&self) -> &str {
         &self.given

@@ -63,6 +63,12 @@ impl RshError {
         }
     }
 
+    /// The `RshError` inside an [`io::Error`] (as [`Ssh::command`](super::Ssh::command)
+    /// returns it), if that is what it carries.
+    pub fn of(e: &io::Error) -> Option<&RshError> {
+        crate::payload(e)
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> RshErrorKind {
         self.kind

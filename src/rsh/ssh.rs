@@ -294,7 +294,7 @@ impl Ssh {
     /// # Errors
     ///
     /// Those of [`argv`](Self::argv), as an [`io::ErrorKind::InvalidInput`] error that carries
-    /// the [`RshError`] (`e.get_ref()` and `downcast_ref::<RshError>()` give it back).
+    /// the [`RshError`] ([`RshError::of`] gives it back).
     pub fn command(&self) -> io::Result<Command> {
         Command::from_argv(self.argv()?)
     }

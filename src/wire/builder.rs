@@ -286,6 +286,6 @@ impl PairError {
     /// }
     /// ```
     pub fn of(e: &io::Error) -> Option<&PairError> {
-        e.get_ref()?.downcast_ref()
+        crate::payload(e)
     }
 }

@@ -315,7 +315,7 @@ fn conflicting_settings_are_refused_naming_both_values() {
             panic!("{ssh:?}: command() must refuse too");
         };
         assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
-        let inner = io.get_ref().and_then(|i| i.downcast_ref::<RshError>());
+        let inner = RshError::of(&io);
         assert_eq!(inner, Some(&e));
     }
 }

@@ -298,7 +298,7 @@ fn program_is_checked_by_argv_so_setters_chain() {
         panic!("command() must refuse an unterminated quote");
     };
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-    let inner = e.get_ref().and_then(|i| i.downcast_ref::<RshError>());
+    let inner = RshError::of(&e);
     assert_eq!(
         inner.map(RshError::kind),
         Some(RshErrorKind::UnterminatedQuote('\''))
