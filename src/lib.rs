@@ -14,6 +14,9 @@
 //!   its stderr on a bounded side channel, connect and stall watchdogs, a close policy that
 //!   always ends in a reap, and rsync's remote-shell parsing ([`child::rsh`]).
 //! - [`stderr`]: that side channel: a sans-IO capture core and a thread driver.
+//! - [`relay`]: bytes from one descriptor to another by `splice(2)` where the kernel can and a
+//!   buffered copy where it cannot, with an outcome that says which, why, and how many bytes
+//!   moved (the seed of the full relay; `procwire exec` runs its bridge on it).
 //! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
 //!   for deterministic tests of protocol code.
 //!
@@ -54,6 +57,7 @@ pub mod model;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 pub mod probe;
+pub mod relay;
 pub mod stderr;
 mod sys;
 pub mod wire;
