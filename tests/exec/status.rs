@@ -47,7 +47,9 @@ fn bad_options_are_usage_errors() {
         &["--connect-timeout", "soon", "--", "true"],
         &["--connect-timeout", "-1", "--", "true"],
         &["--stderr", "loud", "--", "true"],
-        &["--stderr-prefix", "x", "--", "true"],
+        // A prefix implies lines mode; beside an explicit other mode it is an error.
+        &["--stderr", "raw", "--stderr-prefix", "x", "--", "true"],
+        &["--stderr", "quiet", "--stderr-prefix", "x", "--", "true"],
         &[],
     ] {
         let (c, err) = code(args);
@@ -68,6 +70,8 @@ fn connect_timeout_exits_124_and_names_the_watchdog() {
         err.contains("connect watchdog") && err.contains("1s"),
         "{err}"
     );
+    // It names the program and its pid.
+    assert!(err.starts_with("procwire exec: sleep (pid "), "{err}");
 }
 
 #[test]
@@ -154,7 +158,73 @@ fn stderr_modes() {
         "echo why >&2; exit 4",
     ]);
     assert_eq!(out.status.code(), Some(4));
-    assert_eq!(out.stderr, b"why\n");
+    // The tail, under a one-line header naming the program and how it ended.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (header, tail) = err.split_once('\n').unwrap();
+    assert!(
+        header.starts_with("procwire exec: sh (pid ")
+            && header.ends_with("exited with status 4; its last stderr output:"),
+        "{err}"
+    );
+    assert_eq!(tail, "why\n");
+    // Killed by a watchdog: the header says so, then the watchdog's own line.
+    let out = exec(&[
+        "--stderr",
+        "quiet",
+        "--connect-timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo stuck >&2; exec sleep 30",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].contains("killed by the connect watchdog"), "{err}");
+    assert_eq!(lines[1], "stuck");
+    assert!(lines[2].contains("connect watchdog:"), "{err}");
+}
+
+#[test]
+fn a_prefix_implies_lines_mode_and_lines_drop_the_cr_of_crlf() {
+    let out = exec(&[
+        "--stderr-prefix",
+        "[r] ",
+        "--",
+        "sh",
+        "-c",
+        "printf 'ssh says\\r\\nx\\ry\\r\\nlast' >&2",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "[r] ssh says\n[r] x\ry\n[r] last\n"
+    );
+}
+
+#[test]
+fn a_program_without_the_separator_gets_a_tip() {
+    for args in [
+        &["ssh", "-p", "22", "host"][..],
+        &["--wire", "pipes", "ssh", "host"],
+    ] {
+        let (c, err) = code(args);
+        assert_eq!(c, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("after `--`") && err.contains("-- ssh [ARGS]..."),
+            "{args:?}: {err}"
+        );
+    }
+    // With `--` present the error is about the option itself, no tip.
+    let (c, err) = code(&["--bogus", "--", "true"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(!err.contains("after `--`"), "{err}");
+    // Our own option after `--` is taken for the program: 127, with a tip.
+    let (c, err) = code(&["--", "--wire", "pipes", "true"]);
+    assert_eq!(c, 127, "{err}");
+    assert!(err.contains("options go before `--`"), "{err}");
 }
 
 /// The peak resident set of process `pid` so far, in KiB (`VmHWM` in /proc/<pid>/status).
@@ -280,4 +350,18 @@ fn the_program_does_not_outlive_a_killed_exec() {
         assert!(Instant::now() < deadline, "the program still runs: {stat}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn the_wire_values_are_the_librarys_topologies() {
+    let out = Command::new(PROCWIRE)
+        .args(["exec", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for t in procwire::child::Topology::ALL {
+        assert!(help.contains(&format!("- {t}:")), "{t} listed: {help}");
+    }
+    assert!(help.contains("[default: socketpair]"), "{help}");
 }
