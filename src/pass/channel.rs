@@ -187,14 +187,21 @@ impl Channel {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` (and `fd` is closed) when it is not an `AF_UNIX` seqpacket or stream
-    /// socket.
+    /// `InvalidInput` (and `fd` is closed) when it is not a socket, or not an `AF_UNIX`
+    /// seqpacket or stream one.
     ///
     /// [getsockopt(2)]: https://man7.org/linux/man-pages/man2/getsockopt.2.html
     pub fn from_fd(fd: OwnedFd) -> io::Result<Channel> {
         use rustix::net::sockopt;
         let what = "Channel::from_fd: getsockopt(SO_DOMAIN, SO_TYPE, SO_PASSCRED)";
-        let domain = sockopt::socket_domain(&fd).map_err(|e| crate::sys::hint(e.into(), what))?;
+        let domain = sockopt::socket_domain(&fd).map_err(|e| match e {
+            rustix::io::Errno::NOTSOCK => scm::invalid(
+                "Channel::from_fd: the descriptor is not a socket; a channel needs an AF_UNIX \
+                 SOCK_SEQPACKET or SOCK_STREAM socket"
+                    .into(),
+            ),
+            e => crate::sys::hint(e.into(), what),
+        })?;
         let ty = sockopt::socket_type(&fd).map_err(|e| crate::sys::hint(e.into(), what))?;
         let kind = match (domain, ty) {
             (AddressFamily::UNIX, SocketType::SEQPACKET) => Kind::SeqPacket,
@@ -350,7 +357,11 @@ impl Channel {
                         "Channel::recv: the peer closed the stream mid-message ({have} of {} \
                          bytes of a {})",
                         buf.len(),
-                        if eof_ok { "length prefix" } else { "message body" }
+                        if eof_ok {
+                            "length prefix"
+                        } else {
+                            "message body"
+                        }
                     ),
                 ));
             }
