@@ -13,10 +13,19 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use crate::in_own_process;
 use crate::support::HELPER_OK;
 
-/// Sends 8 copies of a pipe's write end with one data byte.
-fn send_eight(socket: impl AsFd) {
+/// Sends 8 copies of a pipe's write end with `data`.
+fn send_eight(socket: impl AsFd, data: &[u8]) {
     let (_r, w) = crate::pipe();
-    pass::send_fds(socket, &[IoSlice::new(b"8")], &[w.as_fd(); 8]).unwrap();
+    pass::send_fds(socket, &[IoSlice::new(data)], &[w.as_fd(); 8]).unwrap();
+}
+
+/// Checks `err` is the `InvalidData` error for lost descriptors and says each of `parts`.
+fn assert_lost(err: &io::Error, parts: &[&str]) {
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    let text = err.to_string();
+    for part in ["MSG_CTRUNC", "closed"].iter().chain(parts) {
+        assert!(text.contains(part), "missing {part:?} in: {text}");
+    }
 }
 
 #[test]
@@ -30,24 +39,14 @@ fn room_for_one_descriptor_and_eight_sent_is_a_clear_error_without_leaks() {
     let (c, d) = Channel::pair_of(Kind::SeqPacket).unwrap();
     let d = OwnedFd::from(d);
     for (tx, rx) in [(a.as_fd(), b.as_fd()), (c.as_fd(), d.as_fd())] {
-        send_eight(tx);
+        send_eight(tx, b"8");
         let before = open_fds().unwrap();
         let mut buf = [0u8; 4];
         let err = pass::recv_fds(rx, &mut [IoSliceMut::new(&mut buf)], 1).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
-        let text = err.to_string();
-        for part in [
-            "MSG_CTRUNC",
-            "1 of them arrived",
-            "room for 1",
-            "closed",
-            "max_fds",
-        ] {
-            assert!(text.contains(part), "missing {part:?} in: {text}");
-        }
+        assert_lost(&err, &["1 of them arrived", "room for 1", "max_fds"]);
         assert_eq!(open_fds().unwrap(), before, "a descriptor leaked");
         // The socket is still usable: the next message comes through whole.
-        send_eight(tx);
+        send_eight(tx, b"8");
         let (n, fds) = pass::recv_fds(rx, &mut [IoSliceMut::new(&mut buf)], 8).unwrap();
         assert_eq!((n, fds.len()), (1, 8));
     }
@@ -117,6 +116,9 @@ fn lower_limit() -> Rlimit {
     old
 }
 
+/// A receive that is expected to fail.
+type Receiver<'a> = dyn Fn() -> io::Error + 'a;
+
 #[test]
 fn descriptors_beyond_rlimit_nofile_are_a_clear_error_without_leaks() {
     if !in_own_process("ctrunc::descriptors_beyond_rlimit_nofile_are_a_clear_error_without_leaks") {
@@ -133,31 +135,23 @@ fn descriptors_beyond_rlimit_nofile_are_a_clear_error_without_leaks() {
     };
     let seqpacket = || d.recv().unwrap_err();
     let stream = || f.recv().unwrap_err();
-    let cases: [(BorrowedFd<'_>, &[u8], &dyn Fn() -> io::Error); 3] = [
+    let cases: [(BorrowedFd<'_>, &[u8], &Receiver); 3] = [
         (a.as_fd(), b"x", &recv_fds),
         (c.as_fd(), b"x", &seqpacket),
         (e.as_fd(), &[1, 0, 0, 0, b'x'], &stream),
     ];
     for (tx, data, rx) in cases {
-        let (_r, w) = crate::pipe();
-        pass::send_fds(tx, &[IoSlice::new(data)], &[w.as_fd(); 8]).unwrap();
-        drop(w);
+        send_eight(tx, data);
         let _held = fill_holes();
         let before = open_fds().unwrap();
         let old = lower_limit();
         let err = rx();
         setrlimit(Resource::Nofile, old).unwrap();
-        assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
-        let text = err.to_string();
-        for part in [
-            "MSG_CTRUNC",
-            "2 of them arrived",
-            "could not install",
-            "RLIMIT_NOFILE",
-        ] {
-            assert!(text.contains(part), "missing {part:?} in: {text}");
-        }
-        assert_eq!(open_fds().unwrap(), before, "a descriptor leaked: {text}");
+        assert_lost(
+            &err,
+            &["2 of them arrived", "could not install", "RLIMIT_NOFILE"],
+        );
+        assert_eq!(open_fds().unwrap(), before, "a descriptor leaked: {err}");
     }
     println!("{HELPER_OK}");
 }

@@ -26,10 +26,7 @@ fn round_trip(a: impl AsFd, b: impl AsFd, n: usize) {
     assert_eq!(got, 7);
     assert_eq!((&x, &y[..4]), (b"hdr", &b":fds"[..]));
     assert_eq!(fds.len(), n);
-    let mut numbers: Vec<i32> = fds
-        .iter()
-        .map(|f| std::os::fd::AsRawFd::as_raw_fd(f))
-        .collect();
+    let mut numbers: Vec<i32> = fds.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), n, "every descriptor is a new one");
