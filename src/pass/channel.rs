@@ -4,10 +4,12 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::net::{AddressFamily, RecvFlags, ReturnFlags, SocketFlags, SocketType};
 
+use crate::names::ParseNameError;
 use crate::sys::io::{Again, Target, write_all};
 use crate::sys::scm;
 
@@ -26,20 +28,53 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in [`Channel::pair`]'s order of preference.
+    pub const ALL: [Kind; 2] = [Kind::SeqPacket, Kind::Stream];
+
+    /// The kind's name: `seqpacket` or `stream` (what `Display` prints and `FromStr` takes).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::SeqPacket => "seqpacket",
+            Kind::Stream => "stream",
+        }
+    }
+
     fn socket_type(self) -> SocketType {
         match self {
             Kind::SeqPacket => SocketType::SEQPACKET,
             Kind::Stream => SocketType::STREAM,
         }
     }
+
+    /// The `socketpair(2)` type constant, for errors.
+    fn constant(self) -> &'static str {
+        match self {
+            Kind::SeqPacket => "SOCK_SEQPACKET",
+            Kind::Stream => "SOCK_STREAM",
+        }
+    }
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::SeqPacket => "seqpacket",
-            Kind::Stream => "stream",
-        })
+        f.write_str(self.name())
+    }
+}
+
+impl crate::names::Named for Kind {
+    const WHAT: &'static str = "channel kind";
+    const ALL: &'static [Kind] = &Kind::ALL;
+    fn name(self) -> &'static str {
+        Kind::name(self)
+    }
+}
+
+/// `seqpacket` or `stream`; anything else is a [`ParseNameError`] listing them.
+impl FromStr for Kind {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Kind, ParseNameError> {
+        crate::names::parse(s)
     }
 }
 
@@ -59,7 +94,8 @@ pub struct Message {
 /// Made by [`Channel::pair`] on an `AF_UNIX` `SOCK_SEQPACKET` [socketpair(2)], so the kernel
 /// keeps the boundaries and no framing is done by hand; where seqpacket is refused, a
 /// `SOCK_STREAM` pair with a 4-byte little-endian length before each message ([`Kind::Stream`]).
-/// Both ends are close-on-exec and blocking. An end becomes an [`OwnedFd`] (`From`) to hand to a
+/// Both ends are close-on-exec and blocking; keep them blocking (a stream end that returned
+/// `WouldBlock` mid-frame would be out of step). An end becomes an [`OwnedFd`] (`From`) to hand to a
 /// child, and the child makes its end back with [`Channel::from_fd`] (`TryFrom<OwnedFd>`), which
 /// finds the kind from the socket.
 ///
@@ -164,7 +200,7 @@ impl Channel {
         .map_err(|e| {
             crate::sys::hint(
                 e.into(),
-                &format!("socketpair(AF_UNIX, {}, SOCK_CLOEXEC)", kind_name(kind)),
+                &format!("socketpair(AF_UNIX, {}, SOCK_CLOEXEC)", kind.constant()),
             )
         })?;
         Ok((Channel::new(a, kind, false), Channel::new(b, kind, false)))
@@ -369,13 +405,6 @@ impl Channel {
             have += got.bytes;
         }
         Ok(true)
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::SeqPacket => "SOCK_SEQPACKET",
-        Kind::Stream => "SOCK_STREAM",
     }
 }
 

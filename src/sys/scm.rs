@@ -168,12 +168,14 @@ fn ctrunc(got: usize, max_fds: usize, bytes: usize) -> io::Error {
         "the kernel could not install them all: this process is at RLIMIT_NOFILE (close \
          descriptors or raise the limit, ulimit -n) or a security module (SELinux, AppArmor) \
          refused one; or the message carried more descriptors than there was room for"
+            .to_string()
     } else {
-        "the message carried more than the room for {max_fds}: receive with a larger max_fds \
-         (at most 253) or have the sender split them; or this process is at RLIMIT_NOFILE or \
-         a security module refused one"
+        format!(
+            "the message carried more than the room for {max_fds}: receive with a larger \
+             max_fds (at most {MAX_FDS}) or have the sender split them; or this process is at \
+             RLIMIT_NOFILE or a security module refused one"
+        )
     };
-    let causes = causes.replace("{max_fds}", &max_fds.to_string());
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(

@@ -33,6 +33,15 @@ fn pair_prefers_seqpacket_and_eof_is_none_after_the_last_message() {
 }
 
 #[test]
+fn kinds_have_names_for_the_command_line() {
+    for kind in Kind::ALL {
+        assert_eq!(kind.to_string().parse::<Kind>().unwrap(), kind);
+    }
+    let err = "dgram".parse::<Kind>().unwrap_err();
+    assert_eq!(err.expected(), ["seqpacket", "stream"]);
+}
+
+#[test]
 fn an_end_becomes_an_owned_fd_and_back_with_its_kind() {
     for kind in [Kind::SeqPacket, Kind::Stream] {
         let (a, b) = Channel::pair_of(kind).unwrap();
