@@ -4,12 +4,10 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::net::{AddressFamily, RecvFlags, ReturnFlags, SocketFlags, SocketType};
 
-use crate::names::ParseNameError;
 use crate::sys::io::{Again, Target, write_all};
 use crate::sys::scm;
 
@@ -31,7 +29,7 @@ impl Kind {
     /// Every kind, in [`Channel::pair`]'s order of preference.
     pub const ALL: [Kind; 2] = [Kind::SeqPacket, Kind::Stream];
 
-    /// The kind's name: `seqpacket` or `stream` (what `Display` prints and `FromStr` takes).
+    /// The kind's name: `seqpacket` or `stream` (what `Display` prints).
     pub fn name(self) -> &'static str {
         match self {
             Kind::SeqPacket => "seqpacket",
@@ -58,23 +56,6 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl crate::names::Named for Kind {
-    const WHAT: &'static str = "channel kind";
-    const ALL: &'static [Kind] = &Kind::ALL;
-    fn name(self) -> &'static str {
-        Kind::name(self)
-    }
-}
-
-/// `seqpacket` or `stream`; anything else is a [`ParseNameError`] listing them.
-impl FromStr for Kind {
-    type Err = ParseNameError;
-
-    fn from_str(s: &str) -> Result<Kind, ParseNameError> {
-        crate::names::parse(s)
     }
 }
 

@@ -33,12 +33,10 @@ fn pair_prefers_seqpacket_and_eof_is_none_after_the_last_message() {
 }
 
 #[test]
-fn kinds_have_names_for_the_command_line() {
-    for kind in Kind::ALL {
-        assert_eq!(kind.to_string().parse::<Kind>().unwrap(), kind);
-    }
-    let err = "dgram".parse::<Kind>().unwrap_err();
-    assert_eq!(err.expected(), ["seqpacket", "stream"]);
+fn kinds_have_names() {
+    let names: Vec<String> = Kind::ALL.iter().map(|k| k.to_string()).collect();
+    assert_eq!(names, ["seqpacket", "stream"]);
+    assert_eq!(Kind::Stream.name(), "stream");
 }
 
 #[test]
