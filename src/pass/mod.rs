@@ -22,9 +22,11 @@
 //!   module (SELinux, AppArmor) refused one. The descriptors it did not install are closed by
 //!   the kernel; the ones it did are [`OwnedFd`]s, which procwire drops before returning an
 //!   `InvalidData` error that says so and what to try. Nothing leaks, nothing vanishes silently.
-//! - The control buffer is sized exactly for the descriptors asked for, plus an
-//!   `SCM_CREDENTIALS` message when `SO_PASSCRED` is on for the socket (the kernel then adds the
-//!   sender's credentials to every message, ahead of the descriptors).
+//! - The control buffer is sized for the descriptors asked for (`CMSG_SPACE`, so an odd count
+//!   has room for one more, which is refused like any excess), plus an `SCM_CREDENTIALS`
+//!   message when `SO_PASSCRED` is on for the socket (the kernel then adds the sender's
+//!   credentials to every message, ahead of the descriptors; a buffer without room for them
+//!   would cut descriptors).
 //! - Descriptors are [`OwnedFd`] / [`BorrowedFd`], never raw integers; several per message.
 //! - Sends use `MSG_NOSIGNAL`: a gone peer is `BrokenPipe`, never `SIGPIPE`.
 //!
@@ -140,16 +142,18 @@ pub fn send_fds(
 /// without descriptors; [`Channel`] never does). The socket may carry descriptors or not: a
 /// message without any comes back with an empty vector.
 ///
-/// The control buffer has room for exactly `max_fds` descriptors, plus the sender's
-/// credentials when `SO_PASSCRED` is on for `socket` (asked with [getsockopt(2)] each call).
+/// The control buffer has room for `max_fds` descriptors (rounded up to `CMSG_SPACE`), plus
+/// the sender's credentials when `SO_PASSCRED` is on for `socket` (asked with [getsockopt(2)]
+/// each call).
 ///
 /// # Errors
 ///
 /// - `InvalidInput`: `max_fds` is 0 or more than [`MAX_FDS`].
-/// - `InvalidData` when the kernel cut the control data (`MSG_CTRUNC`): the message carried
-///   more than `max_fds` descriptors, this process is at `RLIMIT_NOFILE`, or a security module
+/// - `InvalidData` when the message's descriptors were not all taken: the message carried
+///   more than `max_fds` (the kernel cut the control data, `MSG_CTRUNC`, or the padding took
+///   one more), or, with `MSG_CTRUNC`, this process is at `RLIMIT_NOFILE` or a security module
 ///   refused one. Every descriptor that did arrive is closed by then, and the message's data is
-///   consumed; the message says which cause is likely and what to try.
+///   consumed; the error says which cause is likely and what to try.
 /// - `InvalidData` when a seqpacket or datagram message was longer than `bufs` (`MSG_TRUNC`):
 ///   its tail is lost, and so are its descriptors (closed).
 /// - `WouldBlock` on a non-blocking socket with nothing to read.

@@ -36,7 +36,7 @@ const HEADER: usize = rustix::cmsg_aligned_space!(ScmRights(0));
 
 /// The largest receive control buffer, plus the slack to align it (`cmsghdr` is aligned as
 /// `size_t`).
-const RECV_SPACE: usize = CREDS_SPACE + HEADER + MAX_FDS * size_of::<i32>() + align_of::<usize>();
+const RECV_SPACE: usize = CREDS_SPACE + rustix::cmsg_space!(ScmRights(MAX_FDS));
 
 /// A `InvalidInput` error with `msg`.
 pub(crate) fn invalid(msg: String) -> io::Error {
@@ -116,11 +116,12 @@ pub(crate) struct Received {
 }
 
 /// One [recvmsg(2)] with `MSG_CMSG_CLOEXEC` (plus `flags`), `EINTR` retried, and a control
-/// buffer with room for exactly `max_fds` descriptors (1..=[`MAX_FDS`]) after an
-/// `SCM_CREDENTIALS` message when `creds` says `SO_PASSCRED` is on.
+/// buffer with room for `max_fds` descriptors (1..=[`MAX_FDS`]) after an `SCM_CREDENTIALS`
+/// message when `creds` says `SO_PASSCRED` is on.
 ///
-/// `MSG_CTRUNC` is an `InvalidData` error, returned after every descriptor that did arrive is
-/// closed (they are `OwnedFd`s, dropped here).
+/// `MSG_CTRUNC`, or more than `max_fds` descriptors (the buffer is `CMSG_SPACE`-padded, so an
+/// odd `max_fds` has room for one more), is an `InvalidData` error, returned after every
+/// descriptor that did arrive is closed (they are `OwnedFd`s, dropped here).
 ///
 /// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
 pub(crate) fn recv(
@@ -132,9 +133,12 @@ pub(crate) fn recv(
 ) -> io::Result<Received> {
     check_count(max_fds, "recvmsg(SCM_RIGHTS)")?;
     let mut space = [MaybeUninit::<u8>::uninit(); RECV_SPACE];
-    // Exactly this much control space: the kernel installs as many descriptors as fit
-    // (`(controllen - CMSG_LEN(0)) / sizeof(int)`), so padding would admit more than asked.
-    let len = if creds { CREDS_SPACE } else { 0 } + HEADER + max_fds * size_of::<i32>();
+    // `CMSG_SPACE`, not `CMSG_LEN`: the kernel would fill a `CMSG_LEN` buffer, but the parser
+    // (like glibc's `CMSG_NXTHDR`) does not step to a last message whose padded length runs
+    // past the buffer, and its descriptors would never be seen or closed.
+    let rights = rustix::cmsg_aligned_space!(ScmRights(max_fds));
+    let room = (rights - HEADER) / size_of::<i32>();
+    let len = if creds { CREDS_SPACE } else { 0 } + rights;
     let start = space.as_ptr().align_offset(align_of::<usize>());
     let mut control = RecvAncillaryBuffer::new(&mut space[start..start + len]);
     let msg = loop {
@@ -150,10 +154,20 @@ pub(crate) fn recv(
             fds.extend(got);
         }
     }
-    if msg.flags.contains(ReturnFlags::CTRUNC) || fds.len() > max_fds {
+    // Everything is drained, so the buffer's `Drop` has nothing to close, and it must not run:
+    // rustix 1.1.6 drains again from an offset advanced by each message's unpadded `cmsg_len`
+    // (28 for `SCM_CREDENTIALS`), which leaves a misaligned `cmsghdr` in reach; with debug
+    // assertions that is a panic that aborts the process, without them undefined behaviour.
+    // Forgetting it frees nothing (it borrows `space`).
+    std::mem::forget(control);
+    let ctrunc = msg.flags.contains(ReturnFlags::CTRUNC);
+    if ctrunc || fds.len() > max_fds {
         let got = fds.len();
         drop(fds);
-        return Err(ctrunc(got, max_fds, msg.bytes));
+        // All the room used (or more than asked): the message carried too many; room left:
+        // the kernel could not install the rest.
+        let too_many = got >= room || got > max_fds;
+        return Err(lost(got, max_fds, msg.bytes, ctrunc, too_many));
     }
     Ok(Received {
         bytes: msg.bytes,
@@ -162,26 +176,25 @@ pub(crate) fn recv(
     })
 }
 
-/// The error for control data the kernel cut (`MSG_CTRUNC`), most likely cause first.
-fn ctrunc(got: usize, max_fds: usize, bytes: usize) -> io::Error {
-    let causes = if got < max_fds {
+/// The error for descriptors not all taken, most likely cause first.
+fn lost(got: usize, max_fds: usize, bytes: usize, ctrunc: bool, too_many: bool) -> io::Error {
+    let causes = if too_many {
+        format!(
+            "the message carried more than max_fds ({max_fds}): receive with a larger max_fds \
+             (at most {MAX_FDS}) or have the sender split them"
+        )
+    } else {
         "the kernel could not install them all: this process is at RLIMIT_NOFILE (close \
          descriptors or raise the limit, ulimit -n) or a security module (SELinux, AppArmor) \
-         refused one; or the message carried more descriptors than there was room for"
+         refused one"
             .to_string()
-    } else {
-        format!(
-            "the message carried more than the room for {max_fds}: receive with a larger \
-             max_fds (at most {MAX_FDS}) or have the sender split them; or this process is at \
-             RLIMIT_NOFILE or a security module refused one"
-        )
     };
+    let flag = if ctrunc { " (MSG_CTRUNC)" } else { "" };
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "recvmsg: descriptors were lost (MSG_CTRUNC): {got} of them arrived (room for \
-             {max_fds}) and have been closed again, and the message's {bytes} data bytes are \
-             consumed; {causes}"
+            "recvmsg: a message's descriptors were not all taken{flag}: {got} arrived and have \
+             been closed again, and the message's {bytes} data bytes are consumed; {causes}"
         ),
     )
 }

@@ -139,3 +139,19 @@ fn received_descriptors_need_no_owner_beyond_the_vector() {
     std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut rest).unwrap();
     assert!(rest.is_empty());
 }
+
+#[test]
+fn with_so_passcred_on_the_credentials_take_no_descriptor_room() {
+    // The kernel puts the sender's credentials ahead of the descriptors in every message; a
+    // buffer sized for descriptors alone would cut the last ones (MSG_CTRUNC).
+    let (a, b) = UnixStream::pair().unwrap();
+    rustix::net::sockopt::set_socket_passcred(&b, true).unwrap();
+    round_trip(&a, &b, MAX_FDS);
+    let (a, b) = Channel::pair_of(Kind::SeqPacket).unwrap();
+    rustix::net::sockopt::set_socket_passcred(&b, true).unwrap();
+    let b = Channel::from_fd(OwnedFd::from(b)).unwrap();
+    let (_r, w) = pipe();
+    a.send(b"creds", &vec![w.as_fd(); MAX_FDS]).unwrap();
+    let msg = b.recv().unwrap().unwrap();
+    assert_eq!((&msg.data[..], msg.fds.len()), (&b"creds"[..], MAX_FDS));
+}
