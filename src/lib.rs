@@ -16,6 +16,8 @@
 //! - [`rsh`]: remote shells as rsync runs them: splitting `-e` commands by rsync's rules, host
 //!   specs, POSIX-shell quoting of remote words, and an ssh argv builder that refuses option-like
 //!   hosts and conflicting settings (its [`Command`](child::Command) comes from [`child`]).
+//! - [`pass`]: descriptors between processes (`SCM_RIGHTS`): `send_fds`/`recv_fds` on any Unix
+//!   socket, close-on-exec at birth, `MSG_CTRUNC` an error, and a seqpacket message `Channel`.
 //! - [`stderr`]: that side channel: a sans-IO capture core and a thread driver.
 //! - [`relay`]: bytes from one descriptor to another by `splice(2)` where the kernel can and a
 //!   buffered copy where it cannot, with an outcome that says which, why, and how many bytes
@@ -55,6 +57,7 @@ pub mod child;
 pub mod fd;
 pub mod model;
 mod names;
+pub mod pass;
 
 // The README's examples run as doc tests.
 #[cfg(doctest)]

@@ -14,6 +14,8 @@
 //! - `hooks`: what a child runs between `fork` and `exec` (the signal disposition of `SIGPIPE`,
 //!   `PR_SET_PDEATHSIG`, a new session). It is the one file of the crate allowed `unsafe`:
 //!   `CommandExt::pre_exec` is an unsafe function.
+//! - [`scm`]: descriptors in socket messages (`SCM_RIGHTS` with [sendmsg(2)]/[recvmsg(2)]):
+//!   exact control buffers, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC` an error with nothing leaked.
 //! - [`error`]: errors that say what failed and, for descriptor exhaustion, what to do.
 //!
 //! # Porting
@@ -28,6 +30,8 @@
 //! [eventfd(2)]: https://man7.org/linux/man-pages/man2/eventfd.2.html
 //! [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
 //! [pidfd_open(2)]: https://man7.org/linux/man-pages/man2/pidfd_open.2.html
+//! [sendmsg(2)]: https://man7.org/linux/man-pages/man2/sendmsg.2.html
+//! [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
 //! [pidfd_send_signal(2)]: https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html
 
 pub(crate) mod error;
@@ -36,6 +40,7 @@ pub(crate) mod hooks;
 pub(crate) mod io;
 pub(crate) mod pidfd;
 pub(crate) mod poll;
+pub(crate) mod scm;
 pub(crate) mod splice;
 pub(crate) mod waker;
 

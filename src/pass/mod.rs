@@ -1,0 +1,202 @@
+//! Descriptors between processes: `SCM_RIGHTS` over Unix sockets, done safely.
+//!
+//! A process hands another an open file, pipe, socket or listening socket by sending it in the
+//! control data of a message on an `AF_UNIX` socket ([unix(7)], [cmsg(3)], [sendmsg(2)],
+//! [recvmsg(2)]); the receiver gets a new descriptor for the same open file description. Two
+//! levels:
+//!
+//! - [`send_fds`] / [`recv_fds`]: one message with 1..=[`MAX_FDS`] descriptors on any connected
+//!   Unix stream, seqpacket or datagram socket (a [`wire`](crate::wire) socketpair end,
+//!   [`UnixStream`](std::os::unix::net::UnixStream),
+//!   [`UnixDatagram`](std::os::unix::net::UnixDatagram), a [`Channel`]).
+//! - [`Channel`]: a `SOCK_SEQPACKET` socketpair where one [`Channel::send`] is one
+//!   [`Channel::recv`] (data and descriptors together), with a stream fallback.
+//!
+//! What the crates in use today get wrong, and this module does not:
+//!
+//! - Received descriptors are close-on-exec from birth: [recvmsg(2)] gets `MSG_CMSG_CLOEXEC`,
+//!   so a child spawned on another thread at that moment never inherits one (a later
+//!   `fcntl(F_SETFD)` would leave that window open).
+//! - `MSG_CTRUNC` is checked. The kernel sets it when it could not install every descriptor:
+//!   the control buffer was too small, this process is at `RLIMIT_NOFILE`, or a security
+//!   module (SELinux, AppArmor) refused one. The descriptors it did not install are closed by
+//!   the kernel; the ones it did are [`OwnedFd`]s, which procwire drops before returning an
+//!   `InvalidData` error that says so and what to try. Nothing leaks, nothing vanishes silently.
+//! - The control buffer is sized for the descriptors asked for (`CMSG_SPACE`, so an odd count
+//!   has room for one more, which is refused like any excess), plus an `SCM_CREDENTIALS`
+//!   message when `SO_PASSCRED` is on for the socket (the kernel then adds the sender's
+//!   credentials to every message, ahead of the descriptors; a buffer without room for them
+//!   would cut descriptors).
+//! - Descriptors are [`OwnedFd`] / [`BorrowedFd`], never raw integers; several per message.
+//! - Sends use `MSG_NOSIGNAL`: a gone peer is `BrokenPipe`, never `SIGPIPE`.
+//!
+//! # Stream sockets
+//!
+//! On `SOCK_STREAM` there are no messages, only bytes; the kernel attaches the descriptors to
+//! the first byte the [sendmsg(2)] call sent, and delivers them to the [recvmsg(2)] that reads
+//! that byte. Hence:
+//!
+//! - At least one data byte must go with the descriptors: a stream cannot carry descriptors on
+//!   nothing. [`send_fds`] refuses empty data (`InvalidInput`) on every socket type, so code
+//!   written against a seqpacket socket keeps working on a stream.
+//! - A receiver that reads that byte with plain [read(2)] (or [`std::io::Read`]) loses the
+//!   descriptors: the kernel closes them, nothing leaks into the receiver, but they are gone.
+//!   Read every byte that may carry descriptors with [`recv_fds`].
+//! - A read never spans two sends that both carry descriptors, so one [`recv_fds`] returns at
+//!   most one send's descriptors; it may return fewer data bytes than were sent.
+//! - [`send_fds`] may send fewer bytes than given (a signal, a non-blocking socket); the
+//!   descriptors went with the first of them, so send the rest with plain writes.
+//!
+//! # Limits
+//!
+//! - At most [`MAX_FDS`] (253, the kernel's `SCM_MAX_FD`) descriptors per message; more is an
+//!   `InvalidInput` error before any syscall.
+//! - Descriptors sent and not yet received count against the sender's `RLIMIT_NOFILE`; past it
+//!   [sendmsg(2)] fails with `ETOOMANYREFS`, and the error says so.
+//! - `SO_PASSPIDFD` (Linux 6.5) is not supported: the pidfd it adds to every message would not
+//!   be closed.
+//!
+//! ```
+//! use std::io::{IoSlice, IoSliceMut, Read, Write};
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! // Pass one end of another socketpair over (a, b).
+//! let (mut mine, theirs) = UnixStream::pair()?;
+//! procwire::pass::send_fds(&a, &[IoSlice::new(b"take this")], &[theirs.as_fd()])?;
+//! drop(theirs); // the receiver has its own descriptor now
+//! let mut buf = [0u8; 16];
+//! let (n, mut fds) = procwire::pass::recv_fds(&b, &mut [IoSliceMut::new(&mut buf)], 1)?;
+//! assert_eq!(&buf[..n], b"take this");
+//! let mut passed = UnixStream::from(fds.pop().unwrap());
+//! passed.write_all(b"hello")?;
+//! let mut got = [0u8; 5];
+//! mine.read_exact(&mut got)?;
+//! assert_eq!(&got, b"hello");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [unix(7)]: https://man7.org/linux/man-pages/man7/unix.7.html
+//! [cmsg(3)]: https://man7.org/linux/man-pages/man3/cmsg.3.html
+//! [sendmsg(2)]: https://man7.org/linux/man-pages/man2/sendmsg.2.html
+//! [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+//! [read(2)]: https://man7.org/linux/man-pages/man2/read.2.html
+
+mod channel;
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::net::{RecvFlags, ReturnFlags};
+
+pub use channel::{Channel, Kind, Message};
+
+use crate::sys::scm;
+
+/// The most descriptors one message may carry: the kernel's `SCM_MAX_FD`.
+pub const MAX_FDS: usize = scm::MAX_FDS;
+
+/// Sends `data` (vectored) with `fds` attached, in one [sendmsg(2)] with `SCM_RIGHTS` and
+/// `MSG_NOSIGNAL`, on a connected Unix socket of any type.
+///
+/// Returns the data bytes sent. On a seqpacket or datagram socket that is all of them; on a
+/// stream socket it may be fewer (see the [module docs](self#stream-sockets)): the descriptors
+/// went with the first byte, send the rest with plain writes. The descriptors stay open here;
+/// the receiver gets its own.
+///
+/// # Errors
+///
+/// - `InvalidInput`, before any syscall: no descriptors or more than [`MAX_FDS`] (use a plain
+///   write, or split them), or no data bytes (a stream socket carries descriptors on a byte).
+/// - `BrokenPipe` when the peer is gone; `WouldBlock` on a non-blocking socket that is full.
+/// - `ETOOMANYREFS` when the descriptors in flight exceed this process's `RLIMIT_NOFILE`.
+///
+/// [sendmsg(2)]: https://man7.org/linux/man-pages/man2/sendmsg.2.html
+pub fn send_fds(
+    socket: impl AsFd,
+    data: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    if fds.is_empty() {
+        return Err(scm::invalid(
+            "send_fds: no descriptors to send; use a plain write for data alone".into(),
+        ));
+    }
+    if data.iter().all(|d| d.is_empty()) {
+        return Err(scm::invalid(
+            "send_fds: no data bytes; at least one must go with the descriptors (on a stream \
+             socket the kernel attaches them to a byte)"
+                .into(),
+        ));
+    }
+    scm::send(socket.as_fd(), data, fds)
+}
+
+/// Receives one message into `bufs` (vectored) with up to `max_fds` (1..=[`MAX_FDS`])
+/// descriptors, in one [recvmsg(2)] with `MSG_CMSG_CLOEXEC`.
+///
+/// Returns the data bytes received and the descriptors, each an [`OwnedFd`] that was
+/// close-on-exec from the moment the kernel installed it. `(0, [])` is end of file on a stream
+/// or seqpacket socket whose peer is gone (a seqpacket peer may also have sent an empty message
+/// without descriptors; [`Channel`] never does). The socket may carry descriptors or not: a
+/// message without any comes back with an empty vector.
+///
+/// The control buffer has room for `max_fds` descriptors (rounded up to `CMSG_SPACE`), plus
+/// the sender's credentials when `SO_PASSCRED` is on for `socket` (asked with [getsockopt(2)]
+/// each call).
+///
+/// # Errors
+///
+/// - `InvalidInput`: `max_fds` is 0 or more than [`MAX_FDS`].
+/// - `InvalidData` when the message's descriptors were not all taken: the message carried
+///   more than `max_fds` (the kernel cut the control data, `MSG_CTRUNC`, or the padding took
+///   one more), or, with `MSG_CTRUNC`, this process is at `RLIMIT_NOFILE` or a security module
+///   refused one. Every descriptor that did arrive is closed by then, and the message's data is
+///   consumed; the error says which cause is likely and what to try.
+/// - `InvalidData` when a seqpacket or datagram message was longer than `bufs` (`MSG_TRUNC`):
+///   its tail is lost, and so are its descriptors (closed).
+/// - `WouldBlock` on a non-blocking socket with nothing to read.
+///
+/// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+/// [getsockopt(2)]: https://man7.org/linux/man-pages/man2/getsockopt.2.html
+pub fn recv_fds(
+    socket: impl AsFd,
+    bufs: &mut [IoSliceMut<'_>],
+    max_fds: usize,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    if max_fds == 0 {
+        return Err(scm::invalid(
+            "recv_fds: max_fds is 0; use a plain read for data alone (which would make the \
+             kernel close any descriptors it carries)"
+                .into(),
+        ));
+    }
+    scm::check_count(max_fds, "recv_fds")?;
+    let socket = socket.as_fd();
+    let creds = rustix::net::sockopt::socket_passcred(socket)
+        .map_err(|e| crate::sys::hint(e.into(), "getsockopt(SO_PASSCRED)"))?;
+    let got = scm::recv(socket, bufs, max_fds, creds, RecvFlags::empty())?;
+    if got.flags.contains(ReturnFlags::TRUNC) {
+        let room: usize = bufs.iter().map(|b| b.len()).sum();
+        return Err(truncated(room, None));
+    }
+    Ok((got.bytes, got.fds))
+}
+
+/// The error for a message longer than the room for it (`MSG_TRUNC`); its descriptors are
+/// closed by the time the caller sees it.
+fn truncated(room: usize, len: Option<usize>) -> io::Error {
+    let len = match len {
+        Some(n) => format!("{n} bytes"),
+        None => "more bytes".into(),
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "recvmsg: a message of {len} did not fit the {room} bytes of room (MSG_TRUNC); its \
+             tail is lost and its descriptors are closed: receive into larger buffers or have \
+             the sender send smaller messages"
+        ),
+    )
+}

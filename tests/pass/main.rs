@@ -1,0 +1,68 @@
+//! Integration tests of `procwire::pass`: descriptors between real processes over real
+//! sockets, grouped by concern.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod channel;
+mod ctrunc;
+mod kinds;
+mod prop;
+mod python;
+mod quirk;
+mod roundtrip;
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+
+use support::{HELPER_ENV, assert_helper_ok, in_helper, rerun};
+
+/// A pipe, both ends close-on-exec: (read, write).
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()
+}
+
+/// Reads exactly `n` bytes from `fd`.
+pub fn read_n(fd: impl AsFd, n: usize) -> Vec<u8> {
+    let mut got = vec![0u8; n];
+    std::fs::File::from(fd.as_fd().try_clone_to_owned().unwrap())
+        .read_exact(&mut got)
+        .unwrap();
+    got
+}
+
+/// Writes all of `data` to `fd`.
+pub fn write_to(fd: impl AsFd, data: &[u8]) {
+    use std::io::Write;
+    std::fs::File::from(fd.as_fd().try_clone_to_owned().unwrap())
+        .write_all(data)
+        .unwrap();
+}
+
+/// True in the helper process; outside it, runs test `path` there (so that its descriptor
+/// counts see no other test's descriptors), checks it got through, and returns false.
+pub fn in_own_process(path: &str) -> bool {
+    if in_helper() {
+        return true;
+    }
+    assert_helper_ok(&rerun(path, &[]));
+    false
+}
+
+/// Starts test `path` of this binary as a helper process with `stdin` as its descriptor 0.
+pub fn spawn_helper(path: &str, stdin: OwnedFd) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([path, "--exact", "--nocapture", "--test-threads=1"])
+        .env(HELPER_ENV, path)
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// In a helper started by [`spawn_helper`]: its descriptor 0, duplicated (close-on-exec).
+pub fn helper_stdin() -> OwnedFd {
+    std::io::stdin().as_fd().try_clone_to_owned().unwrap()
+}
