@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use rustix::event::PollFlags;
 
-use super::process::Handle;
-use super::watchdog::Shared;
+use super::handle::Handle;
+use super::state::{Dir, Shared};
 use super::{Exit, Watchdog};
-use crate::sys::poll::wait_or_woken;
 use crate::sys::splice::splice_waiting;
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
@@ -49,7 +48,7 @@ impl Reader {
 
     /// The watchdog that fired, if one did.
     pub fn timed_out(&self) -> Option<(Watchdog, std::time::Duration)> {
-        self.shared.fired().map(|f| (f.watchdog, f.after))
+        self.shared.timed_out()
     }
 
     /// Gives up the procwire wrapper: the bare half. Reads on it are no longer counted, so this
@@ -81,58 +80,27 @@ impl Reader {
     ///
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
-        if let Some(f) = self.shared.fired() {
-            return Err(f.error());
-        }
+        self.shared.check()?;
         // None: woken by the watchdog, whose error settle reports.
         let r = splice_waiting(self.half.as_fd(), dst.as_fd(), len, self.shared.waker());
-        self.settle(r.map(|n| n.unwrap_or(0)))
-    }
-
-    #[inline]
-    fn check(&self) -> io::Result<()> {
-        if let Some(f) = self.shared.fired() {
-            return Err(f.error());
-        }
-        if self.poll {
-            if let Some(wake) = self.shared.waker() {
-                wait_or_woken(self.half.as_fd(), PollFlags::IN, Some(wake), None)?;
-                if let Some(f) = self.shared.fired() {
-                    return Err(f.error());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn settle(&self, r: io::Result<usize>) -> io::Result<usize> {
-        match r {
-            Ok(n) if n > 0 => {
-                self.shared.note_read(n);
-                Ok(n)
-            }
-            // EOF or an error after a watchdog shut the wire down is the watchdog's doing.
-            other => match self.shared.fired() {
-                Some(f) => Err(f.error()),
-                None => other,
-            },
-        }
+        self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Read)
     }
 }
 
 impl Read for Reader {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.check()?;
+        self.shared
+            .ready(self.half.as_fd(), PollFlags::IN, self.poll)?;
         let r = self.half.read(buf);
-        self.settle(r)
+        self.shared.settle(r, Dir::Read)
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.check()?;
+        self.shared
+            .ready(self.half.as_fd(), PollFlags::IN, self.poll)?;
         let r = self.half.read_vectored(bufs);
-        self.settle(r)
+        self.shared.settle(r, Dir::Read)
     }
 }
 
@@ -207,7 +175,7 @@ impl Writer {
 
     /// The watchdog that fired, if one did.
     pub fn timed_out(&self) -> Option<(Watchdog, std::time::Duration)> {
-        self.shared.fired().map(|f| (f.watchdog, f.after))
+        self.shared.timed_out()
     }
 
     /// Moves up to `len` bytes from `src` into the child's input with [splice(2)], without
@@ -229,59 +197,27 @@ impl Writer {
     /// As for [`Reader::splice_to`]: never blocks inside `splice(2)`, so `src` may be
     /// non-blocking and a process at the other end of a pipe is never stalled on its lock.
     pub fn splice_from(&mut self, src: impl AsFd, len: usize) -> io::Result<usize> {
-        if let Some(f) = self.shared.fired() {
-            return Err(f.error());
-        }
-        let wake = self.shared.waker();
-        let half = self.half.as_ref().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the child's input was closed (Writer::close)",
-            )
-        })?;
-        let r = splice_waiting(src.as_fd(), half.as_fd(), len, wake).map(|n| n.unwrap_or(0));
+        self.shared.check()?;
+        let half = self.half.as_ref().ok_or_else(closed)?;
+        let r = splice_waiting(src.as_fd(), half.as_fd(), len, self.shared.waker());
         // Ok(0) after a wake-up is the watchdog's doing; settle reports it.
-        match (r, self.shared.fired()) {
-            (Ok(0), Some(f)) => Err(f.error()),
-            (r, _) => self.settle(r),
-        }
+        self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Write)
     }
 
     #[inline]
     fn half(&mut self) -> io::Result<&mut WriteHalf> {
-        if let Some(f) = self.shared.fired() {
-            return Err(f.error());
-        }
-        let half = self.half.as_mut().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the child's input was closed (Writer::close)",
-            )
-        })?;
-        if self.poll {
-            if let Some(wake) = self.shared.waker() {
-                wait_or_woken(half.as_fd(), PollFlags::OUT, Some(wake), None)?;
-                if let Some(f) = self.shared.fired() {
-                    return Err(f.error());
-                }
-            }
-        }
+        self.shared.check()?;
+        let half = self.half.as_mut().ok_or_else(closed)?;
+        self.shared.ready(half.as_fd(), PollFlags::OUT, self.poll)?;
         Ok(half)
     }
+}
 
-    #[inline]
-    fn settle(&self, r: io::Result<usize>) -> io::Result<usize> {
-        match r {
-            Ok(n) => {
-                self.shared.note_write(n);
-                Ok(n)
-            }
-            Err(e) => match self.shared.fired() {
-                Some(f) => Err(f.error()),
-                None => Err(e),
-            },
-        }
-    }
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the child's input was closed (Writer::close)",
+    )
 }
 
 impl Write for Writer {
@@ -292,7 +228,7 @@ impl Write for Writer {
             // In poll mode our pipe end is O_NONBLOCK (so the watchdog can always wake us):
             // a full pipe means wait in poll again.
             if !(self.poll && matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)) {
-                return self.settle(r);
+                return self.shared.settle(r, Dir::Write);
             }
         }
     }
@@ -301,7 +237,7 @@ impl Write for Writer {
         loop {
             let r = self.half()?.write_vectored(bufs);
             if !(self.poll && matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)) {
-                return self.settle(r);
+                return self.shared.settle(r, Dir::Write);
             }
         }
     }
@@ -327,9 +263,9 @@ impl std::fmt::Debug for Writer {
 #[derive(Debug)]
 pub struct Child {
     // Field order is drop order: the input closes before the handle's drop policy runs.
-    writer: Writer,
-    reader: Reader,
-    handle: Handle,
+    pub(crate) writer: Writer,
+    pub(crate) reader: Reader,
+    pub(crate) handle: Handle,
 }
 
 impl Child {
@@ -413,9 +349,30 @@ impl Child {
         })
     }
 
-    /// Sends `SIGKILL` and reaps the child.
-    pub fn kill(self) -> io::Result<Exit> {
+    /// Sends `SIGKILL` (see [`Handle::kill`]); [`wait`](Self::wait) then reaps the child.
+    pub fn kill(&mut self) -> io::Result<()> {
         self.handle.kill()
+    }
+
+    /// Sends signal number `sig` (see [`Handle::signal`]).
+    pub fn signal(&self, sig: i32) -> io::Result<()> {
+        self.handle.signal(sig)
+    }
+
+    /// Waits at most `timeout` for the exit (see [`Handle::wait_timeout`]).
+    pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> io::Result<Option<ExitStatus>> {
+        self.handle.wait_timeout(timeout)
+    }
+
+    /// Lets the child run on (see [`Handle::detach`]), keeping the wire.
+    pub fn detach(self) -> (Reader, Writer) {
+        let Child {
+            writer,
+            reader,
+            handle,
+        } = self;
+        handle.detach();
+        (reader, writer)
     }
 }
 

@@ -8,7 +8,7 @@
 //! | failure | what prevents it |
 //! |---|---|
 //! | a child that writes a flood to stderr blocks on a full stderr pipe, and with it the stdout stream | the stderr [`Drain`](crate::stderr::Drain) thread reads it all the time into a bounded tail |
-//! | `wait` hangs because a descendant (an ssh `ControlMaster`) keeps stderr open | wait reaps the child first, then stops the drain with a short grace ([`Command::stderr_grace`]) |
+//! | `wait` hangs because a descendant (an ssh `ControlMaster`) keeps stderr open | wait reaps the child first, then stops the drain with a short grace ([`stderr::Settings::grace`](crate::stderr::Settings::grace)) |
 //! | a child stuck before its first byte (host-key prompt, unreachable host) hangs the reader | an opt-in connect watchdog ([`Command::connect_timeout`]) |
 //! | a child that stops moving bytes hangs both directions | a stall watchdog ([`Command::stall_timeout`]) |
 //! | only the unsplit handle learns that a watchdog fired | every handle ([`Reader`], [`Writer`], [`Handle`]) returns the same [`TimedOut`] |
@@ -40,7 +40,7 @@
 //!
 //! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`], and wakes
 //! every handle: reads and writes blocked on the wire return [`io::ErrorKind::TimedOut`]
-//! carrying a [`TimedOut`] (see [`timed_out`]), and so does [`Handle::wait`], with the exit
+//! carrying a [`TimedOut`] (see [`TimedOut::of`]), and so does [`Handle::wait`], with the exit
 //! status inside. On socket topologies the wake-up is `shutdown(2)` of our ends; on pipes, which
 //! cannot be shut down, each read and write first waits in [poll(2)] on the wire and an
 //! [eventfd(2)] (only when a watchdog is armed: without one a read is one `read(2)`).
@@ -53,6 +53,25 @@
 //! [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a closed wire fail
 //! with `EPIPE` instead; programs that handle errors properly prefer this, and the disposition
 //! is inherited through `exec` by the program's own children.
+//!
+//! # Layout
+//!
+//! The files, in dependency order (each uses only those above it):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `state.rs` | what every handle of one child shares: which watchdog fired, the byte counters, the eventfd and socket duplicates that wake blocked calls, and the one "has a watchdog fired" check and settle that reads and writes use |
+//! | `process.rs` | the process seam: one small trait per OS effect (`Reap`, `Exited`, `Kill`, `WaitExit`), a one-method `Clock`, and `OsProcess`, the real process (std's `Child`, a pidfd, the process group) |
+//! | `policy.rs` | the close policy as a **sans-IO step machine** (`Close`: given what the last step observed, the next action), and its thin blocking driver |
+//! | `watchdog.rs` | the timing rule (`decide`) and the whole watchdog sequence (sample, probe, fire, `SIGTERM`, wait, `SIGKILL`) as a **sans-IO step machine** (`Watch`); its blocking driver, generic over the process seam and the clock; the thread that runs it |
+//! | `handle.rs` | [`Handle`]: wait, close, kill, drop |
+//! | `io_halves.rs` | [`Reader`], [`Writer`] and [`Child`] |
+//! | `command.rs` | the [`Command`] builder, [`Topology`], [`StderrTo`], [`Sigpipe`], [`SpawnError`] |
+//! | `spawn.rs` | [`Command::spawn`]: a pure plan (validated, no descriptor), the wire's set-up, the pre-exec hooks, and a short spawn whose one rollback guard is the `Child` |
+//!
+//! The step machines hold no descriptor, thread or clock: their unit tests run them on a
+//! scripted process and a fake clock, and an async driver (tokio) can run the same machines,
+//! awaiting where the blocking drivers block.
 //!
 //! # Example
 //!
@@ -81,16 +100,20 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 mod command;
+mod handle;
 mod io_halves;
+mod policy;
 mod process;
 pub mod rsh;
+mod spawn;
+mod state;
 #[cfg(test)]
 mod tests;
 mod watchdog;
 
-pub use command::{Command, Sigpipe, SpawnError, Stderr, Topology};
+pub use command::{Command, Sigpipe, SpawnError, StderrTo, Topology};
+pub use handle::Handle;
 pub use io_halves::{Child, Reader, Writer};
-pub use process::Handle;
 
 /// The deadlines of the close policy: close the child's input, wait up to [`close`](Self::close)
 /// for it to exit, send `SIGTERM`, wait up to [`term`](Self::term), send `SIGKILL`, wait up to
@@ -158,7 +181,7 @@ impl fmt::Display for Watchdog {
 }
 
 /// The error every handle of a child returns once a watchdog has killed it, inside an
-/// [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; get it back with [`timed_out`].
+/// [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; get it back with [`TimedOut::of`].
 #[derive(Debug)]
 pub struct TimedOut {
     watchdog: Watchdog,
@@ -167,6 +190,11 @@ pub struct TimedOut {
 }
 
 impl TimedOut {
+    /// The `TimedOut` inside `e`, if a watchdog caused it.
+    pub fn of(e: &io::Error) -> Option<&TimedOut> {
+        e.get_ref()?.downcast_ref::<TimedOut>()
+    }
+
     /// Which watchdog fired.
     pub fn watchdog(&self) -> Watchdog {
         self.watchdog
@@ -208,11 +236,6 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// The [`TimedOut`] inside `e`, if a watchdog caused it.
-pub fn timed_out(e: &io::Error) -> Option<&TimedOut> {
-    e.get_ref()?.downcast_ref::<TimedOut>()
-}
-
 /// How a child ended, with what its stderr side channel captured.
 #[derive(Debug)]
 pub struct Exit {
@@ -242,7 +265,7 @@ impl Exit {
     }
 
     /// The side channel's report (tail, counts, whether it reached EOF), when stderr was
-    /// captured ([`Stderr::Capture`]).
+    /// captured ([`StderrTo::Capture`]).
     pub fn stderr(&self) -> Option<&crate::stderr::Report> {
         self.stderr.as_ref()
     }

@@ -625,7 +625,9 @@ impl Ssh {
         let argv = self.argv()?;
         let mut words = argv.into_iter();
         let program = words.next().unwrap_or_default();
-        Ok(super::Command::new(program).args(words))
+        let mut cmd = super::Command::new(program);
+        cmd.args(words);
+        Ok(cmd)
     }
 }
 

@@ -7,13 +7,13 @@
 
 use std::io::{Read, Write};
 
-use procwire::child::{Command, Sigpipe, Stderr, Topology};
+use procwire::child::{Command, Sigpipe, StderrTo, Topology};
 
 fn yes_after_reader_gone(topology: Topology, sigpipe: Sigpipe) -> procwire::child::Exit {
     let child = Command::from_argv(["sh", "-c", "head -c1 >/dev/null; exec yes"])
         .unwrap()
         .topology(topology)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .sigpipe(sigpipe)
         .spawn()
         .unwrap();
@@ -49,7 +49,7 @@ fn ignored_sigpipe_turns_it_into_an_epipe_error() {
 fn a_reader_that_stays_sees_every_byte_the_child_wrote() {
     let mut child = Command::from_argv(["head", "-c", "100000", "/dev/zero"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .sigpipe(Sigpipe::Ignore)
         .spawn()
         .unwrap();

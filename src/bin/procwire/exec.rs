@@ -22,8 +22,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use procwire::child::{self, Command, Stderr, Topology};
-use procwire::stderr::{Config, Forward};
+use procwire::child::{self, Command, StderrTo, Topology};
+use procwire::stderr::{Config, Forward, Settings};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 /// The `--wire` values.
@@ -140,17 +140,18 @@ fn exec(args: &Args) -> Result<u8, Failure> {
         }
     };
     let quiet = forward == Forward::Quiet;
-    let mut cmd = Command::from_argv(&args.command)
-        .map_err(|e| usage(e.to_string()))?
-        .topology(args.wire.into())
+    let mut cmd = Command::from_argv(&args.command).map_err(|e| usage(e.to_string()))?;
+    cmd.topology(args.wire.into())
         // Killed by a signal, we must not leave the program (an ssh, say) running on its own.
         .die_with_parent(true)
-        .stderr(Stderr::Capture(Config::default().forward(forward)));
+        .stderr(StderrTo::Capture(
+            Settings::new().config(Config::default().forward(forward)),
+        ));
     if let Some(t) = args.connect_timeout {
-        cmd = cmd.connect_timeout(t);
+        cmd.connect_timeout(t);
     }
     if let Some(t) = args.stall_timeout {
-        cmd = cmd.stall_timeout(t);
+        cmd.stall_timeout(t);
     }
     let child = cmd.spawn().map_err(|e| Failure {
         code: spawn_failure_code(&e),
@@ -180,7 +181,7 @@ fn exec(args: &Args) -> Result<u8, Failure> {
     // never end by itself, so run the close policy rather than wait without limit.
     let ended = match forwarded {
         Ok(()) => handle.wait(),
-        Err(e) if child::timed_out(&e).is_some() => handle.wait(),
+        Err(e) if child::TimedOut::of(&e).is_some() => handle.wait(),
         Err(_) => handle.close(),
     };
 
@@ -193,7 +194,7 @@ fn exec(args: &Args) -> Result<u8, Failure> {
             }
             Ok(exit.shell_code().clamp(0, 255) as u8)
         }
-        Err(e) => match child::timed_out(&e) {
+        Err(e) => match child::TimedOut::of(&e) {
             Some(t) => {
                 if quiet {
                     if let Some(exit) = t.exit() {
@@ -218,10 +219,7 @@ const CHUNK: usize = 256 << 10;
 /// The shell's status for a program that could not be started: 127 when it was not found, 126
 /// when it was found but could not be executed, 1 for anything else (descriptors, threads).
 fn spawn_failure_code(e: &io::Error) -> u8 {
-    let errno = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<child::SpawnError>())
-        .and_then(child::SpawnError::os_error);
+    let errno = child::SpawnError::of(e).and_then(child::SpawnError::os_error);
     let is = |n: rustix::io::Errno| errno == Some(n.raw_os_error());
     use rustix::io::Errno;
     if is(Errno::NOENT) || is(Errno::NOTDIR) {
