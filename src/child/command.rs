@@ -91,13 +91,16 @@ impl From<stderr::Settings> for StderrTo {
     }
 }
 
-/// The child's `SIGPIPE` disposition. See the [module docs](super#sigpipe-in-the-child).
+/// The child's `SIGPIPE` disposition. See the [module docs](super#sigpipe-in-the-child) and
+/// what a child sees [when the reader goes away](super#when-the-reader-goes-away).
 ///
 /// [`Ignore`](Sigpipe::Ignore) needs a hook in the child, so std spawns with `fork` and
 /// `execvp` instead of `posix_spawn` (see [`Command::die_with_parent`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sigpipe {
-    /// The default action: a write to a wire nobody reads kills the child quietly.
+    /// The default action: a write to a wire nobody reads kills the child quietly, except a
+    /// write already blocked on a full socket, which fails with `EPIPE` (see the
+    /// [table](super#when-the-reader-goes-away)).
     #[default]
     Default,
     /// Ignored: such a write fails with `EPIPE`, and the program decides.

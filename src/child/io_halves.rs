@@ -6,38 +6,54 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 
 use rustix::event::PollFlags;
+use rustix::net::Shutdown;
 
 use super::handle::Handle;
 use super::state::{Dir, Shared};
 use super::{Exit, Watchdog};
+use crate::sys::io::{Again, read_retrying};
 use crate::sys::splice::splice_waiting;
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
-/// Our end of the child's stdout. Dropping it never touches the process (a child that writes
-/// on then gets `EPIPE`, or `SIGPIPE` under [`Sigpipe::Default`](super::Sigpipe::Default)).
+/// Our end of the child's stdout. Dropping it never touches the process: a child that writes
+/// on gets `EPIPE` (or dies of `SIGPIPE`), the same on every topology, as the
+/// [module docs](super#when-the-reader-goes-away) detail. On a socket the drop first shuts our
+/// end for reading ([shutdown(2)] `SHUT_RD`) and discards what is queued unread, so that the
+/// close does not make the kernel reset the connection (`ECONNRESET` for the child).
+///
+/// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
 ///
 /// Once a watchdog has fired, every read fails with [`io::ErrorKind::TimedOut`] carrying a
 /// [`TimedOut`](super::TimedOut).
 pub struct Reader {
-    half: ReadHalf,
+    /// Always `Some` until [`into_inner`](Self::into_inner) takes it.
+    half: Option<ReadHalf>,
     shared: Arc<Shared>,
     poll: bool,
-    _gone: ReaderGone,
 }
 
 impl Reader {
     pub(crate) fn new(half: ReadHalf, shared: Arc<Shared>, poll: bool) -> Reader {
         Reader {
-            half,
-            _gone: ReaderGone(shared.clone()),
+            half: Some(half),
             shared,
             poll,
         }
     }
 
+    #[inline]
+    fn half(&self) -> &ReadHalf {
+        self.half.as_ref().expect("only into_inner takes the half")
+    }
+
+    #[inline]
+    fn half_mut(&mut self) -> &mut ReadHalf {
+        self.half.as_mut().expect("only into_inner takes the half")
+    }
+
     /// The kind of kernel object this end is (pipes or socketpair).
     pub fn kind(&self) -> Kind {
-        self.half.kind()
+        self.half().kind()
     }
 
     /// Disarms the connect watchdog (see [`Handle::cancel_connect_watchdog`]); here so the code
@@ -53,9 +69,9 @@ impl Reader {
 
     /// Gives up the procwire wrapper: the bare half. Reads on it are no longer counted, so this
     /// disarms the child's watchdogs (they would otherwise kill a child that is busy sending).
-    pub fn into_inner(self) -> ReadHalf {
+    pub fn into_inner(mut self) -> ReadHalf {
         self.shared.disarm();
-        self.half
+        self.half.take().expect("only into_inner takes the half")
     }
 
     /// Moves up to `len` bytes of the child's output into the pipe `dst` with [splice(2)],
@@ -82,7 +98,7 @@ impl Reader {
     pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
         self.shared.check()?;
         // None: woken by the watchdog, whose error settle reports.
-        let r = splice_waiting(self.half.as_fd(), dst.as_fd(), len, self.shared.waker());
+        let r = splice_waiting(self.half().as_fd(), dst.as_fd(), len, self.shared.waker());
         self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Read)
     }
 }
@@ -91,38 +107,61 @@ impl Read for Reader {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.shared
-            .ready(self.half.as_fd(), PollFlags::IN, self.poll)?;
-        let r = self.half.read(buf);
+            .ready(self.half().as_fd(), PollFlags::IN, self.poll)?;
+        let r = self.half_mut().read(buf);
         self.shared.settle(r, Dir::Read)
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.shared
-            .ready(self.half.as_fd(), PollFlags::IN, self.poll)?;
-        let r = self.half.read_vectored(bufs);
+            .ready(self.half().as_fd(), PollFlags::IN, self.poll)?;
+        let r = self.half_mut().read_vectored(bufs);
         self.shared.settle(r, Dir::Read)
     }
 }
 
-/// Dropped with the [`Reader`]: tells the watchdog to let go of its duplicate of our read end,
-/// so that a child writing on to a pipe gets `EPIPE` rather than filling it.
-struct ReaderGone(Arc<Shared>);
-
-impl Drop for ReaderGone {
+impl Drop for Reader {
+    /// Lets go of the child's stdout so that a child writing on sees `EPIPE` at once, on every
+    /// topology: on a socket, shut down and discard (see `let_go`); then tell the watchdog
+    /// to drop its duplicate of our read end (on a pipe that duplicate alone would keep the
+    /// child writing into a pipe nobody reads).
     fn drop(&mut self) {
-        self.0.reader_gone();
+        if let Some(half) = self.half.take() {
+            let_go(half);
+        }
+        self.shared.reader_gone();
     }
+}
+
+/// Closes our read end of a wire so the writer gets `EPIPE`, never `ECONNRESET`. Closing an
+/// `AF_UNIX` stream socket that still holds unread bytes makes the kernel set `ECONNRESET` on
+/// the peer, and that error wins over the shutdown in the peer's next (or current) write. So:
+/// [shutdown(2)] `SHUT_RD` first (from then on the peer's writes fail with `EPIPE` and nothing
+/// more is queued), read away what is queued (reads after `SHUT_RD` return 0 once the queue is
+/// empty, so this cannot block), then close. A pipe just closes.
+///
+/// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+fn let_go(half: ReadHalf) {
+    if !half.kind().is_socket() {
+        return;
+    }
+    let fd = half.as_fd();
+    if crate::sys::io::shutdown(fd, Shutdown::Read).is_err() {
+        return;
+    }
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(1..) = read_retrying(fd, &mut buf, Again::Fail) {}
 }
 
 impl AsFd for Reader {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.half.as_fd()
+        self.half().as_fd()
     }
 }
 
 impl AsRawFd for Reader {
     fn as_raw_fd(&self) -> RawFd {
-        self.half.as_raw_fd()
+        self.half().as_raw_fd()
     }
 }
 

@@ -48,11 +48,29 @@
 //! # `SIGPIPE` in the child
 //!
 //! [`Sigpipe::Default`] (the default) gives the program the default disposition, as a shell
-//! would: a `cat` writing to a reader that went away dies of `SIGPIPE` quietly. (Rust's own
-//! runtime ignores `SIGPIPE` in the parent; std resets it in children, and so do we.)
-//! [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a closed wire fail
-//! with `EPIPE` instead; programs that handle errors properly prefer this, and the disposition
-//! is inherited through `exec` by the program's own children.
+//! would. (Rust's own runtime ignores `SIGPIPE` in the parent; std resets it in children, and
+//! so do we.) [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a
+//! closed wire fail with `EPIPE` instead; programs that handle errors properly prefer this, and
+//! the disposition is inherited through `exec` by the program's own children.
+//!
+//! # When the reader goes away
+//!
+//! Dropping the [`Reader`] (or [`Child::wait`], which drops it) gives a child that writes on
+//! `EPIPE` on every topology, never `ECONNRESET`: on a socket the reader first shuts our end
+//! for reading and discards what is queued, because closing an `AF_UNIX` socket that holds
+//! unread bytes makes the kernel reset the connection. What the child then sees:
+//!
+//! | the child's write | pipes, `Default` | pipes, `Ignore` | sockets, `Default` | sockets, `Ignore` |
+//! |---|---|---|---|---|
+//! | started after the reader left | dies of `SIGPIPE` | `EPIPE` | dies of `SIGPIPE` | `EPIPE` |
+//! | already blocked in [write(2)] on a full wire | dies of `SIGPIPE` | `EPIPE` | `EPIPE`, no signal | `EPIPE` |
+//!
+//! The one difference is Linux's: a write sleeping for room on an `AF_UNIX` stream socket is
+//! failed with `EPIPE` without the signal, so even under `Default` such a child lives on to
+//! report the error (GNU `yes` prints "Broken pipe" and exits 1). Each cell is checked by
+//! `tests/child/sigpipe.rs`.
+//!
+//! [write(2)]: https://man7.org/linux/man-pages/man2/write.2.html
 //!
 //! # Layout
 //!
