@@ -350,6 +350,7 @@ impl Command {
     /// [setpgid(2)]: https://man7.org/linux/man-pages/man2/setpgid.2.html
     /// [kill(2)]: https://man7.org/linux/man-pages/man2/kill.2.html
     pub fn process_group(&mut self, pgid: i32) -> &mut Command {
+        self.inner.process_group(pgid);
         self.process_group = Some(pgid);
         self
     }

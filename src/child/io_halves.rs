@@ -5,13 +5,15 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use rustix::event::PollFlags;
+use rustix::event::{PollFd, PollFlags};
 use rustix::net::Shutdown;
 
 use super::handle::Handle;
+use super::process::{Exited, OsProcess};
 use super::state::{Dir, Shared};
 use super::{Exit, Watchdog};
 use crate::sys::io::{Again, read_retrying};
+use crate::sys::poll;
 use crate::sys::splice::splice_waiting;
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
@@ -30,14 +32,107 @@ pub struct Reader {
     half: Option<ReadHalf>,
     shared: Arc<Shared>,
     poll: bool,
+    process: Arc<OsProcess>,
+    end_at_exit: bool,
+    /// In the end-at-exit mode, once the child has exited: how many of the bytes queued at
+    /// that moment are still to read.
+    left: Option<u64>,
 }
 
 impl Reader {
-    pub(crate) fn new(half: ReadHalf, shared: Arc<Shared>, poll: bool) -> Reader {
+    pub(crate) fn new(
+        half: ReadHalf,
+        shared: Arc<Shared>,
+        process: Arc<OsProcess>,
+        poll: bool,
+    ) -> Reader {
         Reader {
             half: Some(half),
             shared,
             poll,
+            process,
+            end_at_exit: false,
+            left: None,
+        }
+    }
+
+    /// Ends reading at EOF **or** once the child has exited and the bytes queued at that
+    /// moment have been read, whichever comes first: after that, reads return `Ok(0)`.
+    ///
+    /// Without it a read waits for EOF, which comes only when every process holding the
+    /// child's stdout has closed it: a descendant (`sh -c 'sleep 60 & echo hi'`, an ssh
+    /// `ControlMaster`) keeps it open long after the child is gone. This is the rule
+    /// `procwire exec` follows: reads wait in [poll(2)] on the wire and on the child's pidfd
+    /// (which polls readable at its exit; without pidfds, on old kernels, the exit is checked
+    /// every 50 ms); once it has exited, [`FIONREAD`] says how many bytes are queued, and
+    /// exactly those are read, so a descendant that goes on writing cannot keep the reader.
+    ///
+    /// Applies to [`read`](Read::read) and [`read_vectored`](Read::read_vectored), not to
+    /// [`splice_to`](Self::splice_to). Bytes a descendant writes after the child's exit are
+    /// not read.
+    ///
+    /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+    /// [`FIONREAD`]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
+    pub fn end_at_exit(&mut self, on: bool) -> &mut Reader {
+        self.end_at_exit = on;
+        self
+    }
+
+    /// One read in the end-at-exit mode.
+    fn read_until_exit(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.shared.check()?;
+        if self.left.is_none() && self.exited_first()? {
+            // FIONREAD works on pipes and sockets; if it cannot say, read nothing more rather
+            // than risk waiting on a wire a descendant holds.
+            self.left = Some(crate::sys::io::queued(self.half().as_fd()).unwrap_or(0));
+        }
+        let want = match self.left {
+            Some(0) => return Ok(0),
+            Some(l) => buf.len().min(usize::try_from(l).unwrap_or(usize::MAX)),
+            None => buf.len(),
+        };
+        let r = self.half_mut().read(&mut buf[..want]);
+        let r = self.shared.settle(r, Dir::Read);
+        if let (Ok(n), Some(l)) = (&r, self.left.as_mut()) {
+            *l = if *n == 0 {
+                0
+            } else {
+                l.saturating_sub(*n as u64)
+            };
+        }
+        r
+    }
+
+    /// Waits until the wire has data or EOF (false) or the child has exited (true), or a
+    /// watchdog fires (its error). An exit seen together with data wins, so a descendant that
+    /// writes without pause cannot hide it.
+    fn exited_first(&self) -> io::Result<bool> {
+        let wire = self.half().as_fd();
+        let exit_fd = self.process.exit_fd();
+        loop {
+            let mut fds = vec![PollFd::from_borrowed_fd(wire, PollFlags::IN)];
+            if let Some(fd) = exit_fd {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            }
+            if let Some(wake) = self.shared.waker() {
+                fds.push(PollFd::from_borrowed_fd(wake.fd(), PollFlags::IN));
+            }
+            let deadline = match exit_fd {
+                Some(_) => None,
+                None => poll::deadline(Some(std::time::Duration::from_millis(50))),
+            };
+            poll::poll(&mut fds, deadline)?;
+            self.shared.check()?;
+            let exited = match exit_fd {
+                Some(_) => !fds[1].revents().is_empty(),
+                None => self.process.has_exited()?,
+            };
+            if exited {
+                return Ok(true);
+            }
+            if !fds[0].revents().is_empty() {
+                return Ok(false);
+            }
         }
     }
 
@@ -106,6 +201,9 @@ impl Reader {
 impl Read for Reader {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.end_at_exit {
+            return self.read_until_exit(buf);
+        }
         self.shared
             .ready(self.half().as_fd(), PollFlags::IN, self.poll)?;
         let r = self.half_mut().read(buf);
@@ -113,6 +211,10 @@ impl Read for Reader {
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if self.end_at_exit {
+            let first = bufs.iter_mut().find(|b| !b.is_empty());
+            return first.map_or(Ok(0), |b| self.read_until_exit(b));
+        }
         self.shared
             .ready(self.half().as_fd(), PollFlags::IN, self.poll)?;
         let r = self.half_mut().read_vectored(bufs);
@@ -371,6 +473,29 @@ impl Child {
         drop(writer);
         drop(reader);
         handle.wait()
+    }
+
+    /// Closes the child's input, reads its stdout until EOF or until it has exited and what
+    /// was queued then is read ([`Reader::end_at_exit`], so a descendant holding stdout does
+    /// not keep us), then waits as [`wait`](Self::wait) does: std's `wait_with_output`, with
+    /// the stderr tail in the [`Exit`].
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait) (a watchdog's [`TimedOut`](super::TimedOut) with the exit
+    /// inside); a read error otherwise (the child is then reaped by the drop policy).
+    pub fn wait_with_output(mut self) -> io::Result<super::Output> {
+        self.writer.close()?;
+        self.reader.end_at_exit(true);
+        let mut stdout = Vec::new();
+        if let Err(e) = self.reader.read_to_end(&mut stdout) {
+            return match self.wait() {
+                Err(waited) => Err(waited),
+                Ok(_) => Err(e),
+            };
+        }
+        let exit = self.wait()?;
+        Ok(super::Output { stdout, exit })
     }
 
     /// Runs the close policy: closes the input, waits, `SIGTERM`, waits, `SIGKILL`, bounded reap

@@ -254,6 +254,17 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
+/// What [`Child::wait_with_output`] collected: the child's whole stdout (up to its exit, see
+/// [`Reader::end_at_exit`]) and how it ended, with the tail of its stderr in
+/// [`Exit::stderr_tail`] when stderr was captured.
+#[derive(Debug)]
+pub struct Output {
+    /// Everything read from the child's stdout.
+    pub stdout: Vec<u8>,
+    /// How the child ended.
+    pub exit: Exit,
+}
+
 /// How a child ended, with what its stderr side channel captured.
 #[derive(Debug)]
 pub struct Exit {

@@ -7,7 +7,7 @@
 //! tests run them on a scripted process and a fake [`Clock`], with no process, thread or sleep.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::ExitStatus;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -93,6 +93,12 @@ impl OsProcess {
 
     pub(crate) fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// The pidfd, which polls readable once the child has exited (`None` on kernels without
+    /// pidfds: callers then ask [`Exited::has_exited`] now and then).
+    pub(crate) fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|fd| fd.as_fd())
     }
 
     /// Blocks in waitpid(2) under the lock until the child exits. Only for when nothing else

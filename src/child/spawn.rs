@@ -192,7 +192,7 @@ impl Command {
             writer.close()?;
         }
         let mut child = Child::new(
-            Reader::new(wire.ours_in, shared.clone(), plan.poll),
+            Reader::new(wire.ours_in, shared.clone(), process.clone(), plan.poll),
             writer,
             Handle::new(process.clone(), shared.clone(), self.policy),
         );

@@ -4,7 +4,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod at_exit;
 mod fds;
+mod group;
 mod kill;
 mod sigpipe;
 mod splice;
@@ -24,4 +26,15 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// Whether process `pid` still exists (running or a zombie).
 pub fn exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether process `pid` runs no more: gone, or a zombie nobody has reaped yet (an orphan's
+/// reaper may take its time).
+pub fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
 }
