@@ -213,8 +213,9 @@ impl Command {
     }
 
     /// Starts the child with an empty environment, plus what [`env`](Self::env) adds after
-    /// this call (as [`std::process::Command::env_clear`]). Note that `PATH` is then unset for
-    /// the child's own lookups; the program itself is still looked up in ours.
+    /// this call (as [`std::process::Command::env_clear`]). `PATH` is then unset: a program
+    /// named without a slash is looked up as std does, in the `PATH` given to the child if
+    /// one is, else in the C library's default path (`/bin:/usr/bin`).
     pub fn env_clear(&mut self) -> &mut Command {
         self.inner.env_clear();
         self

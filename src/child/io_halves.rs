@@ -388,6 +388,28 @@ impl Write for Writer {
     }
 }
 
+impl AsFd for Writer {
+    /// Our end of the child's stdin (to poll it, say, or read its flags).
+    ///
+    /// # Panics
+    ///
+    /// After [`close`](Writer::close): on pipes the descriptor is gone then (closing it is how
+    /// the child gets EOF). Check [`is_closed`](Writer::is_closed) first where that can be.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.half
+            .as_ref()
+            .expect("Writer::as_fd after Writer::close: the descriptor is closed")
+            .as_fd()
+    }
+}
+
+impl AsRawFd for Writer {
+    /// As [`as_fd`](AsFd::as_fd), with the same panic after [`close`](Writer::close).
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")

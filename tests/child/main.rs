@@ -10,6 +10,7 @@ mod group;
 mod kill;
 mod sigpipe;
 mod splice;
+mod std_gaps;
 mod stderr;
 mod transfer;
 mod watchdog;
