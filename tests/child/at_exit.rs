@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use procwire::child::{Command, StderrTo, Topology};
 
+use crate::stop;
+
 /// `sh` starts a 60 s sleeper that inherits its stdout, prints the sleeper's pid and `hi`, and
 /// exits. Returns what was read, and the sleeper's pid.
 fn read_past_a_sleeper(topology: Topology, with_output: bool) -> (String, u32) {
@@ -29,11 +31,6 @@ fn read_past_a_sleeper(topology: Topology, with_output: bool) -> (String, u32) {
     };
     let (pid, rest) = out.split_once('\n').unwrap();
     (rest.to_string(), pid.parse().unwrap())
-}
-
-fn stop(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
 }
 
 #[test]

@@ -89,6 +89,11 @@ fn our_ends_are_close_on_exec() {
             .unwrap();
         let (reader, writer, handle) = child.split();
         crate::support::assert_cloexec(&reader);
+        // The writer is a descriptor too (AsFd), of the topology's kind.
+        crate::support::assert_cloexec(&writer);
+        let mode = rustix::fs::fstat(&writer).unwrap().st_mode;
+        let socket = rustix::fs::FileType::from_raw_mode(mode) == rustix::fs::FileType::Socket;
+        assert_eq!(socket, topology != Topology::Pipes, "{topology}");
         drop(writer);
         drop(reader);
         assert!(handle.wait().unwrap().success());

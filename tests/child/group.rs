@@ -2,11 +2,11 @@
 //! signals reach its descendants too, so none survives (issue 11, defect 13).
 
 use std::io::{BufRead, BufReader, Read};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use procwire::child::{Command, KillPolicy, StderrTo, TimedOut, Watchdog};
 
-use crate::gone;
+use crate::{eventually, gone, stop};
 
 const QUICK: KillPolicy = KillPolicy {
     close: Duration::from_millis(100),
@@ -21,23 +21,6 @@ fn shell_with_a_sleeper() -> Command {
     cmd
 }
 
-/// Waits up to a generous bound for `pid` to be gone; whether it went.
-fn goes(pid: u32) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if gone(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-fn stop(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-}
-
 /// Reads the sleeper's pid from the child's first line.
 fn sleeper_pid(reader: impl Read) -> u32 {
     let mut line = String::new();
@@ -45,28 +28,31 @@ fn sleeper_pid(reader: impl Read) -> u32 {
     line.trim().parse().unwrap()
 }
 
-#[test]
-fn the_close_policy_ends_the_whole_group() {
+/// Runs the close policy on the shell (set up by `configure`); whether its sleeper went too.
+fn close_policy_ends_the_sleeper(configure: impl FnOnce(&mut Command)) -> bool {
     let mut cmd = shell_with_a_sleeper();
-    let mut child = cmd.process_group(0).spawn().unwrap();
+    configure(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
     let sleeper = sleeper_pid(child.reader());
     let exit = child.close().unwrap();
     assert_eq!(exit.signal(), Some(15), "{exit}");
-    let went = goes(sleeper);
+    let went = eventually(|| gone(sleeper));
     stop(sleeper);
-    assert!(went, "the sleeper {sleeper} survived the close policy");
+    went
+}
+
+#[test]
+fn the_close_policy_ends_the_whole_group() {
+    assert!(close_policy_ends_the_sleeper(|c| {
+        c.process_group(0);
+    }));
 }
 
 #[test]
 fn a_new_session_ends_whole_too() {
-    let mut cmd = shell_with_a_sleeper();
-    let mut child = cmd.new_session(true).spawn().unwrap();
-    let sleeper = sleeper_pid(child.reader());
-    let exit = child.close().unwrap();
-    assert_eq!(exit.signal(), Some(15), "{exit}");
-    let went = goes(sleeper);
-    stop(sleeper);
-    assert!(went, "the sleeper {sleeper} survived the close policy");
+    assert!(close_policy_ends_the_sleeper(|c| {
+        c.new_session(true);
+    }));
 }
 
 #[test]
@@ -95,7 +81,7 @@ fn a_watchdog_ends_the_whole_group() {
     let e = handle.wait().unwrap_err();
     let exit = TimedOut::of(&e).unwrap().exit().unwrap();
     assert_eq!(exit.signal(), Some(15), "{exit}");
-    let went = goes(sleeper);
+    let went = eventually(|| gone(sleeper));
     stop(sleeper);
     assert!(went, "the sleeper {sleeper} survived the watchdog");
 }

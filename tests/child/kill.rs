@@ -98,11 +98,7 @@ fn dropping_the_halves_never_kills_the_child() {
 
 #[test]
 fn kill_sends_sigkill_and_reaps() {
-    let mut child = Command::from_argv(["sleep", "30"])
-        .unwrap()
-        .stderr(StderrTo::Null)
-        .spawn()
-        .unwrap();
+    let mut child = crate::quiet(&["sleep", "30"]);
     let (exit, took) = timed(|| {
         child.kill().unwrap();
         child.wait().unwrap()

@@ -1,14 +1,14 @@
 //! What users expect of anything named `Command` and `Child` (issue 11's gaps to
 //! `std::process`): the environment, `argv[0]`, user and group, a stdin of one's own; on the
-//! child, signals, bounded waits and detaching; `Writer` as a descriptor.
+//! child, signals, bounded waits and detaching. (`Writer` as a descriptor: `fds.rs`.)
 
 use std::io::{Read, Write};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use procwire::child::{Command, StderrTo, Topology};
 
-use crate::{exists, gone};
+use crate::{eventually, exists, gone, quiet, stop};
 
 fn output_of(cmd: &mut Command) -> String {
     let output = cmd
@@ -19,23 +19,6 @@ fn output_of(cmd: &mut Command) -> String {
         .unwrap();
     assert!(output.exit.success(), "{}", output.exit);
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// Waits (hang-guarded) until `pid` has been reaped by someone: no `/proc` entry left.
-fn reaped(pid: u32) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if !exists(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-fn stop(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
 }
 
 #[test]
@@ -134,11 +117,7 @@ fn any_signal_can_be_sent_and_bad_numbers_are_refused() {
 
 #[test]
 fn wait_timeout_and_kill_follow_std() {
-    let mut child = Command::from_argv(["sleep", "30"])
-        .unwrap()
-        .stderr(StderrTo::Null)
-        .spawn()
-        .unwrap();
+    let mut child = quiet(&["sleep", "30"]);
     assert!(
         child
             .wait_timeout(Duration::from_millis(20))
@@ -160,11 +139,7 @@ fn wait_timeout_and_kill_follow_std() {
 
 #[test]
 fn a_detached_child_runs_on_with_its_wire_and_is_reaped_in_the_background() {
-    let child = Command::from_argv(["sh", "-c", "read x; echo got $x"])
-        .unwrap()
-        .stderr(StderrTo::Null)
-        .spawn()
-        .unwrap();
+    let child = quiet(&["sh", "-c", "read x; echo got $x"]);
     let pid = child.id();
     let (mut reader, mut writer) = child.detach();
     // Not killed when the handle went: it still answers on the wire.
@@ -173,38 +148,21 @@ fn a_detached_child_runs_on_with_its_wire_and_is_reaped_in_the_background() {
     reader.read_to_string(&mut got).unwrap();
     assert_eq!(got, "got hi\n");
     // Nobody waits for it here, yet it does not stay a zombie.
-    assert!(reaped(pid), "the detached child {pid} was not reaped");
+    assert!(
+        eventually(|| !exists(pid)),
+        "the detached child {pid} was not reaped"
+    );
 
     // And one that would run long is not killed by the drop of its handle.
-    let child = Command::from_argv(["sleep", "30"])
-        .unwrap()
-        .stderr(StderrTo::Null)
-        .spawn()
-        .unwrap();
+    let child = quiet(&["sleep", "30"]);
     let pid = child.id();
     let (reader, writer) = child.detach();
     drop((reader, writer));
     let alive = !gone(pid);
     stop(pid);
     assert!(alive, "a detached child was killed");
-    assert!(reaped(pid), "the detached child {pid} was not reaped");
-}
-
-#[test]
-fn the_writer_is_a_descriptor_too() {
-    for topology in Topology::ALL {
-        let child = Command::new("cat")
-            .topology(topology)
-            .stderr(StderrTo::Null)
-            .spawn()
-            .unwrap();
-        let (reader, mut writer, handle) = child.split();
-        crate::support::assert_cloexec(&writer);
-        let mode = rustix::fs::fstat(&writer).unwrap().st_mode;
-        let socket = rustix::fs::FileType::from_raw_mode(mode) == rustix::fs::FileType::Socket;
-        assert_eq!(socket, topology != Topology::Pipes, "{topology}");
-        writer.close().unwrap();
-        drop(reader);
-        assert!(handle.wait().unwrap().success());
-    }
+    assert!(
+        eventually(|| !exists(pid)),
+        "the detached child {pid} was not reaped"
+    );
 }
