@@ -16,6 +16,9 @@
 //! | a child that ignores `SIGTERM` is never reaped | close runs input-EOF, `SIGTERM`, `SIGKILL`, each with a deadline ([`KillPolicy`]) |
 //! | the child inherits our other descriptors | everything procwire makes is close-on-exec; the child holds 0, 1 and 2 only |
 //! | stderr shown twice (forwarded live and printed again on failure) | forwarding is live only; [`Exit::stderr_tail`] is returned, never printed |
+//! | a read hangs while a descendant (an ssh `ControlMaster`, `sh -c 'sleep 60 & ...'`) holds the child's stdout | [`Reader::end_at_exit`]: reads end once the child has exited and what was queued then is read ([`Child::wait_with_output`] uses it) |
+//! | a watchdog or the close policy kills the child but leaves its descendants (a `ProxyCommand`, a shell's jobs) running | [`Command::process_group`]`(0)` or [`Command::new_session`]: every signal goes to the whole group |
+//! | a child whose reader went away sees `ECONNRESET` on a socket but `EPIPE` on a pipe | dropping the [`Reader`] shuts down and discards before closing: `EPIPE` on every topology ([below](#when-the-reader-goes-away)) |
 //!
 //! # Topologies
 //!

@@ -187,15 +187,14 @@ impl Command {
 
         // The one rollback guard: from here on a failure drops `child`, which closes our ends
         // (the child sees EOF) and then runs the drop policy on the process.
-        let mut writer = Writer::new(wire.ours_out, shared.clone(), plan.poll);
-        if plan.stdin_elsewhere {
-            writer.close()?;
-        }
         let mut child = Child::new(
             Reader::new(wire.ours_in, shared.clone(), process.clone(), plan.poll),
-            writer,
+            Writer::new(wire.ours_out, shared.clone(), plan.poll),
             Handle::new(process.clone(), shared.clone(), self.policy),
         );
+        if plan.stdin_elsewhere {
+            child.writer.close()?;
+        }
         if let (Some(ours), StderrTo::Capture(settings)) = (side_ours, &mut self.stderr) {
             child.handle.stderr_grace = settings.grace_period();
             child.handle.drain = Some(settings.start(ours)?);
