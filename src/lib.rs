@@ -12,7 +12,10 @@
 //!   `RLIMIT_NOFILE`, whether `splice` works), the facts every benchmark report carries.
 //! - [`child`]: a program on a wire (pipes, a socketpair per direction, or one socketpair),
 //!   its stderr on a bounded side channel, connect and stall watchdogs, a close policy that
-//!   always ends in a reap, and rsync's remote-shell parsing ([`child::rsh`]).
+//!   always ends in a reap.
+//! - [`rsh`]: remote shells as rsync runs them: splitting `-e` commands by rsync's rules, host
+//!   specs, POSIX-shell quoting of remote words, and an ssh argv builder that refuses option-like
+//!   hosts and conflicting settings (its [`Command`](child::Command) comes from [`child`]).
 //! - [`stderr`]: that side channel: a sans-IO capture core and a thread driver.
 //! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
 //!   for deterministic tests of protocol code.
@@ -48,12 +51,22 @@ compile_error!(
 pub mod child;
 pub mod fd;
 pub mod model;
+mod names;
 
 // The README's examples run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 pub mod probe;
+pub mod rsh;
 pub mod stderr;
 mod sys;
 pub mod wire;
+
+pub use names::ParseNameError;
+
+/// The payload of type `T` inside `e`: the one body of every error type's `of` accessor
+/// (`PairError::of`, `TimedOut::of`, `SpawnError::of`, `RshError::of`, `ParseNameError::of`).
+pub(crate) fn payload<T: std::error::Error + 'static>(e: &std::io::Error) -> Option<&T> {
+    e.get_ref()?.downcast_ref()
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::KillPolicy;
 use super::watchdog::Timeouts;
+use crate::ParseNameError;
 use crate::stderr;
 use crate::sys::hooks::PreExec;
 
@@ -47,18 +48,20 @@ impl std::fmt::Display for Topology {
     }
 }
 
+impl crate::names::Named for Topology {
+    const WHAT: &'static str = "topology";
+    const ALL: &'static [Topology] = &Topology::ALL;
+    fn name(self) -> &'static str {
+        Topology::name(self)
+    }
+}
+
+/// `pipes`, `socketpairs` or `socketpair`; anything else is a [`ParseNameError`] listing them.
 impl std::str::FromStr for Topology {
-    type Err = io::Error;
-    fn from_str(s: &str) -> io::Result<Topology> {
-        Topology::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("unknown topology {s:?}: expected pipes, socketpairs or socketpair"),
-                )
-            })
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Topology, ParseNameError> {
+        crate::names::parse(s)
     }
 }
 
@@ -405,7 +408,7 @@ impl SpawnError {
     /// The `SpawnError` inside `e`, if starting the program is what failed (not, say, making
     /// the wire).
     pub fn of(e: &io::Error) -> Option<&SpawnError> {
-        e.get_ref()?.downcast_ref::<SpawnError>()
+        crate::payload(e)
     }
 
     /// The OS error number, e.g. `ENOENT`, `EACCES`, `ENOEXEC`.

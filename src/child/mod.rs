@@ -125,7 +125,6 @@ mod handle;
 mod io_halves;
 mod policy;
 mod process;
-pub mod rsh;
 mod spawn;
 mod state;
 #[cfg(test)]
@@ -213,7 +212,7 @@ pub struct TimedOut {
 impl TimedOut {
     /// The `TimedOut` inside `e`, if a watchdog caused it.
     pub fn of(e: &io::Error) -> Option<&TimedOut> {
-        e.get_ref()?.downcast_ref::<TimedOut>()
+        crate::payload(e)
     }
 
     /// Which watchdog fired.

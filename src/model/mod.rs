@@ -40,6 +40,12 @@
 //!   so does the model.)
 //! - Non-blocking mode is per end and shared by its clones, like `O_NONBLOCK` on a `dup`ed
 //!   descriptor.
+//! - Timeouts ([`set_read_timeout`](MemStream::set_read_timeout),
+//!   [`set_write_timeout`](MemStream::set_write_timeout)) are per end and shared by its clones,
+//!   like `SO_RCVTIMEO`/`SO_SNDTIMEO` ([socket(7)]): a blocking read that waits longer fails with
+//!   `WouldBlock` (`EAGAIN`); a blocking write that waits that long for room returns what it
+//!   moved, or `WouldBlock` if nothing. A test whose reads have a timeout fails on a deadlock
+//!   instead of hanging.
 //!
 //! # Where the model and the kernel legitimately differ
 //!
@@ -57,7 +63,9 @@
 //! [`MemStream::inject_reads`] and [`MemStream::inject_writes`] queue [`Fault`]s that the next
 //! read or write calls on that end take, one per call: a short read or write, or a
 //! `WouldBlock`, `Interrupted` or `ConnectionReset` error, so protocol code can be tested against
-//! what a kernel may do under load or with signals.
+//! what a kernel may do under load or with signals. [`MemStream::inject_reads_forever`] and
+//! [`MemStream::inject_writes_forever`] give every later call a fault (once the queued ones are
+//! spent) until [`MemStream::clear_faults`].
 //!
 //! ```
 //! use std::io::{ErrorKind, Read, Write};
@@ -80,6 +88,7 @@
 //! [send(2)]: https://man7.org/linux/man-pages/man2/send.2.html
 //! [readv(2)]: https://man7.org/linux/man-pages/man2/readv.2.html
 //! [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+//! [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
 
 mod stream;
 #[cfg(test)]
@@ -91,7 +100,8 @@ pub use stream::MemStream;
 /// default socket send budget (`net.core.wmem_default`).
 pub const DEFAULT_CAPACITY: usize = 212_992;
 
-/// A fault the next read or write call on an end takes (see [`MemStream::inject_reads`]).
+/// A fault the next read or write call on an end takes (see [`MemStream::inject_reads`]), or
+/// every call ([`MemStream::inject_reads_forever`]).
 ///
 /// Each call, whatever its size and whether vectored, takes exactly one queued fault. Error
 /// faults return at once without touching the buffered bytes or the end's state, even on a

@@ -6,6 +6,7 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::{DEFAULT_CAPACITY, Fault, Readiness};
 
@@ -62,8 +63,34 @@ struct EndState {
     write_shut: bool,
     /// Linux's `sk_err = ECONNRESET`: the peer was dropped with unread bytes.
     reset: bool,
-    read_faults: VecDeque<Fault>,
-    write_faults: VecDeque<Fault>,
+    /// `SO_RCVTIMEO` / `SO_SNDTIMEO`: how long a blocking call may wait; `None` for ever.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    read_faults: Faults,
+    write_faults: Faults,
+}
+
+/// The faults one direction of an end takes: the queued ones first, then the repeating one.
+#[derive(Default)]
+struct Faults {
+    queued: VecDeque<Fault>,
+    forever: Option<Fault>,
+}
+
+impl Faults {
+    /// How many of `want` bytes the next call may move, or the error it must return.
+    fn next_limit(&mut self, want: usize) -> io::Result<usize> {
+        match self.queued.pop_front().or(self.forever) {
+            None | Some(Fault::Pass) => Ok(want),
+            Some(Fault::Short(n)) => Ok(want.min(n.max(1))),
+            Some(fault) => Err(fault_error(fault)),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.queued.clear();
+        self.forever = None;
+    }
 }
 
 impl MemStream {
@@ -128,6 +155,64 @@ impl MemStream {
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.lock().ends[self.side].nonblocking = nonblocking;
         Ok(())
+    }
+
+    /// Sets how long a blocking read on this end (and its clones) may wait for bytes, like
+    /// [`UnixStream::set_read_timeout`](std::os::unix::net::UnixStream::set_read_timeout)
+    /// (`SO_RCVTIMEO`, [socket(7)]); `None`, the default, waits for ever.
+    ///
+    /// A read that finds nothing, EOF or error within `timeout` of its start fails with
+    /// `ErrorKind::WouldBlock`, as Linux's read does with `EAGAIN`. Give a test's reads a timeout
+    /// and a lost wake-up or a deadlock fails the test instead of hanging it. A call already
+    /// blocked keeps the timeout it started with; a non-blocking end never waits at all.
+    ///
+    /// Unlike the kernel, which keeps the timeout in scheduler ticks (a 1 µs timeout reads back
+    /// as 4 ms with `HZ=250`), the model waits and reports exactly `timeout`. A timeout too large
+    /// to add to [`Instant::now`] waits for ever, as the kernel's does.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `Some(Duration::ZERO)`, as `UnixStream` (use `None` to wait for ever,
+    /// or [`set_nonblocking`](MemStream::set_nonblocking) not to wait).
+    ///
+    /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout, "set_read_timeout")?;
+        self.lock().ends[self.side].read_timeout = timeout;
+        Ok(())
+    }
+
+    /// Sets how long a blocking write on this end (and its clones) may wait for room, like
+    /// [`UnixStream::set_write_timeout`](std::os::unix::net::UnixStream::set_write_timeout)
+    /// (`SO_SNDTIMEO`, [socket(7)]); `None`, the default, waits for ever.
+    ///
+    /// A write that waits `timeout` without room appearing returns the count it already moved,
+    /// or fails with `ErrorKind::WouldBlock` if it moved nothing, as Linux's
+    /// `unix_stream_sendmsg` does (`EAGAIN`). As there, the wait starts again whenever the
+    /// write makes progress: a peer that keeps reading keeps a long write going. The other
+    /// rules are [`set_read_timeout`](MemStream::set_read_timeout)'s.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `Some(Duration::ZERO)`, as `UnixStream`.
+    ///
+    /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        check_timeout(timeout, "set_write_timeout")?;
+        self.lock().ends[self.side].write_timeout = timeout;
+        Ok(())
+    }
+
+    /// The read timeout set by [`set_read_timeout`](MemStream::set_read_timeout), like
+    /// [`UnixStream::read_timeout`](std::os::unix::net::UnixStream::read_timeout). Never fails.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.lock().ends[self.side].read_timeout)
+    }
+
+    /// The write timeout set by [`set_write_timeout`](MemStream::set_write_timeout), like
+    /// [`UnixStream::write_timeout`](std::os::unix::net::UnixStream::write_timeout). Never fails.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.lock().ends[self.side].write_timeout)
     }
 
     /// Shuts down the read side, the write side, or both, as [shutdown(2)] does on a Linux
@@ -195,17 +280,59 @@ impl MemStream {
 
     /// Queues faults for the next read calls on this end (and its clones), one per call, after
     /// any already queued. See [`Fault`].
+    ///
+    /// The faults are collected before this returns, so `faults` must be finite: for a fault
+    /// on every call use [`inject_reads_forever`](MemStream::inject_reads_forever).
     pub fn inject_reads(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.lock().ends[self.side].read_faults.extend(faults);
+        self.lock().ends[self.side]
+            .read_faults
+            .queued
+            .extend(faults);
     }
 
     /// Queues faults for the next write calls on this end (and its clones), one per call, after
-    /// any already queued. See [`Fault`].
+    /// any already queued. See [`Fault`] and [`inject_reads`](MemStream::inject_reads).
     pub fn inject_writes(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.lock().ends[self.side].write_faults.extend(faults);
+        self.lock().ends[self.side]
+            .write_faults
+            .queued
+            .extend(faults);
     }
 
-    /// Drops the faults still queued for this end's reads and writes.
+    /// Makes every read call on this end (and its clones) take `fault`, once the faults queued
+    /// by [`inject_reads`](MemStream::inject_reads) are spent, until
+    /// [`clear_faults`](MemStream::clear_faults); a second call replaces the fault.
+    ///
+    /// `Fault::Short(1)` forever is the slowest legal kernel; an error forever is a stream that
+    /// has gone bad. Note that `read_exact`/`write_all` retry `Interrupted`, so with
+    /// `Fault::Interrupted` forever they never return.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use procwire::model::{Fault, MemStream};
+    ///
+    /// let (mut a, mut b) = MemStream::pair()?;
+    /// b.inject_reads_forever(Fault::Short(1));
+    /// a.write_all(b"abc")?;
+    /// let mut one = [0; 8];
+    /// assert_eq!(b.read(&mut one)?, 1); // every read moves at most one byte
+    /// assert_eq!(b.read(&mut one)?, 1);
+    /// b.clear_faults();
+    /// assert_eq!(b.read(&mut one)?, 1); // the last byte left
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn inject_reads_forever(&self, fault: Fault) {
+        self.lock().ends[self.side].read_faults.forever = Some(fault);
+    }
+
+    /// Makes every write call on this end (and its clones) take `fault`, once the queued faults
+    /// are spent, until [`clear_faults`](MemStream::clear_faults). See
+    /// [`inject_reads_forever`](MemStream::inject_reads_forever).
+    pub fn inject_writes_forever(&self, fault: Fault) {
+        self.lock().ends[self.side].write_faults.forever = Some(fault);
+    }
+
+    /// Drops the faults still queued for this end's reads and writes, and the repeating ones.
     pub fn clear_faults(&self) {
         let mut st = self.lock();
         st.ends[self.side].read_faults.clear();
@@ -228,12 +355,10 @@ impl MemStream {
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         let (me, from) = (self.side, 1 - self.side);
         let mut st = self.lock();
-        let limit = match st.ends[me].read_faults.pop_front() {
-            None | Some(Fault::Pass) => want,
-            Some(Fault::Short(n)) => want.min(n.max(1)),
-            Some(fault) => return Err(fault_error(fault)),
-        };
+        let limit = st.ends[me].read_faults.next_limit(want)?;
         let nonblocking = st.ends[me].nonblocking;
+        let timeout = st.ends[me].read_timeout;
+        let deadline = deadline(timeout);
         loop {
             if !st.queues[from].is_empty() {
                 let n = take(&mut st.queues[from], bufs, limit);
@@ -253,7 +378,10 @@ impl MemStream {
             if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            st = self.shared.wait(st, from);
+            st = match self.shared.wait(st, from, deadline) {
+                Some(st) => st,
+                None => return Err(timed_out("read", "bytes to read", timeout)),
+            };
         }
     }
 
@@ -262,11 +390,7 @@ impl MemStream {
         let want: usize = bufs.iter().map(|b| b.len()).sum();
         let me = self.side;
         let mut st = self.lock();
-        let limit = match st.ends[me].write_faults.pop_front() {
-            None | Some(Fault::Pass) => want,
-            Some(Fault::Short(n)) => want.min(n.max(1)),
-            Some(fault) => return Err(fault_error(fault)),
-        };
+        let limit = st.ends[me].write_faults.next_limit(want)?;
         if st.ends[me].write_shut {
             return Err(broken_pipe());
         }
@@ -274,6 +398,8 @@ impl MemStream {
             return Ok(0);
         }
         let nonblocking = st.ends[me].nonblocking;
+        let timeout = st.ends[me].write_timeout;
+        let mut deadline = deadline(timeout);
         let mut written = 0;
         loop {
             let space = st.capacity - st.queues[me].len();
@@ -289,10 +415,16 @@ impl MemStream {
                 if written == limit || nonblocking {
                     return Ok(written);
                 }
+                // Linux's timeout bounds each wait for room (sock_alloc_send_pskb), not the call.
+                deadline = self::deadline(timeout);
             } else if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            st = self.shared.wait(st, me);
+            st = match self.shared.wait(st, me, deadline) {
+                Some(st) => st,
+                None if written > 0 => return Ok(written),
+                None => return Err(timed_out("write", "room to write", timeout)),
+            };
             let end = &mut st.ends[me];
             if end.write_shut {
                 // Linux's waiting writer takes a pending error first (sock_error() in
@@ -315,13 +447,33 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, mut st: MutexGuard<'a, State>, d: usize) -> MutexGuard<'a, State> {
+    /// Waits for a change of direction `d`; `None` once `deadline` has passed (checked before
+    /// waiting, so a caller loops: re-check the state, then wait again).
+    fn wait<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        d: usize,
+        deadline: Option<Instant>,
+    ) -> Option<MutexGuard<'a, State>> {
         st.waiting[d] += 1;
-        let mut st = self.changed[d]
-            .wait(st)
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut st = match deadline {
+            None => self.changed[d]
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(deadline) => {
+                let left = deadline.checked_duration_since(Instant::now());
+                let Some(left) = left.filter(|l| !l.is_zero()) else {
+                    st.waiting[d] -= 1;
+                    return None;
+                };
+                self.changed[d]
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
         st.waiting[d] -= 1;
-        st
+        Some(st)
     }
 
     fn wake(&self, st: &State, d: usize) {
@@ -367,6 +519,36 @@ fn put(q: &mut VecDeque<u8>, bufs: &[IoSlice<'_>], mut skip: usize, max: usize) 
         }
     }
     n
+}
+
+/// When a blocking call that starts now with `timeout` must give up; `None` for ever (no
+/// timeout, or one too large to represent).
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+fn check_timeout(timeout: Option<Duration>, call: &str) -> io::Result<()> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "MemStream::{call}: a zero Duration is not a timeout (as for UnixStream); use \
+                 None to wait for ever or set_nonblocking(true) not to wait"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn timed_out(call: &str, what: &str, timeout: Option<Duration>) -> io::Error {
+    let t = timeout.unwrap_or_default();
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        format!(
+            "MemStream {call}: no {what} within the {call} timeout of {t:?}; is the peer \
+             stuck, or the test deadlocked? (set_{call}_timeout)"
+        ),
+    )
 }
 
 fn fault_error(fault: Fault) -> io::Error {

@@ -5,7 +5,7 @@
 use std::io::{ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::*;
 
@@ -515,6 +515,87 @@ fn a_blocked_call_keeps_the_mode_it_started_with() {
     assert_eq!(t.join("the thread"), b"late");
 }
 
+// ---- timeouts ----
+
+#[test]
+fn timeouts_are_none_by_default_reject_zero_and_are_shared_by_clones() {
+    let (a, _b) = MemStream::pair().unwrap();
+    assert_eq!(a.read_timeout().unwrap(), None);
+    assert_eq!(a.write_timeout().unwrap(), None);
+    let zero = Some(Duration::ZERO);
+    assert_eq!(kind(a.set_read_timeout(zero)), ErrorKind::InvalidInput);
+    assert_eq!(kind(a.set_write_timeout(zero)), ErrorKind::InvalidInput);
+    let (r, w) = (Duration::from_millis(1500), Duration::from_nanos(1));
+    a.set_read_timeout(Some(r)).unwrap();
+    a.set_write_timeout(Some(w)).unwrap();
+    let a2 = a.try_clone().unwrap();
+    assert_eq!(a2.read_timeout().unwrap(), Some(r));
+    assert_eq!(a2.write_timeout().unwrap(), Some(w));
+    a2.set_read_timeout(None).unwrap();
+    assert_eq!(a.read_timeout().unwrap(), None);
+    assert_eq!(
+        a.write_timeout().unwrap(),
+        Some(w),
+        "the other direction is untouched"
+    );
+}
+
+#[test]
+fn a_blocking_read_that_waits_past_its_timeout_is_would_block() {
+    let (a, b) = MemStream::pair().unwrap();
+    let t = Duration::from_millis(100);
+    b.set_read_timeout(Some(t)).unwrap();
+    let start = Instant::now();
+    let err = read_n(&b, 10).unwrap_err();
+    assert!(start.elapsed() >= t, "gave up after {:?}", start.elapsed());
+    assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+    assert!(err.to_string().contains("set_read_timeout"), "{err}");
+    // Nothing is spent: bytes, EOF and a huge timeout work as before.
+    (&a).write_all(b"late").unwrap();
+    assert_eq!(read_n(&b, 10).unwrap(), b"late");
+    b.set_read_timeout(Some(Duration::MAX)).unwrap(); // too large for an Instant: for ever
+    drop(a);
+    assert_eq!(read_n(&b, 10).unwrap(), b"");
+}
+
+#[test]
+fn a_blocking_write_that_waits_past_its_timeout_returns_its_partial_count() {
+    let (a, b) = MemStream::pair_with_capacity(10).unwrap();
+    let t = Duration::from_millis(100);
+    a.set_write_timeout(Some(t)).unwrap();
+    let start = Instant::now();
+    assert_eq!((&a).write(&[1u8; 25]).unwrap(), 10, "what fitted");
+    assert!(start.elapsed() >= t, "gave up after {:?}", start.elapsed());
+    let start = Instant::now();
+    let err = (&a).write(b"x").unwrap_err();
+    assert!(start.elapsed() >= t, "gave up after {:?}", start.elapsed());
+    assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+    assert!(err.to_string().contains("set_write_timeout"), "{err}");
+    assert_eq!(b.queued_in(), 10);
+}
+
+#[test]
+fn a_blocked_call_with_a_timeout_is_woken_like_any_other() {
+    let (a, b) = MemStream::pair_with_capacity(4).unwrap();
+    let hour = Some(Duration::from_secs(3600));
+    a.set_write_timeout(hour).unwrap();
+    b.set_read_timeout(hour).unwrap();
+    let b2 = b.try_clone().unwrap();
+    let reader = spawn(move || read_n(&b2, 10).unwrap());
+    reader_blocked(&b, 1);
+    (&a).write_all(b"ping").unwrap();
+    assert_eq!(reader.join("the reader"), b"ping");
+    // A timed write that makes progress goes on waiting for room until it is done.
+    let a2 = a.try_clone().unwrap();
+    let writer = spawn(move || (&a2).write(&[9u8; 12]).unwrap());
+    for _ in 0..2 {
+        writer_blocked(&a, 1);
+        assert_eq!(read_n(&b, 4).unwrap(), [9u8; 4]);
+    }
+    assert_eq!(writer.join("the writer"), 12);
+    assert_eq!(read_n(&b, 10).unwrap(), [9u8; 4]);
+}
+
 // ---- faults ----
 
 #[test]
@@ -595,11 +676,22 @@ fn faults_are_per_end_and_per_direction_shared_by_clones_and_clearable() {
     assert_eq!(read_n(&a, 10).unwrap(), b"4");
 }
 
+/// `a.write_all(data)` against `b.read_exact` on another thread: every byte arrives in order.
+fn assert_write_all_meets_read_exact(mut a: MemStream, mut b: MemStream, data: &[u8]) {
+    let want = data.to_vec();
+    let reader = spawn(move || {
+        let mut got = vec![0; want.len()];
+        b.read_exact(&mut got).unwrap();
+        got == want
+    });
+    a.write_all(data).unwrap();
+    assert!(reader.join("the thread"));
+}
+
 #[test]
 fn write_all_and_read_exact_ride_out_every_transient_fault() {
-    let (mut a, mut b) = MemStream::pair_with_capacity(64).unwrap();
+    let (a, b) = MemStream::pair_with_capacity(64).unwrap();
     let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let want = data.clone();
     a.inject_writes((0..200).map(|i| match i % 4 {
         0 => Fault::Short(i % 13),
         1 => Fault::Interrupted,
@@ -610,11 +702,45 @@ fn write_all_and_read_exact_ride_out_every_transient_fault() {
         1 => Fault::Interrupted,
         _ => Fault::Pass,
     }));
-    let reader = spawn(move || {
-        let mut got = vec![0; want.len()];
-        b.read_exact(&mut got).unwrap();
-        got == want
-    });
-    a.write_all(&data).unwrap();
-    assert!(reader.join("the thread"));
+    assert_write_all_meets_read_exact(a, b, &data);
+}
+
+#[test]
+fn a_repeating_fault_follows_the_queued_ones_until_cleared() {
+    let (a, b) = MemStream::pair().unwrap();
+    (&a).write_all(b"abcd").unwrap();
+    b.inject_reads_forever(Fault::Short(1));
+    b.inject_reads([Fault::Interrupted]); // queued faults come first, whenever injected
+    assert_eq!(kind(read_n(&b, 10)), ErrorKind::Interrupted);
+    assert_eq!(read_n(&b, 10).unwrap(), b"a");
+    assert_eq!(
+        read_n(&b.try_clone().unwrap(), 10).unwrap(),
+        b"b",
+        "clones share it"
+    );
+    b.inject_reads_forever(Fault::WouldBlock); // replaces Short(1)
+    for _ in 0..3 {
+        assert_eq!(kind(read_n(&b, 10)), ErrorKind::WouldBlock);
+    }
+    b.clear_faults();
+    assert_eq!(read_n(&b, 10).unwrap(), b"cd");
+
+    a.inject_writes_forever(Fault::ConnectionReset);
+    for _ in 0..3 {
+        assert_eq!(kind((&a).write(b"x")), ErrorKind::ConnectionReset);
+    }
+    (&b).write_all(b"y").unwrap();
+    assert_eq!(read_n(&a, 10).unwrap(), b"y", "a's reads are untouched");
+    a.clear_faults();
+    (&a).write_all(b"z").unwrap();
+    assert_eq!(read_n(&b, 10).unwrap(), b"z");
+}
+
+#[test]
+fn write_all_and_read_exact_ride_out_short_faults_forever() {
+    let (a, b) = MemStream::pair_with_capacity(64).unwrap();
+    let data: Vec<u8> = (0..5_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    a.inject_writes_forever(Fault::Short(3));
+    b.inject_reads_forever(Fault::Short(1));
+    assert_write_all_meets_read_exact(a, b, &data);
 }

@@ -8,7 +8,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::PipeFlags;
 
 use super::half::{ReadHalf, WriteHalf};
-use super::{End, Kind, loopback};
+use super::{End, Kind, capacity, loopback};
 
 /// Options for a new wire: the kinds to try in order, per-end blocking mode, capacity.
 ///
@@ -73,7 +73,11 @@ impl Builder {
     }
 
     /// Asks for `bytes` of buffering per direction (see [`End::set_capacity`]); the grant is
-    /// whatever the kernel reads back, and a refusal of a larger size is not an error.
+    /// whatever the kernel reads back, and a refusal of a larger size is not an error. Each
+    /// end's [`End::capacity`] then tells the grant and the payload it holds.
+    ///
+    /// 0 is refused when the wire is made ([`build`](Self::build), [`pipe`](Self::pipe) return
+    /// `InvalidInput`): to keep the kernel's default, do not call this.
     pub fn capacity(mut self, bytes: usize) -> Builder {
         self.capacity = Some(bytes);
         self
@@ -90,13 +94,15 @@ impl Builder {
     /// # Errors
     ///
     /// When every kind is refused, a [`PairError`] (inside the `io::Error`, whose kind is the
-    /// last refusal's) lists each kind with its reason. Nothing is leaked on any path: every
-    /// descriptor is owned from the moment the kernel returns it.
+    /// last refusal's; [`PairError::of`] finds it) lists each kind with its reason. Nothing is
+    /// leaked on any path: every descriptor is owned from the moment the kernel returns it.
+    /// An empty kind list and a capacity of 0 are `InvalidInput` before any kind is tried.
     pub fn build(&self) -> io::Result<Pair> {
         self.build_with(&mut Os)
     }
 
     pub(crate) fn build_with(&self, maker: &mut dyn Maker) -> io::Result<Pair> {
+        self.check()?;
         let mut refusals = Vec::new();
         for &kind in &self.kinds {
             match maker.make(kind, self) {
@@ -122,18 +128,28 @@ impl Builder {
     ///
     /// [pipe2(2)]: https://man7.org/linux/man-pages/man2/pipe2.2.html
     pub fn pipe(&self) -> io::Result<(ReadHalf, WriteHalf)> {
+        self.check()?;
         let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)
             .map_err(|e| crate::sys::hint(e.into(), "pipe2(O_CLOEXEC)"))?;
         crate::fd::set_nonblocking(&r, self.nonblocking[0])?;
         crate::fd::set_nonblocking(&w, self.nonblocking[1])?;
         let (r, w) = (
-            ReadHalf::new(Kind::Pipes, r),
-            WriteHalf::new(Kind::Pipes, w),
+            ReadHalf::new(Kind::Pipes, r, None),
+            WriteHalf::new(Kind::Pipes, w, None),
         );
         if let Some(bytes) = self.capacity {
             w.set_capacity(bytes)?;
+            // One pipe: the read end was asked the same.
+            r.note_asked(bytes);
         }
         Ok((r, w))
+    }
+}
+
+impl Builder {
+    /// Refuses options no kind can honour, before anything is made.
+    fn check(&self) -> io::Result<()> {
+        self.capacity.map_or(Ok(()), capacity::check)
     }
 }
 
@@ -179,9 +195,11 @@ impl Maker for Os {
         b.set_nonblocking(options.nonblocking[1])?;
         if let Some(bytes) = options.capacity {
             a.set_capacity(bytes)?;
-            // Pipes are shared: a's two pipes are b's two pipes.
+            // Pipes are shared: a's two pipes are b's two pipes, asked the same.
             if kind.is_socket() {
                 b.set_capacity(bytes)?;
+            } else {
+                b.asked.set(bytes);
             }
         }
         Ok((a, b))
@@ -252,3 +270,22 @@ impl fmt::Display for PairError {
 }
 
 impl std::error::Error for PairError {}
+
+impl PairError {
+    /// The `PairError` inside `e`, if `e` is the error of a [`Builder::build`] whose every
+    /// kind was refused.
+    ///
+    /// ```
+    /// use procwire::wire::{Builder, PairError};
+    ///
+    /// if let Err(e) = Builder::new().build() {
+    ///     match PairError::of(&e) {
+    ///         Some(all) => eprintln!("{} kinds refused", all.refusals.len()),
+    ///         None => eprintln!("{e}"),
+    ///     }
+    /// }
+    /// ```
+    pub fn of(e: &io::Error) -> Option<&PairError> {
+        crate::payload(e)
+    }
+}

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use rustix::net::Shutdown;
 
 use super::Kind;
-use super::capacity::{self, Capacity};
+use super::capacity::{self, Asked, Capacity};
 use super::half::{ReadHalf, WriteHalf};
 use super::rw::{self, impl_read, impl_write};
 use crate::sys::io::Target;
@@ -26,6 +26,7 @@ use crate::sys::io::Target;
 pub struct End {
     pub(super) kind: Kind,
     pub(super) fds: EndFds,
+    pub(super) asked: Asked,
 }
 
 /// The descriptors behind an [`End`], as [`End::into_fds`] hands them over.
@@ -48,6 +49,7 @@ impl End {
         End {
             kind,
             fds: EndFds::Socket(fd),
+            asked: Asked::default(),
         }
     }
 
@@ -58,6 +60,7 @@ impl End {
                 read: Some(read),
                 write: Some(write),
             },
+            asked: Asked::default(),
         }
     }
 
@@ -143,9 +146,10 @@ impl End {
         Ok(())
     }
 
-    /// The buffer sizes the kernel reports for this end now (see [`Capacity`]).
+    /// The buffer sizes the kernel reports for this end now, the payload estimate, and the
+    /// last size asked for through this end (see [`Capacity`]).
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind.is_socket(), self.read_fd(), self.write_fd())
+        capacity::read_back(self.kind, self.read_fd(), self.write_fd(), self.asked.get())
     }
 
     /// Asks the kernel for `bytes` of buffering in each direction and returns what it granted.
@@ -154,19 +158,65 @@ impl End {
     /// [`pipe_max_size`](super::pipe_max_size); `EPERM` (the user's `pipe-user-pages-*` budget) and `EBUSY` (the pipe
     /// holds more than the new size) leave that pipe's size as it was. Sockets: `SO_SNDBUF` and
     /// `SO_RCVBUF`, which the kernel doubles for its bookkeeping and clamps to
-    /// `net.core.wmem_max`/`rmem_max`. Pipes are shared with the peer, so the peer's end sees the
-    /// new sizes too. See [fcntl(2)] and [socket(7)].
+    /// `net.core.wmem_max`/`rmem_max` (and raises to a 4.5 KiB minimum). Pipes are shared with
+    /// the peer, so the peer's end sees the new sizes too. See [fcntl(2)] and [socket(7)].
+    ///
+    /// The result records `bytes` as [`Capacity::asked`] (kept for later
+    /// [`capacity`](Self::capacity) calls) beside the kernel's figures and the payload
+    /// estimate, the figure to compare across kinds.
+    ///
+    /// # Errors
+    ///
+    /// `bytes == 0` is `InvalidInput`: the kernel would not restore a default but shrink the
+    /// buffers to their minimum. Otherwise the kernel's refusal of the `fcntl`/`setsockopt`.
     ///
     /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
     /// [socket(7)]: https://man7.org/linux/man-pages/man7/socket.7.html
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
         capacity::request(
-            self.kind.is_socket(),
+            self.kind,
             self.read_fd(),
             self.write_fd(),
             bytes,
-        )?;
-        self.capacity()
+            &self.asked,
+        )
+    }
+
+    /// A second handle on this end: the same wire, through duplicated descriptors, like
+    /// [`UnixStream::try_clone`].
+    ///
+    /// Each descriptor is duplicated with [fcntl(2)] `F_DUPFD_CLOEXEC` (one for a socket, both
+    /// for a pipes end; a direction already shut down stays absent), so the clone is
+    /// close-on-exec like every procwire descriptor. The typical use is handing one end to a
+    /// child as both stdin and stdout: convert the end and its clone into [`Stdio`] (sockets), or
+    /// split each and hand over one half of each (pipes).
+    ///
+    /// The clone shares the open file descriptions: `O_NONBLOCK` set on one is set on both,
+    /// and bytes read through one are gone for the other. Half-closing differs by kind:
+    /// on a socket, [`shutdown_write`](Self::shutdown_write) and
+    /// [`shutdown_read`](Self::shutdown_read) act on the socket, so they hold for every handle;
+    /// on pipes they close only this handle's descriptor, and the peer sees EOF (or
+    /// `BrokenPipe`) once every duplicate, including those a child inherited, is closed.
+    ///
+    /// # Errors
+    ///
+    /// `F_DUPFD_CLOEXEC`'s, e.g. `EMFILE` at `RLIMIT_NOFILE` (the message says what to do);
+    /// nothing is leaked.
+    ///
+    /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
+    pub fn try_clone(&self) -> io::Result<End> {
+        let fds = match &self.fds {
+            EndFds::Socket(fd) => EndFds::Socket(dup(fd)?),
+            EndFds::Pipes { read, write } => EndFds::Pipes {
+                read: read.as_ref().map(dup).transpose()?,
+                write: write.as_ref().map(dup).transpose()?,
+            },
+        };
+        Ok(End {
+            kind: self.kind,
+            fds,
+            asked: Asked::new(self.asked.get()),
+        })
     }
 
     /// Splits the end into an owned read half and an owned write half.
@@ -182,22 +232,36 @@ impl End {
     /// half: `InvalidInput`, and the end is handed back inside the error's [`KindMismatch`]
     /// (`err.into_inner()`). Split first, then drop the half you do not need.
     pub fn split(self) -> Result<(ReadHalf, WriteHalf), KindMismatch> {
-        let kind = self.kind;
+        let (kind, asked) = (self.kind, self.asked.get());
+        let halves = |r, w| {
+            (
+                ReadHalf::new(kind, r, asked),
+                WriteHalf::new(kind, w, asked),
+            )
+        };
         match self.fds {
-            EndFds::Socket(fd) => match rustix::io::fcntl_dupfd_cloexec(&fd, 0) {
-                Ok(dup) => Ok((ReadHalf::new(kind, fd), WriteHalf::new(kind, dup))),
+            EndFds::Socket(fd) => match dup(&fd) {
+                Ok(dup) => Ok(halves(fd, dup)),
                 Err(e) => Err(KindMismatch {
-                    end: End::socket(kind, fd),
+                    end: End {
+                        kind,
+                        fds: EndFds::Socket(fd),
+                        asked: self.asked,
+                    },
                     wanted: "two halves",
-                    why: Some(crate::sys::hint(e.into(), "F_DUPFD_CLOEXEC")),
+                    why: Some(e),
                 }),
             },
             EndFds::Pipes {
                 read: Some(read),
                 write: Some(write),
-            } => Ok((ReadHalf::new(kind, read), WriteHalf::new(kind, write))),
+            } => Ok(halves(read, write)),
             fds => Err(KindMismatch {
-                end: End { kind, fds },
+                end: End {
+                    kind,
+                    fds,
+                    asked: self.asked,
+                },
                 wanted: "two halves",
                 why: Some(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -230,12 +294,19 @@ impl End {
                 end: End {
                     kind: self.kind,
                     fds,
+                    asked: self.asked,
                 },
                 wanted,
                 why: None,
             }),
         }
     }
+}
+
+/// A close-on-exec duplicate of `fd` (`F_DUPFD_CLOEXEC`), with an error that says so.
+fn dup(fd: &OwnedFd) -> io::Result<OwnedFd> {
+    rustix::io::fcntl_dupfd_cloexec(fd, 0)
+        .map_err(|e| crate::sys::hint(e.into(), "F_DUPFD_CLOEXEC"))
 }
 
 impl_read!(End);

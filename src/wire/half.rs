@@ -8,7 +8,7 @@ use std::process::Stdio;
 use rustix::net::Shutdown;
 
 use super::Kind;
-use super::capacity::{self, Capacity};
+use super::capacity::{self, Asked, Capacity};
 use super::rw::{impl_read, impl_write};
 use crate::sys::io::Target;
 
@@ -22,6 +22,7 @@ pub struct ReadHalf {
     kind: Kind,
     // Always `Some` until `into_fd` takes it; an `Option` only so `Drop` can tell.
     fd: Option<OwnedFd>,
+    asked: Asked,
 }
 
 /// The writing half of a split [`End`](super::End), or the write end of a [`pipe`](super::pipe).
@@ -33,13 +34,18 @@ pub struct WriteHalf {
     kind: Kind,
     // Always `Some` until `into_fd` takes it; an `Option` only so `Drop` can tell.
     fd: Option<OwnedFd>,
+    asked: Asked,
 }
 
 macro_rules! half_common {
     ($t:ident, $shut:expr) => {
         impl $t {
-            pub(super) fn new(kind: Kind, fd: OwnedFd) -> $t {
-                $t { kind, fd: Some(fd) }
+            pub(super) fn new(kind: Kind, fd: OwnedFd, asked: Option<usize>) -> $t {
+                $t {
+                    kind,
+                    fd: Some(fd),
+                    asked: Asked::new(asked),
+                }
             }
 
             #[inline(always)]
@@ -54,7 +60,7 @@ macro_rules! half_common {
             /// stdin or stdout a child process was given. Whether it is close-on-exec is up
             /// to whoever made it (descriptors a process inherited as stdio are not).
             pub fn from_fd(kind: Kind, fd: OwnedFd) -> $t {
-                $t::new(kind, fd)
+                $t::new(kind, fd, None)
             }
 
             /// The kind of the wire this half belongs to.
@@ -121,6 +127,11 @@ half_common!(ReadHalf, Shutdown::Read);
 half_common!(WriteHalf, Shutdown::Write);
 
 impl ReadHalf {
+    /// Records a request made through the pipe's other end.
+    pub(super) fn note_asked(&self, bytes: usize) {
+        self.asked.set(bytes);
+    }
+
     #[inline(always)]
     fn reader(&self) -> Option<BorrowedFd<'_>> {
         Some(self.fd())
@@ -129,14 +140,13 @@ impl ReadHalf {
     /// The kernel's buffer size for the incoming direction (`F_GETPIPE_SZ` or `SO_RCVBUF`), in
     /// [`Capacity::recv`]; `send` is 0.
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind.is_socket(), self.reader(), None)
+        capacity::read_back(self.kind, self.reader(), None, self.asked.get())
     }
 
     /// Asks for `bytes` of buffering on the incoming direction and returns the grant (see
     /// [`End::set_capacity`](super::End::set_capacity)).
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        capacity::request(self.kind.is_socket(), self.reader(), None, bytes)?;
-        self.capacity()
+        capacity::request(self.kind, self.reader(), None, bytes, &self.asked)
     }
 }
 
@@ -152,14 +162,13 @@ impl WriteHalf {
     /// The kernel's buffer size for the outgoing direction (`F_GETPIPE_SZ` or `SO_SNDBUF`), in
     /// [`Capacity::send`]; `recv` is 0.
     pub fn capacity(&self) -> io::Result<Capacity> {
-        capacity::read_back(self.kind.is_socket(), None, Some(self.fd()))
+        capacity::read_back(self.kind, None, Some(self.fd()), self.asked.get())
     }
 
     /// Asks for `bytes` of buffering on the outgoing direction and returns the grant (see
     /// [`End::set_capacity`](super::End::set_capacity)).
     pub fn set_capacity(&self, bytes: usize) -> io::Result<Capacity> {
-        capacity::request(self.kind.is_socket(), None, Some(self.fd()), bytes)?;
-        self.capacity()
+        capacity::request(self.kind, None, Some(self.fd()), bytes, &self.asked)
     }
 }
 

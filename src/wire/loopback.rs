@@ -8,7 +8,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::event::PollFlags;
 use rustix::io::Errno;
@@ -31,8 +31,6 @@ pub(crate) struct Made {
 /// `listening` runs once the listener is up and before our own connect, with its address: the
 /// tests use it to queue foreign connections ahead of ours.
 pub(crate) fn pair(timeout: Duration, listening: &mut dyn FnMut(SocketAddr)) -> io::Result<Made> {
-    // No deadline for a bound too large to add (Duration::MAX).
-    let deadline = Instant::now().checked_add(timeout);
     let socket = || {
         rustix::net::socket_with(
             AddressFamily::INET,
@@ -51,6 +49,9 @@ pub(crate) fn pair(timeout: Duration, listening: &mut dyn FnMut(SocketAddr)) -> 
     let listener = TcpListener::from(listener);
     let addr = listener.local_addr()?;
     listening(addr);
+    // The handshake's bound starts here, after the hook (the tests' flood of foreign
+    // connections), so a slow hook cannot eat it. No deadline for Duration::MAX.
+    let deadline = crate::sys::poll::deadline(Some(timeout));
 
     let client = socket()?;
     match rustix::net::connect(&client, &addr) {
@@ -64,10 +65,7 @@ pub(crate) fn pair(timeout: Duration, listening: &mut dyn FnMut(SocketAddr)) -> 
     let mut rejected = 0usize;
     loop {
         // Checked on every pass: a flood of foreign connections must not keep us here.
-        let left = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
-            None => Duration::MAX,
-        };
+        let left = crate::sys::poll::left(deadline).unwrap_or(Duration::MAX);
         if left.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,

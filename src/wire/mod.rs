@@ -3,11 +3,14 @@
 //! A *wire* is a duplex byte stream between two [`End`]s. Three kinds of kernel object can
 //! carry one, and they differ in ways that matter to callers:
 //!
-//! | [`Kind`] | descriptors per end | made with | half-close |
-//! |---|---|---|---|
-//! | [`Kind::SocketPair`] | 1 | [socketpair(2)] `AF_UNIX, SOCK_STREAM` | [shutdown(2)] `SHUT_WR` |
-//! | [`Kind::Pipes`] | 2 (one pipe per direction) | [pipe2(2)] twice | close the write pipe |
-//! | [`Kind::Loopback`] | 1 | TCP on `127.0.0.1`, see below | [shutdown(2)] `SHUT_WR` |
+//! | [`Kind`] | descriptors per end | made with | half-close | payload a writer can queue |
+//! |---|---|---|---|---|
+//! | [`Kind::SocketPair`] | 1 | [socketpair(2)] `AF_UNIX, SOCK_STREAM` | [shutdown(2)] `SHUT_WR` | ≥ 3/4 of its `SO_SNDBUF` |
+//! | [`Kind::Pipes`] | 2 (one pipe per direction) | [pipe2(2)] twice | close the write pipe | the pipe's size |
+//! | [`Kind::Loopback`] | 1 | TCP on `127.0.0.1`, see below | [shutdown(2)] `SHUT_WR` | ≥ 7/16 of `SO_SNDBUF` + peer's `SO_RCVBUF` |
+//!
+//! (Payload for writes of 4 KiB or more; [`Capacity`] has the estimate, the measurements and
+//! the caveats.)
 //!
 //! [`Builder`] tries kinds in the order of its policy (by default socketpair, then pipes, then
 //! loopback, like rsync's `fd_pair` with one more fallback) and reports which kind it produced
@@ -20,7 +23,11 @@
 //!   (`SOCK_CLOEXEC`, `O_CLOEXEC`), so a child spawned concurrently inherits none of them.
 //! - Blocking or non-blocking is chosen per end at creation ([`Builder::nonblocking`]).
 //! - One capacity API ([`End::set_capacity`], [`Capacity`]): `F_SETPIPE_SZ` for pipes,
-//!   `SO_SNDBUF`/`SO_RCVBUF` for sockets, returning what the kernel reads back.
+//!   `SO_SNDBUF`/`SO_RCVBUF` for sockets, returning what was asked, what the kernel reads back
+//!   (Linux doubles socket buffers) and the payload bytes that fit, the figure that compares
+//!   across kinds. A capacity of 0 is refused (`InvalidInput`).
+//! - [`End::try_clone`]: a second handle on the same wire end (e.g. a child's stdin and
+//!   stdout), like [`UnixStream::try_clone`](std::os::unix::net::UnixStream::try_clone).
 //! - [`End::shutdown_write`]: the peer reads the bytes already sent, then EOF; this end can go on
 //!   reading. [`End::shutdown_read`]: the peer's further writes fail with `BrokenPipe` (on
 //!   sockets of the loopback kind TCP gives no such signal: see [`End::shutdown_read`]).
@@ -52,6 +59,8 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
+use crate::ParseNameError;
+
 mod builder;
 mod capacity;
 mod end;
@@ -62,7 +71,7 @@ mod rw;
 mod tests;
 
 pub use builder::{Builder, Pair, PairError, Refusal};
-pub use capacity::{Capacity, pipe_max_size};
+pub use capacity::{Capacity, Size, pipe_max_size};
 pub use end::{End, EndFds, KindMismatch};
 pub use half::{ReadHalf, WriteHalf};
 
@@ -107,19 +116,20 @@ impl fmt::Display for Kind {
     }
 }
 
-impl FromStr for Kind {
-    type Err = io::Error;
+impl crate::names::Named for Kind {
+    const WHAT: &'static str = "wire kind";
+    const ALL: &'static [Kind] = &Kind::ALL;
+    fn name(self) -> &'static str {
+        Kind::name(self)
+    }
+}
 
-    fn from_str(s: &str) -> io::Result<Kind> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("unknown wire kind {s:?}: expected socketpair, pipes or loopback"),
-                )
-            })
+/// `socketpair`, `pipes` or `loopback`; anything else is a [`ParseNameError`] listing them.
+impl FromStr for Kind {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Kind, ParseNameError> {
+        crate::names::parse(s)
     }
 }
 

@@ -80,7 +80,7 @@ fn all_refused_lists_every_reason_in_order() {
         .build_with(&mut m)
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NetworkUnreachable);
-    let inner = err.get_ref().unwrap().downcast_ref::<PairError>().unwrap();
+    let inner = PairError::of(&err).unwrap();
     let kinds: Vec<Kind> = inner.refusals.iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [Kind::Pipes, Kind::Loopback]);
     let text = err.to_string();
@@ -136,6 +136,35 @@ fn loopback_rejects_foreign_connections_queued_ahead_of_ours() {
     }
 }
 
+/// Waits (at most 5 s) until the accept queue of the listener at `addr` holds more than
+/// `BACKLOG` connections, from when on Linux drops every SYN to it (`tcp_conn_request`:
+/// `sk_acceptq_is_full`). For a listening socket `/proc/net/tcp`'s `rx_queue` is the queue's
+/// length. Watching it replaces a fixed sleep, which a loaded machine can outrun.
+fn wait_until_the_accept_queue_overflows(addr: std::net::SocketAddr) {
+    let local = format!("0100007F:{:04X}", addr.port());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let queued = table.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // sl, local, remote, st (0A = LISTEN), tx_queue:rx_queue, ...
+            if f.get(1) != Some(&local.as_str()) || f.get(3) != Some(&"0A") {
+                return None;
+            }
+            let (_, rx) = f.get(4)?.split_once(':')?;
+            i64::from_str_radix(rx, 16).ok()
+        });
+        if queued.is_some_and(|n| n > i64::from(loopback::BACKLOG)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the accept queue of {addr} never overflowed: {queued:?} queued"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn loopback_times_out_with_a_clear_error_when_ours_never_arrives() {
     // Fill the listener's accept queue with foreign connections before ours: the kernel then
@@ -154,7 +183,7 @@ fn loopback_times_out_with_a_clear_error_when_ours_never_arrives() {
             let _ = rustix::net::connect(&s, &addr);
             foreign.push(s);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        wait_until_the_accept_queue_overflows(addr);
     })
     .err()
     .expect("the handshake cannot succeed while the queue is flooded");

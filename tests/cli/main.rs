@@ -276,7 +276,7 @@ fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
     }
     assert!(text.contains("- at 64 KiB, same CPU,"), "{text}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], "procwire-bench/1");
+    assert_eq!(v["schema"], "procwire-bench/2");
     let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
     let cells = v["throughput"].as_array().unwrap();
     assert_eq!(cells.len(), 5 * 2 * placements);
@@ -308,7 +308,9 @@ fn bench_refuses_an_unwritable_output_path_before_measuring() {
         "{}",
         stderr(&out)
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A run that measured would take a minute or more; this only tells the two apart.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 }
 
 #[test]
@@ -321,4 +323,249 @@ fn bench_rejects_bad_sizes_with_a_usage_error() {
         let out = procwire(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// The smallest real bench run: one row family, one chunk size, one CPU, one repeat.
+const TINY: &[&str] = &[
+    "bench",
+    "--quick",
+    "--chunks",
+    "64K",
+    "--placement",
+    "same",
+    "--repeats",
+    "1",
+    "--duration",
+    "20ms",
+];
+
+fn tiny(extra: &[&str]) -> Output {
+    let mut args = TINY.to_vec();
+    args.extend_from_slice(extra);
+    procwire(&args)
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("procwire-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Ctrl-C in the middle of a run leaves `--json` and `--svg` files as they were, and the
+/// reader child exits without a word.
+#[test]
+fn an_interrupted_bench_keeps_the_old_output_files_and_its_peer_is_quiet() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("interrupt");
+    let (json, svg) = (dir.join("k.json"), dir.join("k.svg"));
+    std::fs::write(&json, "{\"old\":1}\n").unwrap();
+    std::fs::write(&svg, "<svg old/>\n").unwrap();
+    // A default run takes a minute or more: the signal lands long before its end.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_procwire"))
+        .args(["bench", "--kinds", "socketpair", "--json"])
+        .arg(&json)
+        .arg("--svg")
+        .arg(&svg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("socketpair 4 MiB on same CPU") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // Wait until a wire row is being measured (a peer is running); the limit is a hang guard.
+    let _ = rx.recv_timeout(std::time::Duration::from_secs(120));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(!status.success(), "{err}");
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "{\"old\":1}\n");
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), "<svg old/>\n");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no stray file");
+    assert!(!err.contains("procwire: "), "the peer spoke up:\n{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_refuses_a_chart_of_nothing_before_measuring() {
+    let dir = scratch("nochart");
+    let svg = dir.join("f.svg");
+    let out = procwire(&["bench", "--kinds", "spawn", "--svg", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("--kinds spawn measures none"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!svg.exists(), "an empty chart was left behind");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn durations_out_of_range_are_usage_errors_that_say_why() {
+    for (value, says) in [
+        ("1e10", "too long: at most 24h"),
+        ("0.000001", "too short: at least 1ms"),
+        ("-5", "a duration cannot be negative; give 1ms to 24h"),
+        ("soon", "not a duration"),
+    ] {
+        for flag in ["--connect-timeout", "--stall-timeout"] {
+            let out = procwire(&["exec", flag, value, "--", "true"]);
+            assert_eq!(out.status.code(), Some(2), "{flag} {value}: {out:?}");
+            let err = stderr(&out);
+            assert!(err.contains(says), "{flag} {value}: {err}");
+            assert!(!err.contains("-- -5"), "{err}");
+        }
+    }
+    let out = procwire(&["bench", "--duration", "11m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("too long: at most 10m"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn durations_take_units() {
+    for value in ["500ms", "20s", "2m", "1.5"] {
+        let out = procwire(&[
+            "exec",
+            "--connect-timeout",
+            value,
+            "--stall-timeout",
+            value,
+            "--",
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{value}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn sizes_take_kb_kib_and_name_a_bad_suffix_whole() {
+    let out = procwire(&["bench", "--bytes", "12XB"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown suffix \"XB\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = procwire(&[
+        "bench",
+        "--quick",
+        "--kinds",
+        "pipes",
+        "--chunks",
+        "64KB,16KiB",
+        "--placement",
+        "same",
+        "--repeats",
+        "1",
+        "--bytes",
+        "1MiB",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("16 KiB"), "{}", stdout(&out));
+}
+
+/// Sizes read one way: `3.8 MiB`, never `3939840 B`; progress is one line per row off a
+/// terminal.
+#[test]
+fn tiny_run_prints_sizes_in_units_and_progress_lines() {
+    let out = tiny(&["--kinds", "pipes,socketpair,loopback"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for word in text.split_whitespace().collect::<Vec<_>>().windows(2) {
+        assert!(
+            !(word[1] == "B" && word[0].parse::<u64>().is_ok_and(|n| n >= 1024)),
+            "{word:?} in:\n{text}"
+        );
+    }
+    let err = stderr(&out);
+    assert!(err.starts_with("procwire bench: "), "{err}");
+    assert!(
+        err.contains("] repeat 1/1: loopback default on same CPU\n"),
+        "{err}"
+    );
+    assert_eq!(err.matches("pipes 1 MiB on same CPU").count(), 1, "{err}");
+    assert!(text.contains("\nVerdict, per workload:\n"), "{text}");
+    assert!(
+        text.contains("  bulk transfer (64 KiB writes) between two processes on same CPU: use "),
+        "{text}"
+    );
+}
+
+#[test]
+fn one_cpu_says_why_different_cpus_are_missing() {
+    let dir = scratch("onecpu");
+    let json = dir.join("b.json");
+    let mut args = vec!["-c", "0", env!("CARGO_BIN_EXE_procwire")];
+    args.extend(
+        TINY.iter()
+            .filter(|a| !matches!(**a, "--placement" | "same")),
+    );
+    args.extend(["--kinds", "pipes", "--json", json.to_str().unwrap()]);
+    let out = Command::new("taskset").args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("\nDifferent CPUs: not measured: this process may run on CPU 0 only"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["settings"]["omitted"][0]["placement"], "cross_cpu");
+    assert!(
+        v["settings"]["omitted"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CPU 0 only")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A stdout that fails when the table is printed (a closed `| head`, a full disk) does not lose
+/// the measurements: `--json` is written before the table.
+#[test]
+fn a_failing_stdout_still_gets_the_json_written() {
+    let dir = scratch("full-stdout");
+    let json = dir.join("k.json");
+    let mut args = TINY.to_vec();
+    args.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_procwire"))
+        .args(&args)
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("writing to stdout"),
+        "{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["schema"], "procwire-bench/2");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

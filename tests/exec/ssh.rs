@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use procwire::child::rsh::Ssh;
 use procwire::child::{Command, Topology};
+use procwire::rsh::Ssh;
 use procwire::stderr::Settings;
 
 use crate::exec;
@@ -15,8 +15,8 @@ use crate::support::{SharedSink, read_stream, write_stream};
 fn ssh(sshd: &Sshd, remote: &[&str]) -> Command {
     let mut b = Ssh::new("127.0.0.1").port(sshd.port).user(&sshd.user);
     let opts = sshd.client_options();
-    // client_options carries -p and -l too; the builder's own come after and ssh keeps the
-    // first, so drop them here to test the builder's.
+    // client_options carries -p and -l too; leave them to the builder's port() and user()
+    // so the test goes through its settings (matching duplicates would also be accepted).
     let mut words = opts.into_iter();
     while let Some(w) = words.next() {
         if w == "-p" || w == "-l" {

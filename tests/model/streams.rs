@@ -5,6 +5,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use procwire::model::{MemStream, Readiness};
 use procwire::wire::{Builder, End, Kind};
@@ -31,6 +32,13 @@ pub enum Feature {
     Exact,
     /// Readiness from poll(2) maps onto [`Readiness`] (sockets of AF_UNIX and the model).
     Readiness,
+    /// A writer's room comes back only when the peer reads, so once a write would block, a
+    /// blocking write blocks until a read (AF_UNIX, pipes, the model). Not TCP: acknowledgements
+    /// and window updates free send room later, asynchronously, even with nobody reading.
+    RoomOnlyFromReads,
+    /// `set_read_timeout`/`set_write_timeout` (`SO_RCVTIMEO`/`SO_SNDTIMEO`): the model and
+    /// std's `UnixStream`; `wire` ends have none.
+    Timeouts,
 }
 
 /// One end of a duplex stream under test.
@@ -44,6 +52,10 @@ pub trait Stream: Send + Sync + Sized + 'static {
     fn readiness(&self) -> Readiness;
     /// Another handle to the same end, where the type has one.
     fn try_clone(&self) -> Option<Self>;
+    /// `set_write_timeout` if `write`, else `set_read_timeout` (see [`Feature::Timeouts`]).
+    fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()>;
+    /// `write_timeout` if `write`, else `read_timeout`.
+    fn timeout(&self, write: bool) -> Option<Duration>;
 
     fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
@@ -82,6 +94,26 @@ macro_rules! delegate_io {
     };
 }
 
+/// The timeout methods of a type with `UnixStream`'s timeout API.
+macro_rules! delegate_timeouts {
+    () => {
+        fn set_timeout(&self, write: bool, t: Option<Duration>) -> io::Result<()> {
+            if write {
+                self.set_write_timeout(t)
+            } else {
+                self.set_read_timeout(t)
+            }
+        }
+        fn timeout(&self, write: bool) -> Option<Duration> {
+            if write {
+                self.write_timeout().unwrap()
+            } else {
+                self.read_timeout().unwrap()
+            }
+        }
+    };
+}
+
 impl Stream for MemStream {
     delegate_io!();
     fn set_nonblocking(&self, on: bool) {
@@ -96,6 +128,7 @@ impl Stream for MemStream {
     fn try_clone(&self) -> Option<Self> {
         Some(MemStream::try_clone(self).unwrap())
     }
+    delegate_timeouts!();
 }
 
 impl Stream for UnixStream {
@@ -112,6 +145,7 @@ impl Stream for UnixStream {
     fn try_clone(&self) -> Option<Self> {
         Some(UnixStream::try_clone(self).unwrap())
     }
+    delegate_timeouts!();
 }
 
 impl Stream for End {
@@ -131,6 +165,12 @@ impl Stream for End {
         fd_readiness(self.read_fd(), self.write_fd())
     }
     fn try_clone(&self) -> Option<Self> {
+        Some(End::try_clone(self).unwrap())
+    }
+    fn set_timeout(&self, _: bool, _: Option<Duration>) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    fn timeout(&self, _: bool) -> Option<Duration> {
         None
     }
 }
@@ -216,9 +256,9 @@ impl Maker for Wire {
     fn has(&self, f: Feature) -> bool {
         use Feature::*;
         match (self.0, f) {
-            (_, ZeroReadWouldBlock) => false,
+            (_, ZeroReadWouldBlock | Timeouts) => false,
             (Kind::SocketPair, _) => true,
-            (Kind::Pipes, PromptBrokenPipe | ShutReadFailsPeer | Exact) => true,
+            (Kind::Pipes, PromptBrokenPipe | ShutReadFailsPeer | Exact | RoomOnlyFromReads) => true,
             (Kind::Pipes, _) => false,
             (Kind::Loopback, _) => false,
         }

@@ -45,14 +45,19 @@ fn restore() {
     .unwrap();
 }
 
+/// True in the helper process, where a test may lower this process's limits; outside it, runs
+/// the test `path` there, checks that it got through, and returns false.
+fn in_own_process(path: &str) -> bool {
+    if in_helper() {
+        return true;
+    }
+    assert_helper_ok(&rerun(path, &[]));
+    false
+}
+
 #[test]
 fn fd_exhaustion_falls_back_or_fails_clearly_without_leaks() {
-    if !in_helper() {
-        let out = rerun(
-            "exhaustion::fd_exhaustion_falls_back_or_fails_clearly_without_leaks",
-            &[],
-        );
-        assert_helper_ok(&out);
+    if !in_own_process("exhaustion::fd_exhaustion_falls_back_or_fails_clearly_without_leaks") {
         return;
     }
     let before = procwire::fd::open_fds().unwrap();
@@ -141,5 +146,45 @@ fn fd_exhaustion_falls_back_or_fails_clearly_without_leaks() {
         before,
         "leak after failed split"
     );
+    println!("{HELPER_OK}");
+}
+
+#[test]
+fn try_clone_at_the_descriptor_limit_fails_clearly_without_leaks() {
+    if !in_own_process("exhaustion::try_clone_at_the_descriptor_limit_fails_clearly_without_leaks")
+    {
+        return;
+    }
+    for kind in Kind::ALL {
+        let (a, mut b) = Builder::new().kind(kind).build().unwrap().into_ends();
+        let before = procwire::fd::open_fds().unwrap();
+        // One free number: a pipes end gets its first duplicate, not its second, and must give
+        // the first back; a socket end needs only one.
+        leave_free(1);
+        let cloned = a.try_clone();
+        restore();
+        match (kind, cloned) {
+            (Kind::Pipes, Err(e)) => {
+                let text = e.to_string();
+                assert!(text.contains("F_DUPFD_CLOEXEC"), "{text}");
+                assert!(text.contains("RLIMIT_NOFILE"), "{text}");
+                assert_eq!(procwire::fd::open_fds().unwrap(), before, "leak");
+            }
+            (Kind::Pipes, Ok(c)) => panic!("two duplicates in one free slot: {c:?}"),
+            (_, Ok(c)) => drop(c),
+            (_, Err(e)) => panic!("{kind}: one duplicate in one free slot failed: {e}"),
+        }
+        leave_free(0);
+        let err = a.try_clone().unwrap_err();
+        restore();
+        assert!(err.to_string().contains("RLIMIT_NOFILE"), "{kind}: {err}");
+        assert_eq!(procwire::fd::open_fds().unwrap(), before, "{kind}: leak");
+        // The end is untouched and still works.
+        (&a).write_all(b"ok").unwrap();
+        drop(a);
+        let mut got = String::new();
+        b.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "ok", "{kind}");
+    }
     println!("{HELPER_OK}");
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod capacity;
+mod clone;
 mod close;
 mod exhaustion;
 mod fallback;

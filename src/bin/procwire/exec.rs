@@ -69,11 +69,12 @@ pub struct Args {
     /// The wire between us and the program
     #[arg(long, value_enum, default_value = "socketpair")]
     wire: Wire,
-    /// Kill the program if it has sent no byte on stdout after SECS seconds
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    /// Kill the program if it has sent no byte on stdout after TIME (20s, 500ms, 2m, or bare
+    /// seconds; 1ms to 24h)
+    #[arg(long, value_name = "TIME", value_parser = timeout, allow_hyphen_values = true)]
     connect_timeout: Option<Duration>,
-    /// Kill the program when neither direction has moved for SECS seconds
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    /// Kill the program when neither direction has moved for TIME (as --connect-timeout)
+    #[arg(long, value_name = "TIME", value_parser = timeout, allow_hyphen_values = true)]
     stall_timeout: Option<Duration>,
     /// What to do with the program's stderr
     #[arg(long, value_enum, default_value = "raw")]
@@ -86,16 +87,12 @@ pub struct Args {
     command: Vec<OsString>,
 }
 
-fn seconds(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds (e.g. 20 or 0.5)"))?;
-    if !v.is_finite() || v <= 0.0 || v > 1e9 {
-        return Err(format!(
-            "{s:?}: the timeout must be a positive number of seconds"
-        ));
-    }
-    Ok(Duration::from_secs_f64(v))
+/// The longest watchdog timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// A watchdog timeout: [`crate::units::parse_duration`], 1 ms to 24 h.
+fn timeout(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s, MAX_TIMEOUT)
 }
 
 /// Runs `procwire exec`; returns the exit status to end with.

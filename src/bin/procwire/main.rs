@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod exec;
 mod probe;
+mod units;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
 type CmdResult = Result<(), Box<dyn Error + Send + Sync>>;
@@ -42,7 +43,8 @@ enum Command {
     /// socketpairs at default and large buffers and TCP loopback, with the writer here and the
     /// reader in a child process, both pinned to the same CPU and then to different CPUs. Each
     /// figure stands next to a raw read/write loop on the same wire and single-core memcpy, as
-    /// the median of interleaved repeats. About 90 s; --quick under 20 s; --full up to 10 min.
+    /// the median of interleaved repeats. About 90 s, --quick under 20 s, --full about 9 min on an
+    /// idle 2-CPU machine (the plan's forecast; longer on a busy one).
     Bench(bench::Args),
     /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
     ///
@@ -80,6 +82,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of our output went away (`procwire probe | head -1`): nothing to tell it.
         Err(e) if is_broken_pipe(&*e) => ExitCode::FAILURE,
+        // A bench peer whose parent is gone (interrupted, or failed) has nothing to add.
+        Err(e) if matches!(cli.command, Command::BenchPeer(_)) && bench::parent_gone(&*e) => {
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("procwire: {e}");
             ExitCode::FAILURE

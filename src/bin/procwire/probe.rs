@@ -122,25 +122,8 @@ fn bytes(n: usize) -> String {
     format!("{n} ({})", human(n))
 }
 
-/// `512 B`, `64 KiB`, `1.5 MiB`: the largest binary unit that keeps the figure at least 1,
-/// with one decimal unless it is whole.
 fn human(n: usize) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let n = n as u128;
-    // The figure in tenths of a unit, rounded to nearest.
-    let tenths = |scale: u128| (n * 10 + scale / 2) / scale;
-    let (mut unit, mut scale) = (0, 1);
-    // Move up while the rounded figure reaches 1024, so 1048575 is "1 MiB", not "1024.0 KiB".
-    while unit + 1 < UNITS.len() && tenths(scale) >= 10 * 1024 {
-        unit += 1;
-        scale *= 1024;
-    }
-    let t = tenths(scale);
-    if t % 10 == 0 {
-        format!("{} {}", t / 10, UNITS[unit])
-    } else {
-        format!("{}.{} {}", t / 10, t % 10, UNITS[unit])
-    }
+    crate::units::format_size(n as u64)
 }
 
 #[cfg(test)]

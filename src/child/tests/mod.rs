@@ -49,7 +49,7 @@ fn topology_names_round_trip() {
     for t in super::Topology::ALL {
         assert_eq!(t.name().parse::<super::Topology>().unwrap(), t);
     }
-    let e = "duplex".parse::<super::Topology>().unwrap_err();
+    let e = io::Error::from("duplex".parse::<super::Topology>().unwrap_err());
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("socketpairs"));
 }

@@ -1,38 +1,46 @@
 //! `procwire bench`: the measured decision matrix for this machine.
 //!
-//! [`plan`] decides what to measure, [`measure`] runs it (a writer here, a reader in a
-//! re-executed `procwire bench-peer` child, both pinned), [`stats`] summarises repeats,
-//! [`report`] turns results into the table, verdicts and JSON, and [`chart`] draws the SVG.
+//! [`plan`] decides what to measure; [`runners`] measure it behind the `Executor` trait (a
+//! writer here, a reader in a re-executed `procwire bench-peer` child ([`peer`]) talking
+//! [`protocol`], both pinned by [`affinity`], blocks interleaved by [`schedule`]);
+//! [`aggregate`] keeps the samples and builds the [`report`] (JSON, table, verdicts) with
+//! [`stats`]; [`chart`] draws the SVG.
 
-use std::collections::HashMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use procwire::wire::{Capacity, Kind};
 
-use crate::CmdResult;
+use crate::{CmdResult, units};
 
+pub mod affinity;
+pub mod aggregate;
 pub mod chart;
-pub mod measure;
+pub mod loops;
+pub mod output;
+pub mod peer;
 pub mod plan;
+pub mod protocol;
 pub mod report;
-pub mod spawn;
+pub mod runners;
+pub mod schedule;
 pub mod stats;
 
-use measure::{Role, Runner};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, Task, default_rows};
-use report::{Latency, LatencyCell, MemcpyCell, Report, Settings, SpawnCell, ThroughputCell};
-use stats::{Summary, percentile};
+use output::Output;
+pub use peer::{PeerArgs, parent_gone, run as run_peer};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
+use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
 const JSON_SCHEMA: &str = "\
-JSON (--json FILE), schema \"procwire-bench/1\":
-  schema       \"procwire-bench/1\"
+JSON (--json FILE), schema \"procwire-bench/2\" (2: omitted, ratio_iqr/ratio_clear, structured
+verdicts and findings; blocks timed to the reader's last byte):
+  schema       \"procwire-bench/2\"
   machine      the facts of `procwire probe --json`
   settings     repeats, run_seconds or run_bytes (per throughput run), latency_seconds,
-               memcpy_seconds, cpus (the CPUs we were allowed to use)
+               memcpy_seconds, cpus (the CPUs we were allowed to use), omitted [{placement,
+               reason}] (placements that could not be measured, e.g. one CPU under taskset)
   rows         [{label, subject: \"wire\" (with kind) or \"model\", capacity}] in table order; the model
                row is procwire's in-memory socketpair between two threads of this process, and
                its raw figures are a kernel socketpair between the same two threads
@@ -44,16 +52,23 @@ JSON (--json FILE), schema \"procwire-bench/1\":
                  procwire_gb_s and raw_gb_s {median, min, max, spread, samples} (GB/s = 1e9 B/s;
                  spread = (max-min)/median; each sample is one run's bytes over its time),
                  ratio (procwire / raw: the median over the adjacent block pairs of all repeats,
-                 32 per run, each one procwire and one raw block moved back to back),
-                 repeats
+                 32 per run, each one procwire and one raw block moved back to back, each block
+                 timed from its first byte written to its last byte read),
+                 ratio_iqr [25th, 75th percentile of those pair ratios], ratio_clear (false when
+                 ratio_iqr contains 1.0: the noise cannot separate the ratio from 1.0; marked ~
+                 in the table), repeats
   latency      one object per row and placement: row, kind, placement, cpus,
-                 procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio
+                 procwire_us and raw_us {median, p99, round_trips, repeat_medians}, ratio,
+                 ratio_iqr and ratio_clear (over the per-repeat ratios)
   memcpy       [{chunk, gb_s}]: single-core memcpy bandwidth, the ceiling of any copy
   spawn        null, or the time to spawn `cat`, send it a byte, read it back and reap it:
                  procwire_us (procwire's child on one socketpair, stderr captured) and std_us
                  (std::process::Command, three pipes), each {median, p99, round_trips (= spawns),
                  repeat_medians}, and ratio (procwire / std, paired by repeat)
-  verdicts     the conclusions printed after the table";
+  findings     the conclusions printed after the table, as strings
+  verdicts     one per workload (bulk transfer, small writes, request/response) and placement:
+                 {workload, placement, winner (row label), ratio (winner against baseline, above
+                 1 is better), baseline (default pipes), runner_up, runner_up_ratio, text}";
 
 /// Measure which wire wins on this machine
 #[derive(Debug, clap::Args)]
@@ -62,13 +77,15 @@ pub struct Args {
     /// A short run (under 20 s): shorter runs, same matrix
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// A long run (up to 10 minutes): more repeats, longer runs
+    /// A long run (about 9 minutes on an idle machine): more repeats, longer runs
     #[arg(long)]
     full: bool,
-    /// Timed seconds per throughput run (default 0.25; --quick 0.07; --full 0.8)
-    #[arg(long, value_name = "SECS", conflicts_with = "bytes", value_parser = parse_seconds)]
-    duration: Option<f64>,
-    /// Timed bytes per throughput run instead of a time, e.g. 256M or 2G
+    /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
+    /// 70ms; --full 800ms; at most 10m)
+    #[arg(long, value_name = "TIME", conflicts_with = "bytes", value_parser = parse_run_time,
+          allow_hyphen_values = true)]
+    duration: Option<Duration>,
+    /// Timed bytes per throughput run instead of a time, e.g. 256M, 2G or 512MiB
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     bytes: Option<u64>,
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
@@ -92,72 +109,32 @@ pub struct Args {
     svg: Option<PathBuf>,
 }
 
-/// The child side of a bench run (internal: started by `procwire bench`)
-#[derive(Debug, clap::Args)]
-pub struct PeerArgs {
-    #[arg(long)]
-    role: Role,
-    #[arg(long)]
-    kind: Kind,
-    #[arg(long)]
-    cpu: usize,
-    /// Read buffer size of a sink.
-    #[arg(long, default_value_t = 1)]
-    chunk: usize,
-    /// Untimed bytes a sink reads before the block-size header.
-    #[arg(long, default_value_t = 0)]
-    warm: u64,
+/// The longest `--duration`: ten minutes per run.
+const MAX_RUN: Duration = Duration::from_secs(600);
+
+/// `--duration`: `250ms`, `2s`, bare seconds; 1 ms to 10 minutes.
+fn parse_run_time(s: &str) -> Result<Duration, String> {
+    units::parse_duration(s, MAX_RUN)
 }
 
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(0.001..=600.0).contains(&v) {
-        return Err(format!("{v} s is out of range: give 0.001 to 600"));
-    }
-    Ok(v)
-}
-
-/// A chunk size: `1` to `64M`, with the suffixes of [`parse_size`].
+/// A chunk size: `1` to `64M`, with the units of [`units::parse_size`].
 fn parse_chunk(s: &str) -> Result<usize, String> {
-    let v = parse_number(s)?;
+    let v = units::parse_size(s)?;
     if !(1..=64 << 20).contains(&v) {
         return Err(format!("chunk {s:?} is out of range: give 1 to 64M"));
     }
     Ok(v as usize)
 }
 
-/// `4096`, `64K`, `256M`, `2G` (binary multiples), at least 1 MiB: bytes per run.
+/// Bytes per run: at least 1 MiB, with the units of [`units::parse_size`].
 fn parse_size(s: &str) -> Result<u64, String> {
-    let v = parse_number(s)?;
+    let v = units::parse_size(s)?;
     if v < 1 << 20 {
         return Err(format!(
             "{s:?} is too small for a throughput run; give at least 1M"
         ));
     }
     Ok(v)
-}
-
-fn parse_number(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("{s:?}: unknown suffix {c:?}; use K, M or G")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; try 4096, 64K, 256M or 2G"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 impl Args {
@@ -171,7 +148,7 @@ impl Args {
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
-            (None, Some(d)) => Budget::Time(Duration::from_secs_f64(d)),
+            (None, Some(d)) => Budget::Time(d),
             (None, None) => Budget::Time(Duration::from_secs_f64(run)),
         };
         let mut rows = default_rows();
@@ -196,13 +173,14 @@ impl Args {
             memcpy_time: Duration::from_secs_f64(memcpy),
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
+            omitted: plan::omitted(cpus, self.placement),
         }
     }
 }
 
 /// Runs `procwire bench`.
 pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
-    let cpus = measure::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
+    let cpus = affinity::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
     let plan = args.plan(&cpus);
     if plan.placements.is_empty() {
         return Err(match args.placement {
@@ -212,271 +190,116 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
             _ => "no CPU is available to pin the benchmark to".into(),
         });
     }
+    if args.svg.is_some() && plan.rows.is_empty() {
+        return Err(
+            "--svg charts the wire rows, and --kinds spawn measures none; add a wire \
+                    kind (e.g. --kinds spawn,socketpair) or leave out --svg"
+                .into(),
+        );
+    }
     // Refuse unwritable output paths now, not after a minute of measuring.
-    let json_file = open_output(args.json.as_deref())?;
-    let svg_file = open_output(args.svg.as_deref())?;
-    let runner = Runner {
+    let json_file = args.json.as_deref().map(Output::check).transpose()?;
+    let svg_file = args.svg.as_deref().map(Output::check).transpose()?;
+    let mut runner = Runner {
         exe: std::env::current_exe().map_err(|e| format!("finding our own executable: {e}"))?,
         cpus: cpus.clone(),
     };
     let tasks = plan.schedule();
-    let bar = ProgressBar::with_draw_target(Some(tasks.len() as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar.set_message(format!("about {} s", plan.forecast().as_secs()));
-
-    let mut results = Results::default();
+    let mut progress = Progress::new(&plan, tasks.len());
+    let mut results = aggregate::Results::default();
     let outcome = (|| -> CmdResult {
         for task in &tasks {
-            results.run(&runner, &plan, task)?;
-            bar.inc(1);
+            progress.start(&plan, task);
+            results.run(&mut runner, &plan, &cpus, task)?;
+            progress.done();
         }
         Ok(())
     })();
-    bar.finish_and_clear();
-    let _ = measure::unpin(&cpus);
+    progress.finish();
+    let _ = affinity::unpin(&cpus);
     outcome?;
 
-    let report = results.report(&plan, cpus);
-    write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
-    writeln!(out).map_err(crate::writing_stdout)?;
-    for v in &report.verdicts {
-        writeln!(out, "- {v}").map_err(crate::writing_stdout)?;
+    let report = results.report(&plan, cpus, procwire::probe::collect());
+    // The files first: a closed stdout (`| head`) must not lose minutes of measurements.
+    if let Some(file) = json_file {
+        file.commit((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     }
-    if let (Some(mut file), Some(path)) = (json_file, &args.json) {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        file.write_all(text.as_bytes())
-            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
-    }
-    if let (Some(mut file), Some(path)) = (svg_file, &args.svg) {
+    if let Some(file) = svg_file {
         let mut svg = String::new();
         chart::render(&report, &mut svg)?;
-        file.write_all(svg.as_bytes())
-            .map_err(|e| format!("could not write the chart to {}: {e}", path.display()))?;
+        file.commit(svg.as_bytes())?;
     }
+    write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
+    writeln!(out).map_err(crate::writing_stdout)?;
+    write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
     Ok(())
 }
 
-fn open_output(path: Option<&std::path::Path>) -> Result<Option<std::fs::File>, String> {
-    path.map(|p| {
-        std::fs::File::create(p)
-            .map_err(|e| format!("cannot write {}: {e}; choose another path", p.display()))
-    })
-    .transpose()
+/// Progress on stderr: a bar on a terminal; elsewhere (CI, `| tee`) one line as each row
+/// starts, so a log shows the run is alive without a bar's control codes.
+enum Progress {
+    Bar(ProgressBar),
+    Lines {
+        done: usize,
+        total: usize,
+        last: Option<String>,
+        started: std::time::Instant,
+    },
 }
 
-/// Runs `procwire bench-peer` (the child side).
-pub fn run_peer(args: &PeerArgs) -> CmdResult {
-    if args.cpu >= rustix::thread::CpuSet::MAX_CPU {
-        return Err(format!("--cpu {} is beyond the CPUs this system can name", args.cpu).into());
-    }
-    measure::peer(args.role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
-    Ok(())
-}
-
-/// The median over repeats of procwire's figure divided by the raw loop's figure of the same
-/// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
-/// then weighs on both; the median of these ratios is steadier than a ratio of medians.
-fn paired_ratio(ours: &[f64], raw: &[f64]) -> f64 {
-    let ratios: Vec<f64> = ours.iter().zip(raw).map(|(a, b)| a / b).collect();
-    percentile(&ratios, 50.0)
-}
-
-/// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
-fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
-    let all: Vec<f64> = repeats.iter().flat_map(|r| r.iter()).copied().collect();
-    let medians: Vec<f64> = repeats
-        .iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| percentile(r, 50.0))
-        .collect();
-    Some(Latency {
-        median: percentile(&medians, 50.0),
-        p99: percentile(&all, 99.0),
-        round_trips: all.len(),
-        repeat_medians: Summary::of(&medians)?,
-    })
-}
-
-/// Throughput (procwire, raw) of each repeat, by (row, chunk, placement).
-type CellKey = (usize, usize, Placement);
-
-#[derive(Default)]
-struct Results {
-    /// (procwire GB/s, raw GB/s) of each repeat.
-    throughput: HashMap<CellKey, Vec<(f64, f64)>>,
-    /// The block-pair ratios of every repeat.
-    pairs: HashMap<CellKey, Vec<f64>>,
-    granted: HashMap<usize, Capacity>,
-    latency: HashMap<(usize, Placement), Vec<measure::RoundTrips>>,
-    memcpy: HashMap<usize, Vec<f64>>,
-    spawns: Vec<spawn::Spawns>,
-}
-
-impl Results {
-    fn run(&mut self, runner: &Runner, plan: &Plan, task: &Task) -> CmdResult {
-        let cpus_of = |p: Placement| p.cpus(&runner.cpus).expect("placement was planned");
-        match *task {
-            Task::Throughput {
-                row,
-                chunk,
-                placement,
-                ..
-            } => {
-                let r = &plan.rows[row];
-                let t = runner
-                    .throughput(r, chunk, cpus_of(placement), plan.budget)
-                    .map_err(|e| {
-                        format!(
-                            "throughput of {} at {}, {}: {e}",
-                            r.label,
-                            plan::human_bytes(chunk),
-                            placement.describe(),
-                        )
-                    })?;
-                self.granted.entry(row).or_insert(t.granted);
-                self.throughput
-                    .entry((row, chunk, placement))
-                    .or_default()
-                    .push((t.procwire_gb_s, t.raw_gb_s));
-                self.pairs
-                    .entry((row, chunk, placement))
-                    .or_default()
-                    .extend(t.pairs);
-            }
-            Task::Latency { row, placement, .. } => {
-                let r = &plan.rows[row];
-                let rtts = runner
-                    .latency(r, cpus_of(placement), plan.latency_time)
-                    .map_err(|e| {
-                        format!(
-                            "round trips of {} on {}: {e}",
-                            r.label,
-                            placement.describe(),
-                        )
-                    })?;
-                self.latency.entry((row, placement)).or_default().push(rtts);
-            }
-            Task::Memcpy { chunk, .. } => {
-                let gbs = runner.memcpy(chunk, runner.cpus[0], plan.memcpy_time)?;
-                self.memcpy.entry(chunk).or_default().push(gbs);
-            }
-            Task::Spawn { .. } => {
-                // Children inherit our affinity: let them and us run anywhere we may.
-                measure::unpin(&runner.cpus)
-                    .map_err(|e| format!("unpinning for the spawn row: {e}"))?;
-                let time = plan.spawn_time.unwrap_or_default();
-                self.spawns.push(spawn::run(time)?);
-            }
+impl Progress {
+    fn new(plan: &Plan, total: usize) -> Progress {
+        let forecast = plan.forecast().as_secs();
+        if !std::io::stderr().is_terminal() {
+            eprintln!("procwire bench: {total} runs, about {forecast} s");
+            return Progress::Lines {
+                done: 0,
+                total,
+                last: None,
+                started: std::time::Instant::now(),
+            };
         }
-        Ok(())
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_message(format!("about {forecast} s"));
+        Progress::Bar(bar)
     }
 
-    fn report(&self, plan: &Plan, cpus: Vec<usize>) -> Report {
-        let mut throughput = Vec::new();
-        let mut latency = Vec::new();
-        for &placement in &plan.placements {
-            let pair = placement.cpus(&cpus).unwrap_or((0, 0));
-            for (i, row) in plan.rows.iter().enumerate() {
-                let (kind, capacity) = (row.subject.kind_name(), row.subject.capacity());
-                for &chunk in &plan.chunks {
-                    let runs = self.throughput.get(&(i, chunk, placement));
-                    let series = |pick: fn(&(f64, f64)) -> f64| {
-                        let v: Vec<f64> = runs?.iter().map(pick).collect();
-                        Summary::of(&v)
-                    };
-                    let pairs = self.pairs.get(&(i, chunk, placement));
-                    if let (Some(ours), Some(raw), Some(pairs)) = (
-                        series(|r| r.0),
-                        series(|r| r.1),
-                        pairs.filter(|p| !p.is_empty()),
-                    ) {
-                        throughput.push(ThroughputCell {
-                            row: row.label.clone(),
-                            kind,
-                            capacity_asked: capacity,
-                            capacity_granted: self.granted.get(&i).copied().unwrap_or_default(),
-                            chunk,
-                            placement,
-                            cpus: pair,
-                            ratio: percentile(pairs, 50.0),
-                            repeats: ours.samples.len(),
-                            procwire_gb_s: ours,
-                            raw_gb_s: raw,
-                        });
-                    }
-                }
-                let lat = |pick: fn(&measure::RoundTrips) -> &Vec<f64>| {
-                    let runs = self.latency.get(&(i, placement))?;
-                    latency_of(&runs.iter().map(pick).collect::<Vec<_>>())
-                };
-                if let (Some(ours), Some(raw)) = (lat(|r| &r.procwire_us), lat(|r| &r.raw_us)) {
-                    latency.push(LatencyCell {
-                        row: row.label.clone(),
-                        kind,
-                        placement,
-                        cpus: pair,
-                        ratio: paired_ratio(
-                            &ours.repeat_medians.samples,
-                            &raw.repeat_medians.samples,
-                        ),
-                        procwire_us: ours,
-                        raw_us: raw,
-                    });
-                }
+    fn start(&mut self, plan: &Plan, task: &plan::Task) {
+        if let Progress::Lines {
+            done,
+            total,
+            last,
+            started,
+        } = self
+        {
+            let what = task.describe(plan);
+            if last.as_deref() != Some(what.as_str()) {
+                eprintln!(
+                    "procwire bench: [{done}/{total}, {} s] {what}",
+                    started.elapsed().as_secs()
+                );
+                *last = Some(what);
             }
         }
-        let spawn = {
-            let ours: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.procwire_us).collect();
-            let std: Vec<&Vec<f64>> = self.spawns.iter().map(|s| &s.std_us).collect();
-            match (latency_of(&ours), latency_of(&std)) {
-                (Some(ours), Some(std)) => Some(SpawnCell {
-                    ratio: paired_ratio(&ours.repeat_medians.samples, &std.repeat_medians.samples),
-                    procwire_us: ours,
-                    std_us: std,
-                }),
-                _ => None,
-            }
-        };
-        let mut memcpy: Vec<MemcpyCell> = self
-            .memcpy
-            .iter()
-            .filter_map(|(&chunk, v)| {
-                Some(MemcpyCell {
-                    chunk,
-                    gb_s: Summary::of(v)?,
-                })
-            })
-            .collect();
-        memcpy.sort_by_key(|m| m.chunk);
-        let (run_seconds, run_bytes) = match plan.budget {
-            Budget::Time(t) => (Some(t.as_secs_f64()), None),
-            Budget::Bytes(b) => (None, Some(b)),
-        };
-        let mut report = Report {
-            schema: report::SCHEMA,
-            machine: procwire::probe::collect(),
-            settings: Settings {
-                repeats: plan.repeats,
-                run_seconds,
-                run_bytes,
-                latency_seconds: plan.latency_time.as_secs_f64(),
-                memcpy_seconds: plan.memcpy_time.as_secs_f64(),
-                cpus,
-            },
-            rows: plan.rows.clone(),
-            throughput,
-            latency,
-            memcpy,
-            spawn,
-            verdicts: Vec::new(),
-        };
-        report.verdicts = report.verdicts();
-        report
+    }
+
+    fn done(&mut self) {
+        match self {
+            Progress::Bar(bar) => bar.inc(1),
+            Progress::Lines { done, .. } => *done += 1,
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -498,19 +321,12 @@ mod tests {
 
     #[test]
     fn seconds_are_bounded() {
-        assert_eq!(parse_seconds("0.5"), Ok(0.5));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("1e9").is_err());
-        assert!(parse_seconds("soon").is_err());
-    }
-
-    #[test]
-    fn ratios_pair_runs_of_the_same_repeat() {
-        // A slow moment (repeat 1) hits both modes; paired, it does not skew the ratio.
-        let ours = [1.0, 0.5, 1.0];
-        let raw = [1.0, 0.5, 1.02];
-        assert!((paired_ratio(&ours, &raw) - 1.0).abs() < 1e-12);
-        assert!((paired_ratio(&[0.9, 0.9, 0.9], &[1.0, 1.0, 1.0]) - 0.9).abs() < 1e-12);
+        assert_eq!(parse_run_time("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_run_time("0").is_err());
+        assert!(parse_run_time("1e9").is_err());
+        assert!(parse_run_time("soon").is_err());
+        assert_eq!(parse_run_time("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_run_time("11m").unwrap_err().contains("at most 10m"));
     }
 
     #[test]
@@ -542,6 +358,12 @@ mod tests {
         );
         assert!(
             full.forecast() < Duration::from_secs(600),
+            "{:?}",
+            full.forecast()
+        );
+        // --help says "about 9 minutes" for --full.
+        assert!(
+            full.forecast() > Duration::from_secs(8 * 60),
             "{:?}",
             full.forecast()
         );

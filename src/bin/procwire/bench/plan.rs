@@ -21,13 +21,46 @@ pub enum Subject {
     Model { capacity: usize },
 }
 
+/// What a row is, for the report: a wire kind or the model. Serialised as its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    Wire(Kind),
+    Model,
+}
+
+impl RowKind {
+    /// `pipes`, `socketpair`, `loopback` or `model`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RowKind::Wire(kind) => kind.name(),
+            RowKind::Model => "model",
+        }
+    }
+
+    /// Whether this is the in-memory model (which has no raw loop and is no wire choice).
+    pub fn is_model(self) -> bool {
+        self == RowKind::Model
+    }
+}
+
+impl Serialize for RowKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl Subject {
+    /// The row's kind.
+    pub fn kind(&self) -> RowKind {
+        match *self {
+            Subject::Wire { kind, .. } => RowKind::Wire(kind),
+            Subject::Model { .. } => RowKind::Model,
+        }
+    }
+
     /// `pipes`, `socketpair`, `loopback` or `model`.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Subject::Wire { kind, .. } => kind.name(),
-            Subject::Model { .. } => "model",
-        }
+        self.kind().name()
     }
 
     /// The capacity asked for, if any.
@@ -180,6 +213,63 @@ pub struct Plan {
     pub memcpy_time: Duration,
     /// Per spawn run; `None` leaves the spawn row out.
     pub spawn_time: Option<Duration>,
+    /// Placements left out although not deselected, and why.
+    pub omitted: Vec<Omitted>,
+}
+
+/// A placement the run could not measure, and why (in the table and the JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Omitted {
+    pub placement: Placement,
+    pub reason: String,
+}
+
+/// The placements `allowed` CPUs leave out of `wanted` (all, or the one `--placement` asked).
+pub fn omitted(allowed: &[usize], wanted: Option<Placement>) -> Vec<Omitted> {
+    [Placement::SameCpu, Placement::CrossCpu]
+        .into_iter()
+        .filter(|&p| wanted.is_none_or(|w| w == p) && p.cpus(allowed).is_none())
+        .map(|placement| Omitted {
+            placement,
+            reason: match allowed {
+                [] => "no CPU is available to pin to".to_string(),
+                [only] => format!(
+                    "this process may run on CPU {only} only (its affinity, e.g. taskset, or a \
+                     cpuset); {} needs two CPUs",
+                    placement.describe()
+                ),
+                _ => unreachable!("two CPUs allow every placement"),
+            },
+        })
+        .collect()
+}
+
+impl Task {
+    /// What a progress line says while this task runs: the same for every task of one row in
+    /// one repeat, so a line per row is printed.
+    pub fn describe(&self, plan: &Plan) -> String {
+        let of = |repeat: usize| format!("repeat {}/{}", repeat + 1, plan.repeats);
+        match *self {
+            Task::Throughput {
+                row,
+                placement,
+                repeat,
+                ..
+            }
+            | Task::Latency {
+                row,
+                placement,
+                repeat,
+            } => format!(
+                "{}: {} on {}",
+                of(repeat),
+                plan.rows[row].label,
+                placement.describe()
+            ),
+            Task::Memcpy { repeat, .. } => format!("{}: memcpy", of(repeat)),
+            Task::Spawn { repeat } => format!("{}: spawn", of(repeat)),
+        }
+    }
 }
 
 impl Plan {
@@ -231,15 +321,9 @@ impl Plan {
     }
 }
 
-/// `4 KiB`, `1 MiB`, `212992 B`: exact binary units where they fit.
+/// `4 KiB`, `1 MiB`, `3.8 MiB`: [`crate::units::format_size`], as everywhere.
 pub fn human_bytes(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
-        format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
-        format!("{} KiB", n >> 10)
-    } else {
-        format!("{n} B")
-    }
+    crate::units::format_size(n as u64)
 }
 
 #[cfg(test)]
@@ -256,6 +340,7 @@ mod tests {
             latency_time: Duration::from_millis(10),
             memcpy_time: Duration::from_millis(10),
             spawn_time: Some(Duration::from_millis(10)),
+            omitted: Vec::new(),
         }
     }
 
@@ -346,11 +431,38 @@ mod tests {
     }
 
     #[test]
+    fn a_single_cpu_says_why_different_cpus_are_left_out() {
+        assert!(omitted(&[0, 1], None).is_empty());
+        assert!(omitted(&[3], Some(Placement::SameCpu)).is_empty());
+        let o = omitted(&[3], None);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].placement, Placement::CrossCpu);
+        assert!(o[0].reason.contains("CPU 3 only"), "{}", o[0].reason);
+        assert!(
+            o[0].reason.contains("different CPUs needs two CPUs"),
+            "{}",
+            o[0].reason
+        );
+    }
+
+    #[test]
+    fn a_row_s_tasks_share_one_progress_line() {
+        let p = plan(2, vec![Placement::SameCpu]);
+        let lines: Vec<String> = p.schedule().iter().map(|t| t.describe(&p)).collect();
+        let mut distinct = lines.clone();
+        distinct.dedup();
+        // Per repeat: memcpy, spawn, and one per row.
+        assert_eq!(distinct.len(), 2 * (2 + 6), "{distinct:#?}");
+        assert!(distinct.contains(&"repeat 2/2: pipes 1 MiB on same CPU".to_string()));
+    }
+
+    #[test]
     fn human_bytes_is_exact() {
         assert_eq!(human_bytes(4096), "4 KiB");
         assert_eq!(human_bytes(1 << 20), "1 MiB");
         assert_eq!(human_bytes(212992), "208 KiB");
         assert_eq!(human_bytes(1000), "1000 B");
+        assert_eq!(human_bytes(3_939_840), "3.8 MiB");
     }
 
     #[test]

@@ -50,6 +50,15 @@ pub fn percentile(samples: &[f64], p: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (rank - lo as f64)
 }
 
+/// The interquartile range (25th and 75th percentiles) of `ratios`, and whether it leaves
+/// 1.0 out. When the middle half of the samples straddles 1.0, a median of 0.97 or 1.16 is not
+/// a finding: as many samples lean the other way as not. The rule is distribution-free and
+/// conservative (a small but steady difference under large noise is called unclear).
+pub fn ratio_noise(ratios: &[f64]) -> ((f64, f64), bool) {
+    let iqr = (percentile(ratios, 25.0), percentile(ratios, 75.0));
+    (iqr, iqr.0 > 1.0 || iqr.1 < 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +75,15 @@ mod tests {
         assert!((percentile(&v, 99.0) - 99.01).abs() < 1e-9);
         assert_eq!(percentile(&v, 0.0), 1.0);
         assert_eq!(percentile(&v, 100.0), 100.0);
+    }
+
+    #[test]
+    fn ratios_whose_middle_half_straddles_one_are_not_clear() {
+        let ((lo, hi), clear) = ratio_noise(&[0.9, 0.95, 1.02, 1.05, 1.3]);
+        assert_eq!((lo, hi), (0.95, 1.05));
+        assert!(!clear);
+        assert!(ratio_noise(&[0.9, 0.92, 0.93, 0.95, 1.01]).1);
+        assert!(ratio_noise(&[1.01, 1.02, 1.03]).1);
     }
 
     #[test]

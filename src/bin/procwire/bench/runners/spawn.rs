@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use procwire::child::{Command, Topology};
 use procwire::stderr::Settings;
 
-use super::measure::block_mode;
-use super::plan::Mode;
+use crate::bench::plan::Mode;
+use crate::bench::schedule::block_mode;
 
 /// Microseconds per spawn + round trip + exit, one entry per spawn.
 #[derive(Clone, Debug, Default)]

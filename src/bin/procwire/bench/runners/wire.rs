@@ -1,0 +1,137 @@
+//! Kernel wire rows: a writer here, a reader in a re-executed `procwire bench-peer` child,
+//! talking the protocol of `bench::protocol`.
+
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use procwire::wire::{Builder, End, EndFds, Kind};
+
+use super::Throughput;
+use crate::bench::loops::{raw_read_exact, raw_write_all, write_block};
+use crate::bench::plan::{Budget, Mode};
+use crate::bench::protocol;
+use crate::bench::schedule::{RoundTrips, block_size, ping_pong, timed_blocks};
+
+fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(End, End)> {
+    let mut builder = Builder::new().kind(kind);
+    if let Some(c) = capacity {
+        builder = builder.capacity(c);
+    }
+    Ok(builder.build()?.into_ends())
+}
+
+/// Starts the peer on `theirs` (protocol step 1).
+fn spawn_peer(
+    exe: &Path,
+    kind: Kind,
+    theirs: End,
+    args: &[String],
+    cpu: usize,
+) -> io::Result<Child> {
+    let (stdin, stdout): (OwnedFd, OwnedFd) = match theirs.into_fds() {
+        EndFds::Socket(fd) => (rustix::io::fcntl_dupfd_cloexec(&fd, 0)?, fd),
+        EndFds::Pipes { read, write } => (
+            read.expect("fresh end has a read pipe"),
+            write.expect("fresh end has a write pipe"),
+        ),
+    };
+    Command::new(exe)
+        .arg("bench-peer")
+        .args(["--kind", kind.name(), "--cpu", &cpu.to_string()])
+        .args(args)
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("could not start the bench peer: {e}")))
+}
+
+/// Streams `chunk`-sized writes to a sink child (protocol steps 2-7): a warm-up, settling
+/// blocks, then timed blocks alternating procwire's loop and the raw loop, each block sized
+/// from the warm-up's rate so the timed part lasts about `budget`, and timed until the peer
+/// has read its last byte. The calling thread is already pinned.
+pub fn throughput(
+    exe: &Path,
+    kind: Kind,
+    capacity: Option<usize>,
+    chunk: usize,
+    r_cpu: usize,
+    budget: Budget,
+) -> io::Result<Throughput> {
+    let (ours, theirs) = pair(kind, capacity)?;
+    let granted = ours.capacity()?;
+    let warm = protocol::warm_bytes((granted.send + granted.recv) as u64, chunk);
+    let child = spawn_peer(exe, kind, theirs, &protocol::sink_args(chunk, warm), r_cpu)?;
+    let result = (|| {
+        protocol::await_ready(&ours)?;
+        let buf = vec![0xa5u8; chunk];
+        let t = Instant::now();
+        write_block(&ours, Mode::Procwire, &buf, warm)?;
+        protocol::await_ack(&ours)?;
+        let block = block_size(budget, warm, t.elapsed().as_secs_f64(), chunk);
+        protocol::send_u64(&ours, block)?;
+        let blocks = timed_blocks(|mode| {
+            write_block(&ours, mode, &buf, block)?;
+            protocol::await_ack(&ours)
+        })?;
+        let mut ours = ours;
+        ours.shutdown_write()?;
+        protocol::check_total(&ours, warm, block)?;
+        let (procwire_gb_s, raw_gb_s) = blocks.rates(block);
+        Ok(Throughput {
+            procwire_gb_s,
+            raw_gb_s,
+            pairs: blocks.pairs,
+            granted,
+        })
+    })();
+    finish(child, result)
+}
+
+/// 1-byte round trips to an echo child for about `time` (protocol steps 2-4 of an echo).
+pub fn latency(
+    exe: &Path,
+    kind: Kind,
+    capacity: Option<usize>,
+    r_cpu: usize,
+    time: Duration,
+) -> io::Result<RoundTrips> {
+    let (ours, theirs) = pair(kind, capacity)?;
+    let child = spawn_peer(exe, kind, theirs, &protocol::echo_args(), r_cpu)?;
+    let result = (|| {
+        let rfd = ours.read_fd().expect("a fresh end reads");
+        let wfd = ours.write_fd().expect("a fresh end writes");
+        protocol::await_ready(&ours)?;
+        let mut byte = [0u8];
+        let rtts = ping_pong(time, |mode| match mode {
+            Mode::Procwire => {
+                (&ours).write_all(&byte)?;
+                (&ours).read_exact(&mut byte)
+            }
+            Mode::Raw => {
+                raw_write_all(wfd, &byte)?;
+                raw_read_exact(rfd, &mut byte)
+            }
+        })?;
+        let mut ours = ours;
+        ours.shutdown_write()?;
+        Ok(rtts)
+    })();
+    finish(child, result)
+}
+
+/// Reaps the child and reports the first failure: the measurement's, or the child's.
+fn finish<T>(mut child: Child, result: io::Result<T>) -> io::Result<T> {
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let value = result?;
+    if !status.success() {
+        return Err(io::Error::other(format!("the bench peer failed: {status}")));
+    }
+    Ok(value)
+}
