@@ -273,6 +273,9 @@ impl Report {
     }
 }
 
+/// A winner less than this much better than default pipes is reported as "either will do".
+const CLOSE: f64 = 1.05;
+
 /// The verdict for one workload: the row with the highest `score` (higher is better), its
 /// ratio to `baseline`'s, and the runner-up; `latency` words it as round trips.
 fn verdict(
@@ -295,6 +298,12 @@ fn verdict(
             Some((r, x)) => format!("nothing measured beats it (next: {r}, {x:.2}x)"),
             None => "the only wire measured".to_string(),
         }
+    } else if ratio < CLOSE {
+        // Not worth a change on this evidence: say so rather than "1.0x".
+        format!(
+            "or keep default pipes: they come within {:.0}% ({ratio:.2}x), either will do",
+            (CLOSE - 1.0) * 100.0
+        )
     } else if !latency {
         format!("{ratio:.1}x the throughput of default pipes")
     } else {
@@ -410,6 +419,38 @@ mod tests {
             ),
             "{}",
             v[0].text
+        );
+    }
+
+    #[test]
+    fn a_winner_within_five_percent_of_default_pipes_is_either_will_do() {
+        let mut r = sample();
+        // Default pipes' round trip 2% slower than the quickest other row's, per placement.
+        let best: Vec<_> = r
+            .latency
+            .iter()
+            .map(|l| {
+                r.latency
+                    .iter()
+                    .filter(|o| o.row != "pipes default" && !o.row.starts_with("model"))
+                    .filter(|o| o.placement == l.placement)
+                    .map(|o| o.procwire_us.median)
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .collect();
+        for (l, best) in r.latency.iter_mut().zip(best) {
+            if l.row == "pipes default" {
+                l.procwire_us.median = best * 1.02;
+            }
+        }
+        let v = r.verdicts();
+        let rr = v.iter().find(|v| v.workload == "request/response").unwrap();
+        assert_ne!(rr.winner, "pipes default");
+        assert!(
+            rr.text
+                .contains("or keep default pipes: they come within 5% (1.02x), either will do"),
+            "{}",
+            rr.text
         );
     }
 
