@@ -82,14 +82,18 @@ fn wait_until_asleep(pid: u32) {
     }
 }
 
-/// `yes` fills the wire and blocks in write(2); then our reader goes away.
-fn blocked_yes_after_reader_gone(topology: Topology, sigpipe: Sigpipe) -> Exit {
-    let child = Command::new("yes")
-        .topology(topology)
+/// `yes` fills the wire and blocks in write(2); then our reader goes away. `armed`: with a
+/// stall watchdog, whose thread holds duplicates of our read end (shut down with it all the
+/// same).
+fn blocked_yes_after_reader_gone(topology: Topology, sigpipe: Sigpipe, armed: bool) -> Exit {
+    let mut cmd = Command::new("yes");
+    cmd.topology(topology)
         .stderr(Settings::new().sink(std::io::sink()))
-        .sigpipe(sigpipe)
-        .spawn()
-        .unwrap();
+        .sigpipe(sigpipe);
+    if armed {
+        cmd.stall_timeout(Duration::from_secs(60));
+    }
+    let child = cmd.spawn().unwrap();
     let pid = child.id();
     let (mut reader, writer, handle) = child.split();
     reader.read_exact(&mut [0u8; 4]).unwrap();
@@ -107,10 +111,15 @@ fn blocked_yes_after_reader_gone(topology: Topology, sigpipe: Sigpipe) -> Exit {
 #[test]
 fn a_writer_blocked_when_the_reader_leaves_gets_epipe_on_every_topology() {
     for topology in Topology::ALL {
-        for sigpipe in [Sigpipe::Default, Sigpipe::Ignore] {
-            let exit = blocked_yes_after_reader_gone(topology, sigpipe);
+        for (sigpipe, armed) in [
+            (Sigpipe::Default, false),
+            (Sigpipe::Ignore, false),
+            (Sigpipe::Default, true),
+            (Sigpipe::Ignore, true),
+        ] {
+            let exit = blocked_yes_after_reader_gone(topology, sigpipe, armed);
             let said = String::from_utf8_lossy(exit.stderr_tail()).into_owned();
-            let what = format!("{topology}, {sigpipe:?}: {exit}, stderr {said:?}");
+            let what = format!("{topology}, {sigpipe:?}, watchdog {armed}: {exit}, {said:?}");
             assert!(!said.contains("reset"), "{what}");
             match (topology, sigpipe) {
                 (Topology::Pipes, Sigpipe::Default) => {
