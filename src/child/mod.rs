@@ -41,7 +41,8 @@
 //! before it has connected. The **stall** watchdog kills the child when neither direction has
 //! moved a byte for a given time.
 //!
-//! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`], and wakes
+//! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`] (to the
+//! child's whole process group when it leads one: [`Command::process_group`]), and wakes
 //! every handle: reads and writes blocked on the wire return [`io::ErrorKind::TimedOut`]
 //! carrying a [`TimedOut`] (see [`TimedOut::of`]), and so does [`Handle::wait`], with the exit
 //! status inside. On socket topologies the wake-up is `shutdown(2)` of our ends; on pipes, which
@@ -70,8 +71,10 @@
 //!
 //! The one difference is Linux's: a write sleeping for room on an `AF_UNIX` stream socket is
 //! failed with `EPIPE` without the signal, so even under `Default` such a child lives on to
-//! report the error (GNU `yes` prints "Broken pipe" and exits 1). Each cell is checked by
-//! `tests/child/sigpipe.rs`.
+//! report the error (GNU `yes` prints "Broken pipe" and exits 1). (A blocked write that had
+//! already moved part of its bytes returns that count instead; the program's next write is one
+//! "started after".) Each cell is checked by `tests/child/sigpipe.rs`, with and without a
+//! watchdog armed.
 //!
 //! [write(2)]: https://man7.org/linux/man-pages/man2/write.2.html
 //!
