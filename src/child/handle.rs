@@ -24,6 +24,7 @@ use crate::stderr;
 /// told to ([`wait`](Self::wait), [`close`](Self::close), [`kill`](Self::kill)) or when dropped
 /// without having been waited for, which runs the close policy with [`KillPolicy::DROP`]
 /// (after which a process still alive is left to a background thread to reap).
+/// [`detach`](Self::detach) opts out of that.
 pub struct Handle {
     pub(crate) process: Arc<OsProcess>,
     pub(crate) shared: Arc<Shared>,
