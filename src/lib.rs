@@ -17,6 +17,9 @@
 //!   specs, POSIX-shell quoting of remote words, and an ssh argv builder that refuses option-like
 //!   hosts and conflicting settings (its [`Command`](child::Command) comes from [`child`]).
 //! - [`stderr`]: that side channel: a sans-IO capture core and a thread driver.
+//! - [`relay`]: bytes from one descriptor to another by `splice(2)` where the kernel can and a
+//!   buffered copy where it cannot, with an outcome that says which, why, and how many bytes
+//!   moved (the seed of the full relay; `procwire exec` runs its bridge on it).
 //! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
 //!   for deterministic tests of protocol code.
 //!
@@ -58,6 +61,7 @@ mod names;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 pub mod probe;
+pub mod relay;
 pub mod rsh;
 pub mod stderr;
 mod sys;

@@ -25,6 +25,11 @@ pub enum Forward {
     /// Whole lines only, each written as `prefix + line + '\n'`. A line longer than
     /// [`Config::max_line`] is written in pieces of that size, each prefixed and newline
     /// terminated; a last line without a newline is written by [`Capture::finish`].
+    ///
+    /// A line ended by `"\r\n"` (ssh sends these while its terminal is in raw mode) is
+    /// written without the `'\r'`, which would otherwise end up in a log as `^M`. A `'\r'`
+    /// anywhere else (a progress meter redrawing its line, a last line that ends in one) is
+    /// kept. Subscribers still get the bytes exactly ([`Line`]).
     Lines {
         /// Written before every line (e.g. `b"[host] "`); may be empty.
         prefix: Vec<u8>,
@@ -131,6 +136,17 @@ impl Config {
     }
 }
 
+/// What ended a line handed to `Capture::emit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// A `'\n'`.
+    Newline,
+    /// `max_line` bytes, with more of the line to come.
+    Cut,
+    /// The end of the stream (`Capture::finish`).
+    Finish,
+}
+
 /// A bounded ring of the last `cap` bytes written to it.
 ///
 /// The vector grows (by doubling, capped at `cap`) until it holds `cap` bytes, then `next`
@@ -214,7 +230,8 @@ fn reserve_capped(v: &mut Vec<u8>, more: usize, limit: usize) {
 /// # Lines
 ///
 /// The stream is split into lines in every mode (the count is kept even when nothing is
-/// forwarded or subscribed). A line is the bytes before a `'\n'`, a `'\r'` before it included.
+/// forwarded or subscribed). A line is the bytes before a `'\n'`, a `'\r'` before it included
+/// (only [`Forward::Lines`]'s output drops that `'\r'`).
 /// A line longer than [`Config::max_line`] is cut into pieces of exactly that many bytes
 /// ([`Line::partial`] set on all but the last); a line of exactly `max_line` bytes followed by
 /// its `'\n'` is one whole line, not a piece and an empty line. Only the unfinished part of a
@@ -292,12 +309,12 @@ impl Capture {
             let look = rest.len().min(room + 1);
             match rest[..look].iter().position(|&b| b == b'\n') {
                 Some(i) => {
-                    self.emit(&rest[..i], false, out);
+                    self.emit(&rest[..i], Ending::Newline, out);
                     rest = &rest[i + 1..];
                 }
                 None if look == room + 1 => {
                     // `max_line` bytes and more of the line follows: cut a piece.
-                    self.emit(&rest[..room], true, out);
+                    self.emit(&rest[..room], Ending::Cut, out);
                     rest = &rest[room..];
                 }
                 None => {
@@ -315,17 +332,27 @@ impl Capture {
     /// Calling it again does nothing more; feeding after it starts a new line.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if !self.line.is_empty() {
-            self.emit(&[], false, out);
+            self.emit(&[], Ending::Finish, out);
         }
     }
 
     /// The whole line is `self.line` followed by `rest`; emits it and clears `self.line`.
-    fn emit(&mut self, rest: &[u8], partial: bool, out: &mut Vec<u8>) {
+    fn emit(&mut self, rest: &[u8], ending: Ending, out: &mut Vec<u8>) {
         self.lines += 1;
+        let partial = ending == Ending::Cut;
         if let Forward::Lines { prefix } = &self.forward {
-            out.reserve(prefix.len() + self.line.len() + rest.len() + 1);
+            let (mut line, mut rest) = (&self.line[..], rest);
+            if ending == Ending::Newline {
+                // The '\r' of "\r\n", wherever the feeds split the line.
+                match (rest.split_last(), line.split_last()) {
+                    (Some((b'\r', r)), _) => rest = r,
+                    (None, Some((b'\r', l))) => line = l,
+                    _ => {}
+                }
+            }
+            out.reserve(prefix.len() + line.len() + rest.len() + 1);
             out.extend_from_slice(prefix);
-            out.extend_from_slice(&self.line);
+            out.extend_from_slice(line);
             out.extend_from_slice(rest);
             out.push(b'\n');
         }

@@ -50,11 +50,21 @@ fn reference_lines(input: &[u8], max_line: usize) -> Vec<Line> {
     lines
 }
 
-fn lines_output(lines: &[Line], prefix: &[u8]) -> Vec<u8> {
+/// What lines mode forwards for `input`, whose `lines` the reference made: each line
+/// prefixed and newline-terminated, without the `'\r'` of a `"\r\n"` that ended it.
+fn lines_output(input: &[u8], lines: &[Line], prefix: &[u8]) -> Vec<u8> {
+    // Only the last line can have ended without a newline, and only if the input does.
+    let unterminated = input.last().is_some_and(|&b| b != b'\n');
     let mut out = Vec::new();
-    for l in lines {
+    for (i, l) in lines.iter().enumerate() {
+        let last_unterminated = unterminated && i == lines.len() - 1;
+        let newline = !(l.partial || last_unterminated);
+        let bytes = match l.bytes.split_last() {
+            Some((b'\r', before)) if newline => before,
+            _ => &l.bytes[..],
+        };
         out.extend_from_slice(prefix);
-        out.extend_from_slice(&l.bytes);
+        out.extend_from_slice(bytes);
         out.push(b'\n');
     }
     out
@@ -126,7 +136,9 @@ proptest! {
         match &forward {
             Forward::Raw => prop_assert_eq!(&out, &input),
             Forward::Quiet => prop_assert!(out.is_empty()),
-            Forward::Lines { prefix } => prop_assert_eq!(out, lines_output(&want, prefix)),
+            Forward::Lines { prefix } => {
+                prop_assert_eq!(out, lines_output(&input, &want, prefix))
+            }
         }
         let got: Vec<Line> = rx.try_iter().collect();
         prop_assert_eq!(&got, &want);
@@ -176,17 +188,53 @@ fn lines_mode_prefixes_each_line() {
     c.feed(b"first\nsec", &mut out);
     assert_eq!(out, b"[host] first\n");
     c.feed(b"ond\r\n\nthird", &mut out);
-    // The CR is kept; an empty line is a line.
-    assert_eq!(out, b"[host] first\n[host] second\r\n[host] \n");
+    // The CR of a CRLF is dropped; an empty line is a line.
+    assert_eq!(out, b"[host] first\n[host] second\n[host] \n");
     c.finish(&mut out);
-    assert_eq!(
-        out,
-        b"[host] first\n[host] second\r\n[host] \n[host] third\n"
-    );
+    assert_eq!(out, b"[host] first\n[host] second\n[host] \n[host] third\n");
     assert_eq!(c.lines(), 4);
     // A second finish adds nothing.
     c.finish(&mut out);
     assert_eq!(c.lines(), 4);
+}
+
+#[test]
+fn lines_mode_drops_only_the_cr_of_a_crlf() {
+    let (tx, rx) = mpsc::sync_channel(16);
+    let mut c = Capture::new(Config::default().forward(Forward::Lines {
+        prefix: b"> ".to_vec(),
+    }))
+    .with_subscriber(Box::new(tx));
+    let mut out = Vec::new();
+    // ssh's line; a lone CR mid-line (a progress meter) and a CR not before a newline stay.
+    c.feed(b"Warning: added\r\n10%\r20%\r\nx\ry\n", &mut out);
+    assert_eq!(out, b"> Warning: added\n> 10%\r20%\n> x\ry\n");
+    out.clear();
+    // A CRLF split across two feeds, the CR carried with the unfinished line.
+    c.feed(b"split\r", &mut out);
+    assert!(out.is_empty());
+    c.feed(b"\n", &mut out);
+    assert_eq!(out, b"> split\n");
+    out.clear();
+    // The CR alone in one feed, the line before it in another.
+    c.feed(b"alone", &mut out);
+    c.feed(b"\r", &mut out);
+    c.feed(b"\nCR\r\r\n", &mut out);
+    assert_eq!(out, b"> alone\n> CR\r\n");
+    out.clear();
+    // A last line ending in CR without a newline keeps it.
+    c.feed(b"end\r", &mut out);
+    c.finish(&mut out);
+    assert_eq!(out, b"> end\r\n");
+    // Subscribers get the bytes as written.
+    let got: Vec<Vec<u8>> = rx.try_iter().map(|l| l.bytes).collect();
+    assert_eq!(got[0], b"Warning: added\r");
+    assert_eq!(got[3], b"split\r");
+    // Raw mode is byte-exact.
+    let mut raw = Capture::new(Config::default());
+    let mut out = Vec::new();
+    raw.feed(b"a\r\n", &mut out);
+    assert_eq!(out, b"a\r\n");
 }
 
 #[test]
@@ -630,7 +678,7 @@ fn slow_sink_loses_nothing() {
     writer.join().unwrap();
     let r = drain.finish(Duration::from_secs(30));
     assert!(r.joined && r.eof, "{r:?}");
-    let want = lines_output(&reference_lines(&data, DEFAULT_MAX_LINE), &prefix);
+    let want = lines_output(&data, &reference_lines(&data, DEFAULT_MAX_LINE), &prefix);
     assert!(sink.bytes() == want, "forwarded lines differ");
     assert_eq!(r.bytes, data.len() as u64);
 }

@@ -21,7 +21,6 @@ pub(crate) fn hint(e: io::Error, what: &str) -> io::Error {
 }
 
 /// Whether `e` is the errno `errno`.
-#[allow(dead_code)] // the relay seed (exec's bridge) is the caller still to come
 pub(crate) fn is(e: &io::Error, errno: Errno) -> bool {
     e.raw_os_error() == Some(errno.raw_os_error())
 }

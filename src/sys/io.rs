@@ -23,13 +23,7 @@ pub(crate) struct Target<'a> {
     pub socket: bool,
 }
 
-#[allow(dead_code)] // the relay seed (exec's bridge) is the caller still to come
 impl<'a> Target<'a> {
-    /// A descriptor that is not a socket (a pipe, a tty, a file): written with `write(2)`.
-    pub(crate) fn plain(fd: BorrowedFd<'a>) -> Target<'a> {
-        Target { fd, socket: false }
-    }
-
     /// Asks [fstat(2)] whether `fd` is a socket. For descriptors we did not make (our stdout).
     ///
     /// [fstat(2)]: https://man7.org/linux/man-pages/man2/fstat.2.html

@@ -31,7 +31,6 @@ pub(crate) fn is_pipe(fd: BorrowedFd<'_>) -> io::Result<bool> {
 /// file opened with `O_APPEND`, an old kernel's socket; `ENOSYS`; or the `InvalidInput` that
 /// [`splice_waiting`] returns for a destination that is not a pipe): copy instead. Only
 /// meaningful before any byte moved.
-#[allow(dead_code)] // the relay seed (exec's bridge) is the caller still to come
 pub(crate) fn cannot_splice(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::InvalidInput || super::error::is(e, Errno::NOSYS)
 }

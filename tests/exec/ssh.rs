@@ -102,7 +102,9 @@ fn a_persisting_control_master_does_not_hold_up_exec() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, b"remote-done\n");
-    assert!(took < Duration::from_secs(5), "exec took {took:?}");
+    // Waiting for the master's stderr would take the 60 s ControlPersist: half of it tells
+    // the two apart on a loaded machine.
+    assert!(took < Duration::from_secs(30), "exec took {took:?}");
     // The master is still running, and its fd 2 is the side channel we gave ssh, not
     // /dev/null: the case this test is about really happened.
     let check = std::process::Command::new("ssh")

@@ -47,7 +47,9 @@ fn bad_options_are_usage_errors() {
         &["--connect-timeout", "soon", "--", "true"],
         &["--connect-timeout", "-1", "--", "true"],
         &["--stderr", "loud", "--", "true"],
-        &["--stderr-prefix", "x", "--", "true"],
+        // A prefix implies lines mode; beside an explicit other mode it is an error.
+        &["--stderr", "raw", "--stderr-prefix", "x", "--", "true"],
+        &["--stderr", "quiet", "--stderr-prefix", "x", "--", "true"],
         &[],
     ] {
         let (c, err) = code(args);
@@ -62,20 +64,25 @@ fn connect_timeout_exits_124_and_names_the_watchdog() {
     let (c, err) = code(&["--connect-timeout", "1", "--", "sleep", "30"]);
     let took = start.elapsed();
     assert_eq!(c, 124, "{err}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    // At least the timeout; the upper bound only tells the watchdog from the 30 s sleep.
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(
         err.contains("connect watchdog") && err.contains("1s"),
         "{err}"
     );
+    // It names the program and its pid.
+    assert!(err.starts_with("procwire exec: sleep (pid "), "{err}");
 }
 
 #[test]
 fn stall_timeout_exits_124_and_names_the_watchdog() {
     let start = Instant::now();
+    // 3 s: room for a loaded machine to start sh and forward "hi" before the stall counts.
     let out = exec(&[
         "--stall-timeout",
-        "1",
+        "3",
         "--",
         "sh",
         "-c",
@@ -85,9 +92,10 @@ fn stall_timeout_exits_124_and_names_the_watchdog() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{err}");
     assert_eq!(out.stdout, b"hi\n");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(
-        err.contains("stall watchdog") && err.contains("1s"),
+        err.contains("stall watchdog") && err.contains("3s"),
         "{err}"
     );
 }
@@ -154,7 +162,74 @@ fn stderr_modes() {
         "echo why >&2; exit 4",
     ]);
     assert_eq!(out.status.code(), Some(4));
-    assert_eq!(out.stderr, b"why\n");
+    // The tail, under a one-line header naming the program and how it ended.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (header, tail) = err.split_once('\n').unwrap();
+    assert!(
+        header.starts_with("procwire exec: sh (pid ")
+            && header.ends_with("exited with status 4; its last stderr output:"),
+        "{err}"
+    );
+    assert_eq!(tail, "why\n");
+    // Killed by a watchdog: the header says so, then the watchdog's own line.
+    let out = exec(&[
+        "--stderr",
+        "quiet",
+        // 3 s: room for a loaded machine to start sh and let it say "stuck" first.
+        "--connect-timeout",
+        "3",
+        "--",
+        "sh",
+        "-c",
+        "echo stuck >&2; exec sleep 30",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].contains("killed by the connect watchdog"), "{err}");
+    assert_eq!(lines[1], "stuck");
+    assert!(lines[2].contains("connect watchdog:"), "{err}");
+}
+
+#[test]
+fn a_prefix_implies_lines_mode_and_lines_drop_the_cr_of_crlf() {
+    let out = exec(&[
+        "--stderr-prefix",
+        "[r] ",
+        "--",
+        "sh",
+        "-c",
+        "printf 'ssh says\\r\\nx\\ry\\r\\nlast' >&2",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "[r] ssh says\n[r] x\ry\n[r] last\n"
+    );
+}
+
+#[test]
+fn a_program_without_the_separator_gets_a_tip() {
+    for args in [
+        &["ssh", "-p", "22", "host"][..],
+        &["--wire", "pipes", "ssh", "host"],
+    ] {
+        let (c, err) = code(args);
+        assert_eq!(c, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("after `--`") && err.contains("-- ssh [ARGS]..."),
+            "{args:?}: {err}"
+        );
+    }
+    // With `--` present the error is about the option itself, no tip.
+    let (c, err) = code(&["--bogus", "--", "true"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(!err.contains("after `--`"), "{err}");
+    // Our own option after `--` is taken for the program: 127, with a tip.
+    let (c, err) = code(&["--", "--wire", "pipes", "true"]);
+    assert_eq!(c, 127, "{err}");
+    assert!(err.contains("options go before `--`"), "{err}");
 }
 
 /// The peak resident set of process `pid` so far, in KiB (`VmHWM` in /proc/<pid>/status).
@@ -179,9 +254,11 @@ fn a_quiet_stderr_flood_keeps_memory_under_64_mib() {
             "--",
             "sh",
             "-c",
-            "head -c 300000000 /dev/zero >&2; echo done; exec sleep 0.3",
+            // It waits for our word before exiting, so procwire is surely alive when we read
+            // its peak.
+            "head -c 300000000 /dev/zero >&2; echo done; read _ || :",
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -192,6 +269,7 @@ fn a_quiet_stderr_flood_keeps_memory_under_64_mib() {
     assert_eq!(line, "done\n");
     // The flood is over (the shell echoes after head exits) and procwire is still running.
     let peak_kib = peak_rss_kib(child.id());
+    drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(out.stderr.is_empty(), "quiet forwards nothing on success");
@@ -217,7 +295,7 @@ fn a_closed_stdout_ends_exec_through_the_close_policy() {
             "--",
             "sh",
             "-c",
-            "echo one; sleep 0.3; echo two; exec sleep 30",
+            "echo one; read _; echo two; exec sleep 30",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -229,6 +307,9 @@ fn a_closed_stdout_ends_exec_through_the_close_policy() {
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     assert_eq!(line, "one\n");
     drop(stdout);
+    // Only now does the program write again: "two" meets our closed stdout for certain.
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
     let start = Instant::now();
     let status = child.wait().unwrap();
     let took = start.elapsed();
@@ -236,7 +317,9 @@ fn a_closed_stdout_ends_exec_through_the_close_policy() {
     // our closed stdout), then writes nothing and waits, so only the close policy's SIGTERM
     // ends it. (A second write after that would die of SIGPIPE first, depending on timing.)
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
-    assert!(took < Duration::from_secs(6), "{took:?}");
+    // A hang guard: without the close policy exec would wait for the 30 s sleep.
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    drop(stdin);
 }
 
 /// `procwire exec` killed by a signal takes the program with it (PR_SET_PDEATHSIG), rather than
@@ -251,7 +334,7 @@ fn the_program_does_not_outlive_a_killed_exec() {
         .spawn()
         .unwrap();
     let children = format!("/proc/{0}/task/{0}/children", wrapper.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let program: u32 = loop {
         let listed = std::fs::read_to_string(&children).unwrap_or_default();
         if let Some(pid) = listed.split_whitespace().next() {
@@ -267,7 +350,7 @@ fn the_program_does_not_outlive_a_killed_exec() {
     .unwrap();
     wrapper.wait().unwrap();
     // Gone, or a zombie waiting for whoever adopted it: either way no longer running.
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{program}/stat")).unwrap_or_default();
         let state = stat
@@ -280,4 +363,18 @@ fn the_program_does_not_outlive_a_killed_exec() {
         assert!(Instant::now() < deadline, "the program still runs: {stat}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn the_wire_values_are_the_librarys_topologies() {
+    let out = Command::new(PROCWIRE)
+        .args(["exec", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for t in procwire::child::Topology::ALL {
+        assert!(help.contains(&format!("- {t}:")), "{t} listed: {help}");
+    }
+    assert!(help.contains("[default: socketpair]"), "{help}");
 }

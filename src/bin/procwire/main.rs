@@ -2,11 +2,14 @@
 //!
 //! Each subcommand is one variant of [`Command`] holding its clap `Args` struct, and one module
 //! next to this file with a `run(&Args, &mut dyn Write) -> CmdResult` function; [`main`] parses,
-//! dispatches and turns errors into `procwire: <message>` on stderr and a non-zero status.
+//! dispatches and turns errors into `procwire: <message>` (`procwire exec: <message>` for exec)
+//! on stderr and a non-zero status: 1, or the one a [`Status`] error carries.
 //! To add a subcommand: `mod name;`, a variant `Name(name::Args)` with its doc comment (that is
 //! its `--help` line), and one arm in [`run`].
 
 use std::error::Error;
+use std::ffi::OsString;
+use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -19,6 +22,48 @@ mod units;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
 type CmdResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// An error that ends the process with its own status rather than 1: `exec` passes on its
+/// program's status (with nothing to print), and has 124, 126, 127 and 2 of its own.
+#[derive(Debug)]
+pub(crate) struct Status {
+    code: u8,
+    message: Option<String>,
+}
+
+impl Status {
+    /// Exit with `code` and print `message`.
+    pub(crate) fn new(code: u8, message: String) -> Status {
+        Status {
+            code,
+            message: Some(message),
+        }
+    }
+
+    /// A usage error: status 2.
+    pub(crate) fn usage(message: String) -> Status {
+        Status::new(2, message)
+    }
+
+    /// Exit with `code`, printing nothing (the program's own status: it spoke for itself).
+    pub(crate) fn quiet(code: u8) -> Status {
+        Status {
+            code,
+            message: None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl Error for Status {}
 
 /// Byte wires between processes: make them, measure them.
 #[derive(Debug, Parser)]
@@ -58,22 +103,35 @@ enum Command {
     BenchPeer(bench::PeerArgs),
 }
 
+impl Command {
+    /// What our messages start with: `procwire`, or `procwire exec` for exec, whose messages
+    /// stand among its program's.
+    fn label(&self) -> &'static str {
+        match self {
+            Command::Exec(_) => "procwire exec",
+            _ => "procwire",
+        }
+    }
+}
+
 fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
     match command {
-        Command::Exec(_) => unreachable!("exec ends the process with its program's status"),
+        Command::Exec(args) => exec::run(args, out),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
         Command::BenchPeer(args) => bench::run_peer(args),
     }
 }
 
-/// Exit statuses: 0 success, 1 a failed command, 2 a usage error (clap's own exit).
+/// Exit statuses: 0 success, 1 a failed command, 2 a usage error (clap's own exit), or what a
+/// [`Status`] error says.
 fn main() -> ExitCode {
     // Usage errors print clap's message and exit 2; --help and --version exit 0.
-    let cli = Cli::parse();
-    if let Command::Exec(args) = &cli.command {
-        return exec::run(args);
-    }
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|mut e| {
+        exec::tip_separator(&mut e, &argv);
+        e.exit()
+    });
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result =
@@ -87,8 +145,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("procwire: {e}");
-            ExitCode::FAILURE
+            let status = e.downcast_ref::<Status>();
+            if status.is_none_or(|s| s.message.is_some()) {
+                eprintln!("{}: {e}", cli.command.label());
+            }
+            status.map_or(ExitCode::FAILURE, |s| ExitCode::from(s.code))
         }
     }
 }
