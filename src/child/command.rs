@@ -348,8 +348,11 @@ impl Command {
     /// The group is signalled only while the child is not yet reaped (its zombie keeps the
     /// group's id from being reused); descendants still running after the reap are not
     /// signalled again. A new group is not a new session: the child keeps our controlling
-    /// terminal, and a terminal's Ctrl-C no longer reaches it (it is not in the foreground
-    /// group). Descendants that call `setsid` or `setpgid` themselves leave the group.
+    /// terminal but is not in its foreground group, so a terminal's Ctrl-C no longer reaches
+    /// it, and a read from the terminal (ssh's password or host-key prompt on `/dev/tty`)
+    /// stops it with `SIGTTIN` until someone makes its group the foreground one. Use it for
+    /// programs that do not talk to the terminal, or with batch settings (`ssh -o
+    /// BatchMode=yes`). Descendants that call `setsid` or `setpgid` themselves leave the group.
     ///
     /// [setpgid(2)]: https://man7.org/linux/man-pages/man2/setpgid.2.html
     /// [kill(2)]: https://man7.org/linux/man-pages/man2/kill.2.html
