@@ -9,13 +9,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use procwire::child::{Command, Stderr, Topology};
+use procwire::child::{Command, Topology};
+use procwire::stderr::Settings;
 
 fn round_trip_procwire(topology: Topology) {
     let mut child = Command::new("cat")
         .topology(topology)
-        .stderr(Stderr::default())
-        .stderr_sink(std::io::sink())
+        .stderr(Settings::new().sink(std::io::sink()))
         .spawn()
         .unwrap();
     child.write_all(b"x").unwrap();

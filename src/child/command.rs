@@ -2,19 +2,17 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::KillPolicy;
-use super::io_halves::{Child, Reader, Writer};
-use super::process::{Handle, OsProcess};
-use super::watchdog::{Shared, Timeouts, WatchdogThread};
+use super::watchdog::Timeouts;
+use crate::ParseNameError;
 use crate::stderr;
 use crate::sys::hooks::PreExec;
-use crate::wire::{self, Kind, ReadHalf, WriteHalf};
 
 /// The kernel objects behind the child's stdin and stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -50,48 +48,62 @@ impl std::fmt::Display for Topology {
     }
 }
 
-impl std::str::FromStr for Topology {
-    type Err = io::Error;
-    fn from_str(s: &str) -> io::Result<Topology> {
-        Topology::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("unknown topology {s:?}: expected pipes, socketpairs or socketpair"),
-                )
-            })
+impl crate::names::Named for Topology {
+    const WHAT: &'static str = "topology";
+    const ALL: &'static [Topology] = &Topology::ALL;
+    fn name(self) -> &'static str {
+        Topology::name(self)
     }
 }
 
-/// Where the child's stderr goes.
-#[derive(Clone, Debug)]
-pub enum Stderr {
+/// `pipes`, `socketpairs` or `socketpair`; anything else is a [`ParseNameError`] listing them.
+impl std::str::FromStr for Topology {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Topology, ParseNameError> {
+        crate::names::parse(s)
+    }
+}
+
+/// Where the child's stderr goes. (Named for what it chooses, not after the
+/// [`stderr`](crate::stderr) module that does the capturing.)
+#[derive(Debug)]
+pub enum StderrTo {
     /// On a side channel (a socketpair, else a pipe) drained by a thread into a
-    /// [`Capture`](stderr::Capture): forwarded as the config says, the tail kept for
+    /// [`Capture`](stderr::Capture): forwarded, kept and published as the
+    /// [`Settings`](stderr::Settings) say, the tail kept for
     /// [`Exit::stderr_tail`](super::Exit::stderr_tail).
-    Capture(stderr::Config),
+    Capture(stderr::Settings),
     /// Our own stderr, inherited.
     Inherit,
     /// `/dev/null`.
     Null,
 }
 
-impl Default for Stderr {
-    /// Captured, forwarded raw to our stderr, with the default tail.
-    fn default() -> Stderr {
-        Stderr::Capture(stderr::Config::default())
+impl Default for StderrTo {
+    /// Captured with the default [`Settings`](stderr::Settings): forwarded raw to our stderr,
+    /// with the default tail.
+    fn default() -> StderrTo {
+        StderrTo::Capture(stderr::Settings::new())
     }
 }
 
-/// The child's `SIGPIPE` disposition. See the [module docs](super#sigpipe-in-the-child).
+impl From<stderr::Settings> for StderrTo {
+    fn from(settings: stderr::Settings) -> StderrTo {
+        StderrTo::Capture(settings)
+    }
+}
+
+/// The child's `SIGPIPE` disposition. See the [module docs](super#sigpipe-in-the-child) and
+/// what a child sees [when the reader goes away](super#when-the-reader-goes-away).
 ///
 /// [`Ignore`](Sigpipe::Ignore) needs a hook in the child, so std spawns with `fork` and
 /// `execvp` instead of `posix_spawn` (see [`Command::die_with_parent`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sigpipe {
-    /// The default action: a write to a wire nobody reads kills the child quietly.
+    /// The default action: a write to a wire nobody reads kills the child quietly, except a
+    /// write already blocked on a full socket, which fails with `EPIPE` (see the
+    /// [table](super#when-the-reader-goes-away)).
     #[default]
     Default,
     /// Ignored: such a write fails with `EPIPE`, and the program decides.
@@ -100,20 +112,25 @@ pub enum Sigpipe {
 
 /// A builder for a child on a wire, like [`std::process::Command`] plus the wire's topology,
 /// the stderr side channel, watchdogs and the close policy.
+///
+/// Setters take `&mut self` and return `&mut Command`, as std's and tokio's do: chain them on a
+/// temporary (`Command::new("cat").topology(t).spawn()`), or call them on a variable in a loop
+/// or an `if`. [`spawn`](Self::spawn) takes `&mut self` too, so one command can start several
+/// children.
 pub struct Command {
-    inner: std::process::Command,
-    program: OsString,
-    topology: Topology,
-    child_stdout_nonblocking: bool,
-    stderr: Stderr,
-    sink: Option<Box<dyn io::Write + Send>>,
-    subscriber: Option<Box<dyn stderr::Subscriber>>,
-    stderr_grace: Duration,
-    timeouts: Timeouts,
-    policy: KillPolicy,
-    sigpipe: Sigpipe,
-    die_with_parent: bool,
-    hooks: Option<Arc<PreExec>>,
+    pub(super) inner: std::process::Command,
+    pub(super) program: OsString,
+    pub(super) topology: Topology,
+    pub(super) child_stdout_nonblocking: bool,
+    pub(super) stderr: StderrTo,
+    pub(super) timeouts: Timeouts,
+    pub(super) policy: KillPolicy,
+    pub(super) sigpipe: Sigpipe,
+    pub(super) die_with_parent: bool,
+    pub(super) process_group: Option<i32>,
+    pub(super) new_session: bool,
+    pub(super) stdin_set: bool,
+    pub(super) hooks: Option<Arc<PreExec>>,
 }
 
 impl Command {
@@ -126,14 +143,14 @@ impl Command {
             program: program.as_ref().to_owned(),
             topology: Topology::default(),
             child_stdout_nonblocking: false,
-            stderr: Stderr::default(),
-            sink: None,
-            subscriber: None,
-            stderr_grace: Duration::from_millis(250),
+            stderr: StderrTo::default(),
             timeouts: Timeouts::default(),
             policy: KillPolicy::DEFAULT,
             sigpipe: Sigpipe::Default,
             die_with_parent: false,
+            process_group: None,
+            new_session: false,
+            stdin_set: false,
             hooks: None,
         }
     }
@@ -155,7 +172,9 @@ impl Command {
                 "an empty command has no program to run",
             )
         })?;
-        Ok(Command::new(program).args(words))
+        let mut cmd = Command::new(program);
+        cmd.args(words);
+        Ok(cmd)
     }
 
     /// The program, as given to [`new`](Self::new).
@@ -169,13 +188,13 @@ impl Command {
     }
 
     /// Adds an argument.
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
         self.inner.arg(arg);
         self
     }
 
     /// Adds arguments.
-    pub fn args<I, S>(mut self, args: I) -> Command
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -185,25 +204,70 @@ impl Command {
     }
 
     /// Sets an environment variable for the child.
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Command {
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
         self.inner.env(key, value);
         self
     }
 
     /// Removes an environment variable from the child's environment.
-    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Command {
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
         self.inner.env_remove(key);
         self
     }
 
+    /// Starts the child with an empty environment, plus what [`env`](Self::env) adds after
+    /// this call (as [`std::process::Command::env_clear`]). `PATH` is then unset: a program
+    /// named without a slash is looked up as std does, in the `PATH` given to the child if
+    /// one is, else in the C library's default path (`/bin:/usr/bin`).
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.inner.env_clear();
+        self
+    }
+
     /// The child's working directory.
-    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Command {
+    pub fn current_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Command {
         self.inner.current_dir(dir.into());
         self
     }
 
+    /// The child's `argv[0]`, when it should differ from the program's path (as
+    /// [`CommandExt::arg0`](std::os::unix::process::CommandExt::arg0)).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.inner.arg0(arg0);
+        self
+    }
+
+    /// Runs the child as user `uid` ([setuid(2)] in the child, before `exec`; as
+    /// [`CommandExt::uid`](std::os::unix::process::CommandExt::uid)). Needs the privilege to
+    /// change user; the spawn fails with `EPERM` otherwise.
+    ///
+    /// [setuid(2)]: https://man7.org/linux/man-pages/man2/setuid.2.html
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.inner.uid(uid);
+        self
+    }
+
+    /// Runs the child with group `gid` ([setgid(2)]; as
+    /// [`CommandExt::gid`](std::os::unix::process::CommandExt::gid)).
+    ///
+    /// [setgid(2)]: https://man7.org/linux/man-pages/man2/setgid.2.html
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.inner.gid(gid);
+        self
+    }
+
+    /// Gives the child this stdin instead of the wire (e.g. [`Stdio::null()`], or a
+    /// [`File`](std::fs::File) converted with `Stdio::from`), while its stdout stays on the wire.
+    /// The [`Writer`](super::Writer) then starts closed (writes fail with `BrokenPipe`). Kept
+    /// for later spawns as std keeps it (a file given here is shared by every child spawned).
+    pub fn stdin(&mut self, stdin: impl Into<Stdio>) -> &mut Command {
+        self.inner.stdin(stdin.into());
+        self.stdin_set = true;
+        self
+    }
+
     /// The topology of the child's stdin and stdout ([`Topology::SocketPair`] by default).
-    pub fn topology(mut self, topology: Topology) -> Command {
+    pub fn topology(&mut self, topology: Topology) -> &mut Command {
         self.topology = topology;
         self
     }
@@ -211,54 +275,36 @@ impl Command {
     /// Leaves the child's stdout non-blocking (`O_NONBLOCK` on its end), as upstream rsync does
     /// without `--blocking-io`. Its stdin stays blocking. Refused at spawn on
     /// [`Topology::SocketPair`], where stdin and stdout share the flag.
-    pub fn child_stdout_nonblocking(mut self, nonblocking: bool) -> Command {
+    pub fn child_stdout_nonblocking(&mut self, nonblocking: bool) -> &mut Command {
         self.child_stdout_nonblocking = nonblocking;
         self
     }
 
-    /// Where the child's stderr goes ([`Stderr::Capture`] with the default config by default).
-    pub fn stderr(mut self, stderr: Stderr) -> Command {
-        self.stderr = stderr;
-        self
-    }
-
-    /// Where captured stderr is forwarded (our own stderr by default). Used by one spawn: a
-    /// second spawn of the same command forwards to our stderr again.
-    pub fn stderr_sink(mut self, sink: impl io::Write + Send + 'static) -> Command {
-        self.sink = Some(Box::new(sink));
-        self
-    }
-
-    /// A subscriber that receives each captured stderr line with try-send semantics (lines it
-    /// cannot take are counted as dropped). Used by one spawn, like the sink.
-    pub fn stderr_subscriber(mut self, subscriber: impl stderr::Subscriber + 'static) -> Command {
-        self.subscriber = Some(Box::new(subscriber));
-        self
-    }
-
-    /// How long waiting for the child gives the stderr side channel, after the reap, to deliver
-    /// what is already queued (250 ms by default). Never a wait for stderr's EOF.
-    pub fn stderr_grace(mut self, grace: Duration) -> Command {
-        self.stderr_grace = grace;
+    /// Where the child's stderr goes ([`StderrTo::Capture`] with the default
+    /// [`Settings`](stderr::Settings) by default). A captured stderr's sink and subscriber serve
+    /// the next spawn only.
+    pub fn stderr(&mut self, stderr: impl Into<StderrTo>) -> &mut Command {
+        self.stderr = stderr.into();
         self
     }
 
     /// Arms the connect watchdog: kill the child unless a byte of its stdout has arrived within
-    /// `timeout`. Cancel it with [`Handle::cancel_connect_watchdog`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Command {
+    /// `timeout`. Cancel it with [`Handle::cancel_connect_watchdog`](super::Handle::cancel_connect_watchdog).
+    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Command {
         self.timeouts.connect = Some(timeout);
         self
     }
 
     /// Arms the stall watchdog: kill the child when neither direction has moved a byte for
     /// `timeout`.
-    pub fn stall_timeout(mut self, timeout: Duration) -> Command {
+    pub fn stall_timeout(&mut self, timeout: Duration) -> &mut Command {
         self.timeouts.stall = Some(timeout);
         self
     }
 
-    /// The deadlines of [`Handle::close`] and of a watchdog's `SIGTERM`-to-`SIGKILL` wait.
-    pub fn kill_policy(mut self, policy: KillPolicy) -> Command {
+    /// The deadlines of [`Handle::close`](super::Handle::close) and of a watchdog's
+    /// `SIGTERM`-to-`SIGKILL` wait.
+    pub fn kill_policy(&mut self, policy: KillPolicy) -> &mut Command {
         self.policy = policy;
         self
     }
@@ -276,140 +322,62 @@ impl Command {
     /// file without a `#!` line is then run by `/bin/sh`, as a shell would.
     ///
     /// [prctl(2)]: https://man7.org/linux/man-pages/man2/prctl.2.html
-    pub fn die_with_parent(mut self, die: bool) -> Command {
+    pub fn die_with_parent(&mut self, die: bool) -> &mut Command {
         self.die_with_parent = die;
         self
     }
 
     /// The child's `SIGPIPE` disposition ([`Sigpipe::Default`] by default).
-    pub fn sigpipe(mut self, sigpipe: Sigpipe) -> Command {
+    pub fn sigpipe(&mut self, sigpipe: Sigpipe) -> &mut Command {
         self.sigpipe = sigpipe;
         self
     }
 
-    /// Makes the wire and the side channel, starts the program on them, and starts the stderr
-    /// drain and the watchdog thread.
+    /// Puts the child in process group `pgid` ([setpgid(2)] before `exec`; as
+    /// [`CommandExt::process_group`](std::os::unix::process::CommandExt::process_group)).
     ///
-    /// # Errors
+    /// With `0` the child leads a new group of its own, and then every signal procwire sends
+    /// it (a watchdog's and the close policy's `SIGTERM` and `SIGKILL`,
+    /// [`Handle::signal`](super::Handle::signal)) goes to the whole group with [kill(2)] of
+    /// `-pgid`: a shell's children, an ssh `ProxyCommand`, whatever the program started and did
+    /// not move elsewhere, end with it. Any other `pgid` joins that existing group, and signals
+    /// then go to the child alone (the group is not ours).
     ///
-    /// - [`io::ErrorKind::NotFound`] when the program does not exist (shells exit 127 for this),
-    ///   [`io::ErrorKind::PermissionDenied`] when it cannot be executed (126); the message names
-    ///   the program.
-    /// - [`io::ErrorKind::InvalidInput`] for a non-blocking stdout on [`Topology::SocketPair`].
-    /// - The OS's error, with a hint, when the wire, side channel or threads cannot be made.
-    pub fn spawn(&mut self) -> io::Result<Child> {
-        if self.child_stdout_nonblocking && self.topology == Topology::SocketPair {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a non-blocking stdout needs its own descriptor: on the single-socketpair \
-                 topology the child's stdin and stdout share O_NONBLOCK; use socketpairs or pipes",
-            ));
-        }
-        let armed = self.timeouts.armed();
-        let shared = Arc::new(Shared::new(armed)?);
-        let wire = make_wire(self.topology)?;
-        if self.child_stdout_nonblocking {
-            crate::fd::set_nonblocking(&wire.child_stdout, true)?;
-        }
-        // On sockets the watchdog wakes blocked calls with shutdown(2); pipes poll instead.
-        let poll = armed && !wire.ours_are_sockets;
-        if armed && wire.ours_are_sockets {
-            shared.add_socket(dup(wire.ours_in.as_fd())?);
-            shared.add_socket(dup(wire.ours_out.as_fd())?);
-        }
-        // The watchdog's view of our read end: has a byte (or EOF) arrived?
-        let probe = match armed {
-            true => Some(dup(wire.ours_in.as_fd())?),
-            false => None,
-        };
-        if poll {
-            // So that a write never blocks inside write(2), where the watchdog could not wake
-            // it (a descendant holding the child's stdin would keep it there for ever): the
-            // Writer waits in poll(2) instead. The flag is on our end's own file description.
-            crate::fd::set_nonblocking(&wire.ours_out, true)?;
-        }
+    /// # Caveats
+    ///
+    /// The group is signalled only while the child is not yet reaped (its zombie keeps the
+    /// group's id from being reused); descendants still running after the reap are not
+    /// signalled again. A new group is not a new session: the child keeps our controlling
+    /// terminal but is not in its foreground group, so a terminal's Ctrl-C no longer reaches
+    /// it, and a read from the terminal (ssh's password or host-key prompt on `/dev/tty`)
+    /// stops it with `SIGTTIN` until someone makes its group the foreground one. Use it for
+    /// programs that do not talk to the terminal, or with batch settings (`ssh -o
+    /// BatchMode=yes`). Descendants that call `setsid` or `setpgid` themselves leave the group.
+    ///
+    /// [setpgid(2)]: https://man7.org/linux/man-pages/man2/setpgid.2.html
+    /// [kill(2)]: https://man7.org/linux/man-pages/man2/kill.2.html
+    pub fn process_group(&mut self, pgid: i32) -> &mut Command {
+        self.inner.process_group(pgid);
+        self.process_group = Some(pgid);
+        self
+    }
 
-        let mut side = None;
-        match &self.stderr {
-            Stderr::Capture(_) => {
-                let (ours, theirs, _kind) = stderr::channel()?;
-                self.inner.stderr(Stdio::from(theirs));
-                side = Some(ours);
-            }
-            Stderr::Inherit => {
-                self.inner.stderr(Stdio::inherit());
-            }
-            Stderr::Null => {
-                self.inner.stderr(Stdio::null());
-            }
-        }
-        self.inner.stdin(Stdio::from(wire.child_stdin));
-        self.inner.stdout(Stdio::from(wire.child_stdout));
-        let ignore_sigpipe = self.sigpipe == Sigpipe::Ignore;
-        let death_signal = self.die_with_parent.then_some(libc::SIGTERM);
-        if PreExec::needed(ignore_sigpipe, false, death_signal) || self.hooks.is_some() {
-            // Hooks accumulate on std's Command: install ours once, with settings per spawn.
-            let hooks = self.hooks.get_or_insert_with(|| {
-                let h = Arc::new(PreExec::default());
-                h.install(&mut self.inner);
-                h
-            });
-            hooks.set(ignore_sigpipe, false, death_signal);
-        }
-        let spawned = self.inner.spawn();
-        // The Stdio values given to `inner` were consumed by this spawn; reset them so a second
-        // spawn cannot reuse a stale descriptor (std closed its copies after the spawn).
-        self.inner.stdin(Stdio::null());
-        self.inner.stdout(Stdio::null());
-        self.inner.stderr(Stdio::null());
-        let child = spawned.map_err(|e| spawn_error(&self.program, e))?;
-        let process = Arc::new(OsProcess::new(child));
+    /// Starts the child in a new session ([setsid(2)] before `exec`), which makes it the leader
+    /// of a new process group too, with the same effect on signals as
+    /// [`process_group(0)`](Self::process_group). It also loses our controlling terminal: a
+    /// program that would prompt on `/dev/tty` (ssh asking for a password) cannot. Needs a hook
+    /// in the child, as [`die_with_parent`](Self::die_with_parent) does. Refused at spawn
+    /// together with [`process_group`](Self::process_group).
+    ///
+    /// [setsid(2)]: https://man7.org/linux/man-pages/man2/setsid.2.html
+    pub fn new_session(&mut self, new_session: bool) -> &mut Command {
+        self.new_session = new_session;
+        self
+    }
 
-        // From here on, a failure must not leave the child running: the handle's drop reaps it
-        // (after the wire's ends are dropped, so the child sees EOF first).
-        let reader = Reader::new(wire.ours_in, shared.clone(), poll);
-        let writer = Writer::new(wire.ours_out, shared.clone(), poll);
-        let mut handle = Handle {
-            process: process.clone(),
-            shared: shared.clone(),
-            drain: None,
-            stderr_grace: self.stderr_grace,
-            watchdog: None,
-            policy: self.policy,
-            done: false,
-        };
-        let started = (|| -> io::Result<()> {
-            if let (Some(ours), Stderr::Capture(config)) = (side, &self.stderr) {
-                let mut capture = stderr::Capture::new(config.clone());
-                if let Some(s) = self.subscriber.take() {
-                    capture.subscribe(s);
-                }
-                let sink = self
-                    .sink
-                    .take()
-                    .unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn io::Write + Send>);
-                handle.drain = Some(stderr::Drain::spawn(ours, capture, sink)?);
-            }
-            if armed {
-                handle.watchdog = Some(WatchdogThread::spawn(
-                    shared.clone(),
-                    process,
-                    self.timeouts,
-                    probe,
-                    self.policy.term,
-                )?);
-            }
-            Ok(())
-        })();
-        match started {
-            Ok(()) => Ok(Child::new(reader, writer, handle)),
-            Err(e) => {
-                drop(writer);
-                drop(reader);
-                drop(handle);
-                Err(e)
-            }
-        }
+    /// Whether signals to the child reach its whole process group (a new group or session).
+    pub(super) fn signals_group(&self) -> bool {
+        self.new_session || self.process_group == Some(0)
     }
 }
 
@@ -423,82 +391,16 @@ impl std::fmt::Debug for Command {
             .field("stall_timeout", &self.timeouts.stall)
             .field("kill_policy", &self.policy)
             .field("sigpipe", &self.sigpipe)
+            .field("process_group", &self.process_group)
+            .field("new_session", &self.new_session)
             .finish_non_exhaustive()
     }
 }
 
-/// Our two ends and the child's two ends of the wire.
-struct Wire {
-    ours_in: ReadHalf,
-    ours_out: WriteHalf,
-    child_stdin: OwnedFd,
-    child_stdout: OwnedFd,
-    ours_are_sockets: bool,
-}
-
-fn make_wire(topology: Topology) -> io::Result<Wire> {
-    let socketpair = || {
-        wire::Builder::new()
-            .kind(Kind::SocketPair)
-            .build()
-            .map(|p| p.into_ends())
-    };
-    let hinted = |e: io::Error| {
-        io::Error::new(
-            e.kind(),
-            format!("making the {topology} wire for the child: {e}"),
-        )
-    };
-    let into_fd = |end: wire::End| OwnedFd::try_from(end).map_err(io::Error::from);
-    match topology {
-        Topology::Pipes => {
-            let (child_stdin, ours_out) = wire::pipe().map_err(hinted)?;
-            let (ours_in, child_stdout) = wire::pipe().map_err(hinted)?;
-            Ok(Wire {
-                ours_in,
-                ours_out,
-                child_stdin: child_stdin.into_fd(),
-                child_stdout: child_stdout.into_fd(),
-                ours_are_sockets: false,
-            })
-        }
-        Topology::SocketPairs => {
-            let (to_child, child_stdin) = socketpair().map_err(hinted)?;
-            let (from_child, child_stdout) = socketpair().map_err(hinted)?;
-            Ok(Wire {
-                ours_in: ReadHalf::from_fd(Kind::SocketPair, into_fd(from_child)?),
-                ours_out: WriteHalf::from_fd(Kind::SocketPair, into_fd(to_child)?),
-                child_stdin: into_fd(child_stdin)?,
-                child_stdout: into_fd(child_stdout)?,
-                ours_are_sockets: true,
-            })
-        }
-        Topology::SocketPair => {
-            let (ours, theirs) = socketpair().map_err(hinted)?;
-            let (ours_in, ours_out) = ours.split().map_err(io::Error::from)?;
-            let child_stdin = into_fd(theirs)?;
-            let child_stdout = dup(child_stdin.as_fd())?;
-            Ok(Wire {
-                ours_in,
-                ours_out,
-                child_stdin,
-                child_stdout,
-                ours_are_sockets: true,
-            })
-        }
-    }
-}
-
-/// A close-on-exec duplicate (`fcntl(F_DUPFD_CLOEXEC)`).
-fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    rustix::io::fcntl_dupfd_cloexec(fd, 3)
-        .map_err(|e| crate::sys::hint(e.into(), "duplicating a wire descriptor"))
-}
-
 /// Why a program could not be started: the error inside [`Command::spawn`]'s `io::Error` when
-/// starting the program itself failed (get it with `e.get_ref()` and `downcast_ref`). The
-/// `io::Error` keeps the OS error's kind; [`os_error`](Self::os_error) gives the errno, which
-/// tells, say, `ENOEXEC` (shells exit 126) from `EMFILE`.
+/// starting the program itself failed (get it back with [`SpawnError::of`]). The `io::Error`
+/// keeps the OS error's kind; [`os_error`](Self::os_error) gives the errno, which tells, say,
+/// `ENOEXEC` (shells exit 126) from `EMFILE`.
 #[derive(Debug)]
 pub struct SpawnError {
     message: String,
@@ -506,6 +408,12 @@ pub struct SpawnError {
 }
 
 impl SpawnError {
+    /// The `SpawnError` inside `e`, if starting the program is what failed (not, say, making
+    /// the wire).
+    pub fn of(e: &io::Error) -> Option<&SpawnError> {
+        crate::payload(e)
+    }
+
     /// The OS error number, e.g. `ENOENT`, `EACCES`, `ENOEXEC`.
     pub fn os_error(&self) -> Option<i32> {
         self.source.raw_os_error()
@@ -524,7 +432,7 @@ impl std::error::Error for SpawnError {
     }
 }
 
-fn spawn_error(program: &OsStr, e: io::Error) -> io::Error {
+pub(super) fn spawn_error(program: &OsStr, e: io::Error) -> io::Error {
     let shown = program.to_string_lossy();
     let hint = match e.kind() {
         io::ErrorKind::NotFound => {

@@ -8,7 +8,7 @@
 //! | failure | what prevents it |
 //! |---|---|
 //! | a child that writes a flood to stderr blocks on a full stderr pipe, and with it the stdout stream | the stderr [`Drain`](crate::stderr::Drain) thread reads it all the time into a bounded tail |
-//! | `wait` hangs because a descendant (an ssh `ControlMaster`) keeps stderr open | wait reaps the child first, then stops the drain with a short grace ([`Command::stderr_grace`]) |
+//! | `wait` hangs because a descendant (an ssh `ControlMaster`) keeps stderr open | wait reaps the child first, then stops the drain with a short grace ([`stderr::Settings::grace`](crate::stderr::Settings::grace)) |
 //! | a child stuck before its first byte (host-key prompt, unreachable host) hangs the reader | an opt-in connect watchdog ([`Command::connect_timeout`]) |
 //! | a child that stops moving bytes hangs both directions | a stall watchdog ([`Command::stall_timeout`]) |
 //! | only the unsplit handle learns that a watchdog fired | every handle ([`Reader`], [`Writer`], [`Handle`]) returns the same [`TimedOut`] |
@@ -16,6 +16,9 @@
 //! | a child that ignores `SIGTERM` is never reaped | close runs input-EOF, `SIGTERM`, `SIGKILL`, each with a deadline ([`KillPolicy`]) |
 //! | the child inherits our other descriptors | everything procwire makes is close-on-exec; the child holds 0, 1 and 2 only |
 //! | stderr shown twice (forwarded live and printed again on failure) | forwarding is live only; [`Exit::stderr_tail`] is returned, never printed |
+//! | a read hangs while a descendant (an ssh `ControlMaster`, `sh -c 'sleep 60 & ...'`) holds the child's stdout | [`Reader::end_at_exit`]: reads end once the child has exited and what was queued then is read ([`Child::wait_with_output`] uses it) |
+//! | a watchdog or the close policy kills the child but leaves its descendants (a `ProxyCommand`, a shell's jobs) running | [`Command::process_group`]`(0)` or [`Command::new_session`]: every signal goes to the whole group |
+//! | a child whose reader went away sees `ECONNRESET` on a socket but `EPIPE` on a pipe | dropping the [`Reader`] shuts down and discards before closing: `EPIPE` on every topology ([below](#when-the-reader-goes-away)) |
 //!
 //! # Topologies
 //!
@@ -38,9 +41,10 @@
 //! before it has connected. The **stall** watchdog kills the child when neither direction has
 //! moved a byte for a given time.
 //!
-//! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`], and wakes
+//! A watchdog that fires sends `SIGTERM`, then `SIGKILL` after [`KillPolicy::term`] (to the
+//! child's whole process group when it leads one: [`Command::process_group`]), and wakes
 //! every handle: reads and writes blocked on the wire return [`io::ErrorKind::TimedOut`]
-//! carrying a [`TimedOut`] (see [`timed_out`]), and so does [`Handle::wait`], with the exit
+//! carrying a [`TimedOut`] (see [`TimedOut::of`]), and so does [`Handle::wait`], with the exit
 //! status inside. On socket topologies the wake-up is `shutdown(2)` of our ends; on pipes, which
 //! cannot be shut down, each read and write first waits in [poll(2)] on the wire and an
 //! [eventfd(2)] (only when a watchdog is armed: without one a read is one `read(2)`).
@@ -48,11 +52,50 @@
 //! # `SIGPIPE` in the child
 //!
 //! [`Sigpipe::Default`] (the default) gives the program the default disposition, as a shell
-//! would: a `cat` writing to a reader that went away dies of `SIGPIPE` quietly. (Rust's own
-//! runtime ignores `SIGPIPE` in the parent; std resets it in children, and so do we.)
-//! [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a closed wire fail
-//! with `EPIPE` instead; programs that handle errors properly prefer this, and the disposition
-//! is inherited through `exec` by the program's own children.
+//! would. (Rust's own runtime ignores `SIGPIPE` in the parent; std resets it in children, and
+//! so do we.) [`Sigpipe::Ignore`] starts the program with `SIGPIPE` ignored, so writes to a
+//! closed wire fail with `EPIPE` instead; programs that handle errors properly prefer this, and
+//! the disposition is inherited through `exec` by the program's own children.
+//!
+//! # When the reader goes away
+//!
+//! Dropping the [`Reader`] (or [`Child::wait`], which drops it) gives a child that writes on
+//! `EPIPE` on every topology, never `ECONNRESET`: on a socket the reader first shuts our end
+//! for reading and discards what is queued, because closing an `AF_UNIX` socket that holds
+//! unread bytes makes the kernel reset the connection. What the child then sees:
+//!
+//! | the child's write | pipes, `Default` | pipes, `Ignore` | sockets, `Default` | sockets, `Ignore` |
+//! |---|---|---|---|---|
+//! | started after the reader left | dies of `SIGPIPE` | `EPIPE` | dies of `SIGPIPE` | `EPIPE` |
+//! | already blocked in [write(2)] on a full wire | dies of `SIGPIPE` | `EPIPE` | `EPIPE`, no signal | `EPIPE` |
+//!
+//! The one difference is Linux's: a write sleeping for room on an `AF_UNIX` stream socket is
+//! failed with `EPIPE` without the signal, so even under `Default` such a child lives on to
+//! report the error (GNU `yes` prints "Broken pipe" and exits 1). (A blocked write that had
+//! already moved part of its bytes returns that count instead; the program's next write is one
+//! "started after".) Each cell is checked by `tests/child/sigpipe.rs`, with and without a
+//! watchdog armed.
+//!
+//! [write(2)]: https://man7.org/linux/man-pages/man2/write.2.html
+//!
+//! # Layout
+//!
+//! The files, in dependency order (each uses only those above it):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `state.rs` | what every handle of one child shares: which watchdog fired, the byte counters, the eventfd and socket duplicates that wake blocked calls, and the one "has a watchdog fired" check and settle that reads and writes use |
+//! | `process.rs` | the process seam: one small trait per OS effect (`Reap`, `Exited`, `Kill`, `WaitExit`), a one-method `Clock`, and `OsProcess`, the real process (std's `Child`, a pidfd, the process group) |
+//! | `policy.rs` | the close policy as a **sans-IO step machine** (`Close`: given what the last step observed, the next action), and its thin blocking driver |
+//! | `watchdog.rs` | the timing rule (`decide`) and the whole watchdog sequence (sample, probe, fire, `SIGTERM`, wait, `SIGKILL`) as a **sans-IO step machine** (`Watch`); its blocking driver, generic over the process seam and the clock; the thread that runs it |
+//! | `handle.rs` | [`Handle`]: wait, close, kill, drop |
+//! | `io_halves.rs` | [`Reader`], [`Writer`] and [`Child`] |
+//! | `command.rs` | the [`Command`] builder, [`Topology`], [`StderrTo`], [`Sigpipe`], [`SpawnError`] |
+//! | `spawn.rs` | [`Command::spawn`]: a pure plan (validated, no descriptor), the wire's set-up, the pre-exec hooks, and a short spawn whose one rollback guard is the `Child` |
+//!
+//! The step machines hold no descriptor, thread or clock: their unit tests run them on a
+//! scripted process and a fake clock, and an async driver (tokio) can run the same machines,
+//! awaiting where the blocking drivers block.
 //!
 //! # Example
 //!
@@ -81,15 +124,19 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 mod command;
+mod handle;
 mod io_halves;
+mod policy;
 mod process;
+mod spawn;
+mod state;
 #[cfg(test)]
 mod tests;
 mod watchdog;
 
-pub use command::{Command, Sigpipe, SpawnError, Stderr, Topology};
+pub use command::{Command, Sigpipe, SpawnError, StderrTo, Topology};
+pub use handle::Handle;
 pub use io_halves::{Child, Reader, Writer};
-pub use process::Handle;
 
 /// The deadlines of the close policy: close the child's input, wait up to [`close`](Self::close)
 /// for it to exit, send `SIGTERM`, wait up to [`term`](Self::term), send `SIGKILL`, wait up to
@@ -157,7 +204,7 @@ impl fmt::Display for Watchdog {
 }
 
 /// The error every handle of a child returns once a watchdog has killed it, inside an
-/// [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; get it back with [`timed_out`].
+/// [`io::Error`] of kind [`io::ErrorKind::TimedOut`]; get it back with [`TimedOut::of`].
 #[derive(Debug)]
 pub struct TimedOut {
     watchdog: Watchdog,
@@ -166,6 +213,11 @@ pub struct TimedOut {
 }
 
 impl TimedOut {
+    /// The `TimedOut` inside `e`, if a watchdog caused it.
+    pub fn of(e: &io::Error) -> Option<&TimedOut> {
+        crate::payload(e)
+    }
+
     /// Which watchdog fired.
     pub fn watchdog(&self) -> Watchdog {
         self.watchdog
@@ -207,9 +259,15 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// The [`TimedOut`] inside `e`, if a watchdog caused it.
-pub fn timed_out(e: &io::Error) -> Option<&TimedOut> {
-    e.get_ref()?.downcast_ref::<TimedOut>()
+/// What [`Child::wait_with_output`] collected: the child's whole stdout (up to its exit, see
+/// [`Reader::end_at_exit`]) and how it ended, with the tail of its stderr in
+/// [`Exit::stderr_tail`] when stderr was captured.
+#[derive(Debug)]
+pub struct Output {
+    /// Everything read from the child's stdout.
+    pub stdout: Vec<u8>,
+    /// How the child ended.
+    pub exit: Exit,
 }
 
 /// How a child ended, with what its stderr side channel captured.
@@ -241,7 +299,7 @@ impl Exit {
     }
 
     /// The side channel's report (tail, counts, whether it reached EOF), when stderr was
-    /// captured ([`Stderr::Capture`]).
+    /// captured ([`StderrTo::Capture`]).
     pub fn stderr(&self) -> Option<&crate::stderr::Report> {
         self.stderr.as_ref()
     }

@@ -1,147 +1,30 @@
-//! The connect and stall watchdogs, and the state every handle of a child shares.
+//! The connect and stall watchdogs: a step machine ([`Watch`]), its blocking driver
+//! ([`drive`]) generic over the [process seam](super::process) and a [`Clock`], and the thread
+//! that runs it.
 //!
 //! One thread per child, only when a watchdog is configured. It samples a byte counter the
 //! reader and writer bump (one relaxed atomic add per call, no clock reads on the hot path), so
-//! a stall is detected at most a tick late (an eighth of the stall timeout, 5 ms to 1 s). The
-//! decision is the pure function [`decide`], unit-tested without threads or clocks.
+//! a stall is detected at most a tick late (an eighth of the stall timeout, 5 ms to 1 s).
+//!
+//! [`decide`] is the pure timing rule; [`Watch`] wraps it in the whole sequence: sample, probe
+//! the read end at the connect deadline, check whether the child already exited, fire (record
+//! and wake every handle), `SIGTERM`, wait, `SIGKILL`. Both are sans-IO (no descriptor, thread
+//! or clock), so the sequence is unit-tested against a scripted process and a fake clock, and
+//! an async driver can run the same machine.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
-use rustix::net::Shutdown;
 use rustix::process::Signal;
 
-use super::process::{OsProcess, Process};
-use super::{TimedOut, Watchdog};
-use crate::sys::Waker;
+use super::Watchdog;
+use super::process::{Clock, Process, SystemClock};
+use super::state::{Fired, Sample, Shared};
 use crate::sys::poll::wait;
-
-/// A watchdog that fired: which, and the timeout that ran out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fired {
-    pub(crate) watchdog: Watchdog,
-    pub(crate) after: Duration,
-}
-
-impl Fired {
-    pub(crate) fn error(self) -> io::Error {
-        TimedOut {
-            watchdog: self.watchdog,
-            after: self.after,
-            exit: None,
-        }
-        .into_io()
-    }
-}
-
-/// What the reader, writer, handle and watchdog thread of one child share.
-pub(crate) struct Shared {
-    fired: OnceLock<Fired>,
-    /// Fires when a watchdog fires (only when one is armed); reads and writes on pipes poll it
-    /// beside the wire.
-    wake: Option<Waker>,
-    /// Duplicates of our socket ends, shut down when a watchdog fires to wake blocked calls.
-    sockets: Mutex<Vec<OwnedFd>>,
-    read_bytes: AtomicU64,
-    moved: AtomicU64,
-    connect_cancelled: AtomicBool,
-    /// The reader was dropped: the watchdog lets go of its duplicate of the read end.
-    reader_gone: AtomicBool,
-    stop: Mutex<bool>,
-    poke: Condvar,
-}
-
-impl Shared {
-    /// `armed`: whether any watchdog will run (creates the eventfd).
-    pub(crate) fn new(armed: bool) -> io::Result<Shared> {
-        let wake = if armed {
-            Some(Waker::new("the child's watchdog")?)
-        } else {
-            None
-        };
-        Ok(Shared {
-            fired: OnceLock::new(),
-            wake,
-            sockets: Mutex::new(Vec::new()),
-            read_bytes: AtomicU64::new(0),
-            moved: AtomicU64::new(0),
-            connect_cancelled: AtomicBool::new(false),
-            reader_gone: AtomicBool::new(false),
-            stop: Mutex::new(false),
-            poke: Condvar::new(),
-        })
-    }
-
-    pub(crate) fn fired(&self) -> Option<Fired> {
-        self.fired.get().copied()
-    }
-
-    pub(crate) fn waker(&self) -> Option<&Waker> {
-        self.wake.as_ref()
-    }
-
-    pub(crate) fn add_socket(&self, fd: OwnedFd) {
-        self.sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(fd);
-    }
-
-    #[inline]
-    pub(crate) fn note_read(&self, n: usize) {
-        if n > 0 {
-            self.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
-            self.moved.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn note_write(&self, n: usize) {
-        if n > 0 {
-            self.moved.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn cancel_connect(&self) {
-        self.connect_cancelled.store(true, Ordering::Relaxed);
-        self.poke.notify_all();
-    }
-
-    pub(crate) fn reader_gone(&self) {
-        self.reader_gone.store(true, Ordering::Relaxed);
-        self.poke.notify_all();
-    }
-
-    /// Stops the watchdog thread for good (nothing will be killed or woken by it any more).
-    pub(crate) fn disarm(&self) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.poke.notify_all();
-    }
-
-    /// Records `fired` (first one wins) and wakes every blocked reader and writer.
-    fn fire(&self, fired: Fired) -> bool {
-        if self.fired.set(fired).is_err() {
-            return false;
-        }
-        if let Some(wake) = &self.wake {
-            wake.wake();
-        }
-        for fd in self
-            .sockets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = rustix::net::shutdown(fd, Shutdown::Both);
-        }
-        true
-    }
-}
 
 /// The configured timeouts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,7 +39,7 @@ impl Timeouts {
     }
 }
 
-/// What the watchdog thread does next.
+/// What the timing rule says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
     /// Sleep this long (or until poked), then decide again.
@@ -202,6 +85,282 @@ pub(crate) fn decide(
     sleep.map_or(Decision::Idle, Decision::Sleep)
 }
 
+/// What the watchdog does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Act {
+    /// Sleep this long (or until poked); then report a fresh [`Seen::Sample`], or stop if the
+    /// watchdog was disarmed meanwhile.
+    Sleep(Duration),
+    /// Is a byte (or EOF) waiting unread in our read end? Report [`Seen::Answered`].
+    Probe,
+    /// Has the child exited (without reaping it)? Report [`Seen::Exited`].
+    CheckExited,
+    /// Record the firing and wake every handle; report [`Seen::Fired`] (false when another
+    /// firing came first).
+    Fire(Fired),
+    /// Send this signal; report [`Seen::Signalled`].
+    Signal(Signal),
+    /// Wait up to this long for the child to exit; report [`Seen::Waited`].
+    WaitExit(Duration),
+    /// Nothing left to do.
+    Stop,
+}
+
+/// What the last act observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// The shared counters, read at `at`.
+    Sample { at: Instant, sample: Sample },
+    /// Data or EOF is waiting in our read end.
+    Answered(bool),
+    /// The child has exited.
+    Exited(bool),
+    /// This firing was the first.
+    Fired(bool),
+    /// The signal was sent (or could not be: nothing else to do about it).
+    Signalled,
+    /// The child exited within the wait.
+    Waited(bool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Watching,
+    ProbingConnect,
+    CheckingExit,
+    ProbingAfterExit,
+    FiringExited,
+    Firing,
+    Terming,
+    WaitingTerm,
+    Over,
+}
+
+/// The watchdog's sequence as a step machine.
+#[derive(Clone, Debug)]
+pub(crate) struct Watch {
+    timeouts: Timeouts,
+    /// The wait between `SIGTERM` and `SIGKILL`.
+    term: Duration,
+    /// Signals reach the child's process group: a silent descendant holding the wire after the
+    /// child exited is signalled too.
+    group: bool,
+    start: Option<Instant>,
+    at: Option<Instant>,
+    moved: u64,
+    last_change: Option<Instant>,
+    connect_settled: bool,
+    reader_gone: bool,
+    pending: Option<Fired>,
+    phase: Phase,
+}
+
+impl Watch {
+    pub(crate) fn new(timeouts: Timeouts, term: Duration, group: bool) -> Watch {
+        Watch {
+            timeouts,
+            term,
+            group,
+            start: None,
+            at: None,
+            moved: 0,
+            last_change: None,
+            connect_settled: timeouts.connect.is_none(),
+            reader_gone: false,
+            pending: None,
+            phase: Phase::Watching,
+        }
+    }
+
+    /// The next act, given what the last one observed. The first observation is a sample.
+    pub(crate) fn step(&mut self, seen: Seen) -> Act {
+        use Phase::*;
+        match (self.phase, seen) {
+            (Watching, Seen::Sample { at, sample }) => {
+                let start = *self.start.get_or_insert(at);
+                if self.last_change.is_none() || sample.moved != self.moved {
+                    self.moved = sample.moved;
+                    self.last_change = Some(if self.last_change.is_none() {
+                        start
+                    } else {
+                        at
+                    });
+                }
+                self.at = Some(at);
+                self.reader_gone |= sample.reader_gone;
+                if sample.connect_cancelled || sample.read > 0 {
+                    self.connect_settled = true;
+                }
+                self.decide()
+            }
+            (ProbingConnect, Seen::Answered(true)) => {
+                // A byte (or EOF) waiting unread in our end: the child did answer.
+                self.connect_settled = true;
+                self.phase = Watching;
+                self.decide()
+            }
+            (ProbingConnect, Seen::Answered(false)) => self.fire_pending(Fired {
+                watchdog: Watchdog::Connect,
+                after: self.timeouts.connect.unwrap_or_default(),
+            }),
+            // Nothing to kill. If the wire still has something for the reader, or EOF, or there
+            // is no reader left, nobody hangs: not a timeout.
+            (CheckingExit, Seen::Exited(true)) if self.reader_gone => self.stop(),
+            (CheckingExit, Seen::Exited(true)) => {
+                self.phase = ProbingAfterExit;
+                Act::Probe
+            }
+            (ProbingAfterExit, Seen::Answered(true)) => self.stop(),
+            // A descendant holds the wire open in silence and a blocked read would never
+            // return: wake the handles all the same.
+            (ProbingAfterExit, Seen::Answered(false)) => {
+                self.phase = FiringExited;
+                Act::Fire(self.pending.expect("a pending firing"))
+            }
+            (FiringExited, Seen::Fired(true)) if self.group => {
+                // The child is a zombie not yet reaped, so its group id is still its own: the
+                // descendant holding the wire is in that group.
+                self.phase = Over;
+                Act::Signal(Signal::TERM)
+            }
+            (CheckingExit, Seen::Exited(false)) => {
+                self.phase = Firing;
+                Act::Fire(self.pending.expect("a pending firing"))
+            }
+            (Firing, Seen::Fired(true)) => {
+                self.phase = Terming;
+                Act::Signal(Signal::TERM)
+            }
+            (Terming, Seen::Signalled) => {
+                self.phase = WaitingTerm;
+                Act::WaitExit(self.term)
+            }
+            (WaitingTerm, Seen::Waited(false)) => {
+                self.phase = Over;
+                Act::Signal(Signal::KILL)
+            }
+            _ => self.stop(),
+        }
+    }
+
+    fn stop(&mut self) -> Act {
+        self.phase = Phase::Over;
+        Act::Stop
+    }
+
+    fn fire_pending(&mut self, fired: Fired) -> Act {
+        self.pending = Some(fired);
+        self.phase = Phase::CheckingExit;
+        Act::CheckExited
+    }
+
+    fn decide(&mut self) -> Act {
+        let (Some(start), Some(at), Some(last)) = (self.start, self.at, self.last_change) else {
+            return self.stop();
+        };
+        match decide(
+            &self.timeouts,
+            at.saturating_duration_since(start),
+            self.connect_settled,
+            at.saturating_duration_since(last),
+        ) {
+            Decision::Sleep(d) => Act::Sleep(d),
+            Decision::Idle => self.stop(),
+            // Without a reader there is no read end to probe: the connect watchdog fires.
+            Decision::CheckConnect if self.reader_gone => self.fire_pending(Fired {
+                watchdog: Watchdog::Connect,
+                after: self.timeouts.connect.unwrap_or_default(),
+            }),
+            Decision::CheckConnect => {
+                self.phase = Phase::ProbingConnect;
+                Act::Probe
+            }
+            Decision::Fire(f) => self.fire_pending(f),
+        }
+    }
+}
+
+/// What the watchdog watches besides the process: the shared counters, our read end, and the
+/// handles to wake. [`ThreadSide`] is the real one; tests script it.
+pub(crate) trait Watched {
+    /// The counters now.
+    fn sample(&mut self) -> Sample;
+    /// Sleeps `d` unless poked or stopped first; true when stopped.
+    fn pause(&mut self, d: Duration) -> bool;
+    /// Whether data or EOF waits in our read end.
+    fn answered(&mut self) -> bool;
+    /// Records the firing and wakes every handle; false when another came first.
+    fn fire(&mut self, fired: Fired) -> bool;
+}
+
+/// The blocking driver: runs `watch` until it stops or the watchdog is disarmed.
+pub(crate) fn drive<P, C, W>(mut watch: Watch, process: &P, clock: &C, watched: &mut W)
+where
+    P: Process + ?Sized,
+    C: Clock,
+    W: Watched,
+{
+    let mut seen = Seen::Sample {
+        at: clock.now(),
+        sample: watched.sample(),
+    };
+    loop {
+        seen = match watch.step(seen) {
+            Act::Sleep(d) => {
+                if watched.pause(d) {
+                    return;
+                }
+                Seen::Sample {
+                    at: clock.now(),
+                    sample: watched.sample(),
+                }
+            }
+            Act::Probe => Seen::Answered(watched.answered()),
+            Act::CheckExited => Seen::Exited(process.has_exited().unwrap_or(false)),
+            Act::Fire(f) => Seen::Fired(watched.fire(f)),
+            Act::Signal(sig) => {
+                let _ = process.signal(sig);
+                Seen::Signalled
+            }
+            Act::WaitExit(d) => Seen::Waited(!matches!(process.wait_exit(Some(d)), Ok(None))),
+            Act::Stop => return,
+        };
+    }
+}
+
+/// The thread's side: the shared state and `probe`, a duplicate of our read end of the child's
+/// stdout, polled at the connect deadline so a byte waiting unread counts as arrived, and when
+/// a watchdog is due after the child exited. Dropped with the reader (so a child writing on to
+/// a pipe sees it closed).
+struct ThreadSide {
+    shared: Arc<Shared>,
+    probe: Option<OwnedFd>,
+}
+
+impl Watched for ThreadSide {
+    fn sample(&mut self) -> Sample {
+        let sample = self.shared.sample();
+        if sample.reader_gone {
+            self.probe = None;
+        }
+        sample
+    }
+
+    fn pause(&mut self, d: Duration) -> bool {
+        self.shared.pause(Some(d))
+    }
+
+    fn answered(&mut self) -> bool {
+        self.probe
+            .as_ref()
+            .is_none_or(|fd| wait(fd.as_fd(), PollFlags::IN, Some(Duration::ZERO)).unwrap_or(true))
+    }
+
+    fn fire(&mut self, fired: Fired) -> bool {
+        self.shared.fire(fired)
+    }
+}
+
 /// The running watchdog thread of one child.
 pub(crate) struct WatchdogThread {
     shared: Arc<Shared>,
@@ -209,21 +368,21 @@ pub(crate) struct WatchdogThread {
 }
 
 impl WatchdogThread {
-    /// `probe`: a duplicate of our read end of the child's stdout, polled at the connect
-    /// deadline so a byte waiting unread counts as arrived, and when a watchdog is due after the
-    /// child exited (see `run`); dropped with the reader. `term`: the wait between `SIGTERM` and
-    /// `SIGKILL` when firing.
-    pub(crate) fn spawn(
+    /// `probe`: see [`ThreadSide`]. `term`: the wait between `SIGTERM` and `SIGKILL` when
+    /// firing.
+    pub(crate) fn spawn<P: Process + Send + Sync + 'static>(
         shared: Arc<Shared>,
-        process: Arc<OsProcess>,
-        timeouts: Timeouts,
+        process: Arc<P>,
+        watch: Watch,
         probe: Option<OwnedFd>,
-        term: Duration,
     ) -> io::Result<WatchdogThread> {
-        let s = shared.clone();
+        let mut side = ThreadSide {
+            shared: shared.clone(),
+            probe,
+        };
         let join = std::thread::Builder::new()
             .name("procwire-watchdog".into())
-            .spawn(move || run(&s, &process, timeouts, probe, term))
+            .spawn(move || drive(watch, &*process, &SystemClock, &mut side))
             .map_err(|e| io::Error::new(e.kind(), format!("starting the watchdog thread: {e}")))?;
         Ok(WatchdogThread { shared, join })
     }
@@ -236,106 +395,4 @@ impl WatchdogThread {
             let _ = self.join.join();
         }
     }
-}
-
-fn run(
-    shared: &Shared,
-    process: &OsProcess,
-    timeouts: Timeouts,
-    mut probe: Option<OwnedFd>,
-    term: Duration,
-) {
-    let start = Instant::now();
-    let mut seen = shared.moved.load(Ordering::Relaxed);
-    let mut last_change = start;
-    let mut connect_settled = timeouts.connect.is_none();
-    loop {
-        let now = Instant::now();
-        let moved = shared.moved.load(Ordering::Relaxed);
-        if moved != seen {
-            seen = moved;
-            last_change = now;
-        }
-        if shared.reader_gone.load(Ordering::Relaxed) {
-            probe = None;
-        }
-        if !connect_settled
-            && (shared.connect_cancelled.load(Ordering::Relaxed)
-                || shared.read_bytes.load(Ordering::Relaxed) > 0)
-        {
-            connect_settled = true;
-        }
-        let decision = decide(&timeouts, now - start, connect_settled, now - last_change);
-        // Data or EOF waiting in our read end (or no reader left to hang).
-        let answered = || {
-            probe.as_ref().is_none_or(|fd| {
-                wait(fd.as_fd(), PollFlags::IN, Some(Duration::ZERO)).unwrap_or(true)
-            })
-        };
-        let fired = match decision {
-            Decision::Sleep(d) => {
-                if sleep_or_stop(shared, Some(d)) {
-                    return;
-                }
-                continue;
-            }
-            Decision::Idle => {
-                sleep_or_stop(shared, None);
-                return;
-            }
-            Decision::CheckConnect => {
-                // A byte (or EOF) waiting unread in our end means the child did answer.
-                if probe.is_some() && answered() {
-                    connect_settled = true;
-                    continue;
-                }
-                Fired {
-                    watchdog: Watchdog::Connect,
-                    after: timeouts.connect.unwrap_or_default(),
-                }
-            }
-            Decision::Fire(f) => f,
-        };
-        if process.has_exited().unwrap_or(false) {
-            // Nothing to kill. If the wire still has something for the reader, or EOF, nobody
-            // hangs: not a timeout. If not, a descendant holds the wire open in silence and a
-            // blocked read would never return: wake the handles all the same.
-            if answered() {
-                sleep_or_stop(shared, None);
-                return;
-            }
-            shared.fire(fired);
-            sleep_or_stop(shared, None);
-            return;
-        }
-        if shared.fire(fired) {
-            let _ = process.signal(Signal::TERM);
-            if let Ok(None) = process.wait_exit(Some(term)) {
-                let _ = process.signal(Signal::KILL);
-            }
-        }
-        return;
-    }
-}
-
-/// Sleeps `d` (`None`: until stopped) unless stopped or poked first; true when stopped.
-fn sleep_or_stop(shared: &Shared, d: Option<Duration>) -> bool {
-    let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner());
-    if *stop {
-        return true;
-    }
-    let stop = match d {
-        Some(d) => {
-            shared
-                .poke
-                .wait_timeout(stop, d)
-                .unwrap_or_else(|e| e.into_inner())
-                .0
-        }
-        None => shared
-            .poke
-            .wait_while(stop, |s| !*s)
-            .unwrap_or_else(|e| e.into_inner()),
-    };
-    *stop
 }

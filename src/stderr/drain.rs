@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
 
-use super::Capture;
+use super::{Capture, Config, Subscriber};
 use crate::sys::io::{Again, read_retrying};
 use crate::sys::poll::{Wait, wait_or_woken};
 use crate::sys::{Waker, hint};
@@ -396,5 +396,105 @@ impl Reader {
             }
         }
         self.out.clear();
+    }
+}
+
+/// Everything about a captured stderr in one value: how the [`Capture`] forwards and what it
+/// keeps ([`Config`]), where the forwarded bytes go (the sink; our own stderr by default), who
+/// gets each line (a [`Subscriber`], none by default), and how long waiting for the child gives
+/// the drain after the reap ([`grace`](Self::grace)). Given to
+/// [`child::StderrTo::Capture`](crate::child::StderrTo::Capture).
+///
+/// The sink and the subscriber serve one drain: a second child spawned from the same settings
+/// forwards to our stderr again and has no subscriber.
+pub struct Settings {
+    config: Config,
+    sink: Option<Box<dyn Write + Send>>,
+    subscriber: Option<Box<dyn Subscriber>>,
+    grace: Duration,
+}
+
+impl Settings {
+    /// The default [`Config`], our stderr as the sink, no subscriber, a grace of 250 ms.
+    pub fn new() -> Settings {
+        Settings {
+            config: Config::default(),
+            sink: None,
+            subscriber: None,
+            grace: Duration::from_millis(250),
+        }
+    }
+
+    /// How the capture forwards and what it keeps.
+    pub fn config(mut self, config: Config) -> Settings {
+        self.config = config;
+        self
+    }
+
+    /// Where forwarded bytes are written (our own stderr by default).
+    pub fn sink(mut self, sink: impl Write + Send + 'static) -> Settings {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+
+    /// A subscriber that receives each line with try-send semantics (lines it cannot take are
+    /// counted as dropped).
+    pub fn subscriber(mut self, subscriber: impl Subscriber + 'static) -> Settings {
+        self.subscriber = Some(Box::new(subscriber));
+        self
+    }
+
+    /// How long waiting for the child gives the drain, after the reap, to deliver what is
+    /// already queued (250 ms by default). Never a wait for stderr's EOF, which a descendant
+    /// may hold off forever.
+    pub fn grace(mut self, grace: Duration) -> Settings {
+        self.grace = grace;
+        self
+    }
+
+    /// The grace period (see [`grace`](Self::grace)).
+    pub fn grace_period(&self) -> Duration {
+        self.grace
+    }
+
+    /// The capture's configuration.
+    pub fn get_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts a [`Drain`] on `source` with these settings, taking the sink and the subscriber.
+    pub(crate) fn start(&mut self, source: OwnedFd) -> io::Result<Drain> {
+        let mut capture = Capture::new(self.config.clone());
+        if let Some(s) = self.subscriber.take() {
+            capture.subscribe(s);
+        }
+        let sink = self
+            .sink
+            .take()
+            .unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn Write + Send>);
+        Drain::spawn(source, capture, sink)
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::new()
+    }
+}
+
+impl From<Config> for Settings {
+    fn from(config: Config) -> Settings {
+        Settings::new().config(config)
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("config", &self.config)
+            .field("sink", &self.sink.as_ref().map(|_| "custom"))
+            .field("subscriber", &self.subscriber.is_some())
+            .field("grace", &self.grace)
+            .finish()
     }
 }

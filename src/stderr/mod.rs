@@ -70,7 +70,7 @@ mod pool;
 mod tests;
 
 pub use capture::{Capture, Config, DEFAULT_MAX_LINE, DEFAULT_TAIL, Forward, Line, Subscriber};
-pub use drain::{Drain, Report, Snapshot};
+pub use drain::{Drain, Report, Settings, Snapshot};
 
 /// Makes a stderr side channel: `(ours, theirs, kind)`. Read `ours` (hand it to
 /// [`Drain::spawn`]); give `theirs` to the child as its fd 2 (e.g. `Stdio::from(theirs)`),

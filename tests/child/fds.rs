@@ -2,7 +2,8 @@
 
 use std::io::{Read, Write};
 
-use procwire::child::{Command, Stderr, Topology};
+use procwire::child::{Command, StderrTo, Topology};
+use procwire::stderr::Settings;
 
 use crate::support::expected_child_fds;
 
@@ -19,8 +20,7 @@ fn child_nonblocking(pid: u32, fd: i32) -> bool {
 
 /// Spawns cat, waits for one echoed byte (so the exec has closed the close-on-exec
 /// descriptors), and returns its descriptors and its stdin/stdout non-blocking flags.
-fn look(cmd: Command) -> (Vec<i32>, bool, bool) {
-    let mut cmd = cmd;
+fn look(cmd: &mut Command) -> (Vec<i32>, bool, bool) {
     let mut child = cmd.spawn().unwrap();
     child.write_all(b"x").unwrap();
     let mut one = [0u8];
@@ -40,16 +40,15 @@ fn the_child_sees_only_0_1_2_on_every_topology_and_stderr_mode() {
     let expected = expected_child_fds();
     for topology in Topology::ALL {
         for (name, stderr) in [
-            ("capture", Stderr::default()),
-            ("inherit", Stderr::Inherit),
-            ("null", Stderr::Null),
+            (
+                "capture",
+                StderrTo::Capture(Settings::new().sink(std::io::sink())),
+            ),
+            ("inherit", StderrTo::Inherit),
+            ("null", StderrTo::Null),
         ] {
-            let (fds, stdin_nb, stdout_nb) = look(
-                Command::new("cat")
-                    .topology(topology)
-                    .stderr(stderr)
-                    .stderr_sink(std::io::sink()),
-            );
+            let (fds, stdin_nb, stdout_nb) =
+                look(Command::new("cat").topology(topology).stderr(stderr));
             assert_eq!(fds, expected, "{topology}, stderr {name}");
             assert!(
                 !stdin_nb && !stdout_nb,
@@ -65,7 +64,7 @@ fn the_childs_stdout_can_be_left_non_blocking_where_it_has_its_own_descriptor() 
         let (_, stdin_nb, stdout_nb) = look(
             Command::new("cat")
                 .topology(topology)
-                .stderr(Stderr::Null)
+                .stderr(StderrTo::Null)
                 .child_stdout_nonblocking(true),
         );
         assert!(!stdin_nb, "{topology}: stdin stays blocking");
@@ -85,11 +84,16 @@ fn our_ends_are_close_on_exec() {
     for topology in Topology::ALL {
         let child = Command::new("cat")
             .topology(topology)
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .spawn()
             .unwrap();
         let (reader, writer, handle) = child.split();
         crate::support::assert_cloexec(&reader);
+        // The writer is a descriptor too (AsFd), of the topology's kind.
+        crate::support::assert_cloexec(&writer);
+        let mode = rustix::fs::fstat(&writer).unwrap().st_mode;
+        let socket = rustix::fs::FileType::from_raw_mode(mode) == rustix::fs::FileType::Socket;
+        assert_eq!(socket, topology != Topology::Pipes, "{topology}");
         drop(writer);
         drop(reader);
         assert!(handle.wait().unwrap().success());

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use procwire::child::{Command, KillPolicy, Stderr};
+use procwire::child::{Command, KillPolicy, StderrTo};
+use procwire::stderr::Settings;
 
 use crate::{exists, timed};
 
@@ -15,7 +16,7 @@ const QUICK: KillPolicy = KillPolicy {
 #[test]
 fn a_child_that_exits_on_eof_needs_no_signal() {
     let child = Command::new("cat")
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .kill_policy(QUICK)
         .spawn()
         .unwrap();
@@ -28,7 +29,7 @@ fn a_child_that_exits_on_eof_needs_no_signal() {
 fn a_child_that_honours_term_exits_on_term() {
     let child = Command::from_argv(["sleep", "30"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .kill_policy(QUICK)
         .spawn()
         .unwrap();
@@ -51,7 +52,7 @@ fn a_child_that_ignores_term_is_killed_after_the_deadline() {
         "trap '' TERM; echo ready; while :; do sleep 1; done",
     ])
     .unwrap()
-    .stderr(Stderr::Null)
+    .stderr(StderrTo::Null)
     .kill_policy(QUICK)
     .spawn()
     .unwrap();
@@ -71,7 +72,7 @@ fn a_child_that_ignores_term_is_killed_after_the_deadline() {
 fn dropping_a_child_reaps_it_without_blocking_for_long() {
     let child = Command::from_argv(["sleep", "30"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -85,7 +86,7 @@ fn dropping_a_child_reaps_it_without_blocking_for_long() {
 fn dropping_the_halves_never_kills_the_child() {
     let child = Command::from_argv(["sh", "-c", "sleep 0.3; exit 7"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .spawn()
         .unwrap();
     let (reader, writer, handle) = child.split();
@@ -97,12 +98,11 @@ fn dropping_the_halves_never_kills_the_child() {
 
 #[test]
 fn kill_sends_sigkill_and_reaps() {
-    let child = Command::from_argv(["sleep", "30"])
-        .unwrap()
-        .stderr(Stderr::Null)
-        .spawn()
-        .unwrap();
-    let (exit, took) = timed(|| child.kill().unwrap());
+    let mut child = crate::quiet(&["sleep", "30"]);
+    let (exit, took) = timed(|| {
+        child.kill().unwrap();
+        child.wait().unwrap()
+    });
     assert_eq!(exit.signal(), Some(9));
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
@@ -115,11 +115,10 @@ fn deadlines_too_far_to_represent_mean_no_deadline() {
         kill: Duration::MAX,
     };
     let child = Command::new("cat")
-        .stderr(Stderr::Null)
+        .stderr(Settings::new().sink(std::io::sink()).grace(Duration::MAX))
         .kill_policy(far)
         .stall_timeout(Duration::MAX)
         .connect_timeout(Duration::MAX)
-        .stderr_grace(Duration::MAX)
         .spawn()
         .unwrap();
     // cat exits on the EOF of the first step; nothing overflows.

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use procwire::child::{Command, Stderr, Topology};
+use procwire::child::{Command, StderrTo, Topology};
 
 /// Regression: a blocking splice from a socket into a pipe holds the pipe's lock while it waits
 /// for socket data, so `cat` reading the other end of that pipe sleeps on the lock and cannot
@@ -16,7 +16,7 @@ use procwire::child::{Command, Stderr, Topology};
 fn splicing_from_a_socket_into_the_childs_pipe_never_stalls_its_reader() {
     let child = Command::new("cat")
         .topology(Topology::Pipes)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .spawn()
         .unwrap();
     let (mut reader, mut writer, handle) = child.split();
@@ -58,7 +58,7 @@ fn splice_moves_a_stream_both_ways_on_every_topology() {
     for topology in Topology::ALL {
         let child = Command::new("cat")
             .topology(topology)
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .stall_timeout(Duration::from_secs(5))
             .spawn()
             .unwrap();

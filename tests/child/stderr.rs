@@ -5,8 +5,8 @@ use std::io::{self, Read};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::Duration;
 
-use procwire::child::{Command, Stderr, Topology};
-use procwire::stderr::{Config, Forward, Line};
+use procwire::child::{Command, Topology};
+use procwire::stderr::{Config, Forward, Line, Settings};
 
 use crate::support::{HELPER_OK, SharedSink, assert_helper_ok, in_helper, rerun};
 use crate::timed;
@@ -31,9 +31,11 @@ fn flood(script: &str, forward: Forward) {
     let mut child = Command::from_argv(["sh", "-c", script])
         .unwrap()
         .topology(Topology::SocketPair)
-        .stderr(Stderr::Capture(Config::default().forward(forward)))
-        .stderr_sink(io::sink())
-        .stderr_subscriber(tx)
+        .stderr(
+            Settings::from(Config::default().forward(forward))
+                .sink(io::sink())
+                .subscriber(tx),
+        )
         .spawn()
         .unwrap();
     let mut out = String::new();
@@ -95,7 +97,7 @@ fn a_descendant_holding_stderr_open_does_not_hang_wait() {
     // The background sleep inherits stderr (and stdout) and outlives the shell.
     let mut child = Command::from_argv(["sh", "-c", "sleep 3 >&2 & echo hi; echo bye >&2"])
         .unwrap()
-        .stderr_sink(io::sink())
+        .stderr(Settings::new().sink(io::sink()))
         .spawn()
         .unwrap();
     let mut hi = [0u8; 3];
@@ -134,8 +136,7 @@ fn a_slow_subscriber_never_blocks_the_drain() {
         format!("i=0; while [ $i -lt {LINES} ]; do echo \"line $i\"; i=$((i+1)); done >&2");
     let child = Command::from_argv(["sh", "-c", &script])
         .unwrap()
-        .stderr(Stderr::Capture(Config::default().forward(Forward::Quiet)))
-        .stderr_subscriber(tx)
+        .stderr(Settings::from(Config::default().forward(Forward::Quiet)).subscriber(tx))
         .spawn()
         .unwrap();
     let (exit, took) = timed(|| child.wait().unwrap());
@@ -164,7 +165,7 @@ fn raw_mode_forwards_non_utf8_and_escapes_byte_exact_once() {
         r"printf '\377\376\033[31mred\033[0m\r\nPassword: ' >&2; sleep 0.1; printf 'x' >&2",
     ])
     .unwrap()
-    .stderr_sink(sink.clone())
+    .stderr(Settings::new().sink(sink.clone()))
     .spawn()
     .unwrap();
     let exit = child.wait().unwrap();
@@ -178,10 +179,12 @@ fn lines_mode_prefixes_each_line() {
     let sink = SharedSink::default();
     let child = Command::from_argv(["sh", "-c", "printf 'one\\ntwo\\nthree' >&2"])
         .unwrap()
-        .stderr(Stderr::Capture(Config::default().forward(Forward::Lines {
-            prefix: b"[ssh] ".to_vec(),
-        })))
-        .stderr_sink(sink.clone())
+        .stderr(
+            Settings::from(Config::default().forward(Forward::Lines {
+                prefix: b"[ssh] ".to_vec(),
+            }))
+            .sink(sink.clone()),
+        )
         .spawn()
         .unwrap();
     let exit = child.wait().unwrap();
@@ -197,8 +200,7 @@ fn quiet_mode_forwards_nothing_but_keeps_the_tail() {
     let sink = SharedSink::default();
     let child = Command::from_argv(["sh", "-c", "echo 'fatal: no such repo' >&2; exit 2"])
         .unwrap()
-        .stderr(Stderr::Capture(Config::default().forward(Forward::Quiet)))
-        .stderr_sink(sink.clone())
+        .stderr(Settings::from(Config::default().forward(Forward::Quiet)).sink(sink.clone()))
         .spawn()
         .unwrap();
     let exit = child.wait().unwrap();

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 
-use procwire::child::{Command, Stderr, Topology};
+use procwire::child::{Command, StderrTo, Topology};
 
 use crate::support::{read_stream, write_stream};
 
@@ -11,7 +11,7 @@ const TOTAL: usize = 32 << 20;
 fn echo_through_cat(topology: Topology) {
     let child = Command::new("cat")
         .topology(topology)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .spawn()
         .unwrap();
     let (mut reader, mut writer, handle) = child.split();
@@ -49,7 +49,7 @@ fn half_close_alone_makes_cat_exit_on_every_topology() {
     for topology in Topology::ALL {
         let mut child = Command::new("cat")
             .topology(topology)
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .spawn()
             .unwrap();
         child.write_all(b"last words").unwrap();
@@ -76,7 +76,7 @@ fn half_close_alone_makes_cat_exit_on_every_topology() {
 
 #[test]
 fn unsplit_child_wait_closes_input_first() {
-    let mut child = Command::new("cat").stderr(Stderr::Null).spawn().unwrap();
+    let mut child = Command::new("cat").stderr(StderrTo::Null).spawn().unwrap();
     child.write_all(b"x").unwrap();
     let mut one = [0u8];
     child.read_exact(&mut one).unwrap();
@@ -91,7 +91,7 @@ fn exit_codes_and_signals_are_reported() {
     let exit_of = |script: &str| {
         Command::from_argv(["sh", "-c", script])
             .unwrap()
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .spawn()
             .unwrap()
             .wait()

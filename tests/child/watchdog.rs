@@ -3,7 +3,7 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use procwire::child::{Command, KillPolicy, Stderr, Topology, Watchdog, timed_out};
+use procwire::child::{Command, KillPolicy, StderrTo, TimedOut, Topology, Watchdog};
 
 use crate::timed;
 
@@ -15,7 +15,7 @@ const POLICY: KillPolicy = KillPolicy {
 
 fn assert_timed_out(e: &io::Error, which: Watchdog, what: &str) {
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{what}: {e}");
-    let t = timed_out(e).unwrap_or_else(|| panic!("{what}: no TimedOut inside {e:?}"));
+    let t = TimedOut::of(e).unwrap_or_else(|| panic!("{what}: no TimedOut inside {e:?}"));
     assert_eq!(t.watchdog(), which, "{what}");
 }
 
@@ -26,7 +26,7 @@ fn connect_watchdog_kills_a_silent_child(topology: Topology) {
     let child = Command::from_argv(["sleep", "30"])
         .unwrap()
         .topology(topology)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_secs(1))
         .kill_policy(POLICY)
         .spawn()
@@ -57,7 +57,7 @@ fn connect_watchdog_kills_a_silent_child(topology: Topology) {
     let (r, took) = timed(|| handle.wait());
     let e = r.unwrap_err();
     assert_timed_out(&e, Watchdog::Connect, "the handle");
-    let exit = timed_out(&e)
+    let exit = TimedOut::of(&e)
         .unwrap()
         .exit()
         .expect("wait's error carries the exit");
@@ -94,7 +94,7 @@ fn blocked_writer_is_woken(argv: &[&str], topology: Topology) {
     let child = Command::from_argv(argv)
         .unwrap()
         .topology(topology)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_millis(500))
         .kill_policy(POLICY)
         .spawn()
@@ -135,7 +135,7 @@ fn a_descendant_holding_stdout_does_not_keep_a_pipe_reader_asleep() {
     let child = Command::from_argv(["sh", "-c", "sleep 5 & sleep 30"])
         .unwrap()
         .topology(Topology::Pipes)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_millis(500))
         .kill_policy(POLICY)
         .spawn()
@@ -153,7 +153,7 @@ fn a_byte_in_time_settles_the_connect_watchdog() {
         let mut child = Command::from_argv(["sh", "-c", "echo hello; sleep 1.2; echo bye"])
             .unwrap()
             .topology(topology)
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .connect_timeout(Duration::from_millis(500))
             .spawn()
             .unwrap();
@@ -168,7 +168,7 @@ fn a_byte_in_time_settles_the_connect_watchdog() {
 fn a_byte_waiting_unread_counts_as_arrived() {
     let child = Command::from_argv(["sh", "-c", "echo greeting; sleep 1.5"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_millis(300))
         .spawn()
         .unwrap();
@@ -186,7 +186,7 @@ fn a_byte_waiting_unread_counts_as_arrived() {
 fn a_cancelled_connect_watchdog_does_not_fire() {
     let mut child = Command::from_argv(["sh", "-c", "sleep 0.8; echo late"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_millis(200))
         .spawn()
         .unwrap();
@@ -205,7 +205,7 @@ fn stall_watchdog_fires_when_nothing_moves() {
         let child = Command::from_argv(["sh", "-c", "echo hi; exec sleep 30"])
             .unwrap()
             .topology(topology)
-            .stderr(Stderr::Null)
+            .stderr(StderrTo::Null)
             .stall_timeout(Duration::from_millis(600))
             .kill_policy(POLICY)
             .spawn()
@@ -238,7 +238,7 @@ fn steady_traffic_keeps_the_stall_watchdog_quiet() {
         "i=0; while [ $i -lt 15 ]; do echo $i; sleep 0.1; i=$((i+1)); done",
     ])
     .unwrap()
-    .stderr(Stderr::Null)
+    .stderr(StderrTo::Null)
     .stall_timeout(Duration::from_millis(500))
     .spawn()
     .unwrap();
@@ -252,7 +252,7 @@ fn steady_traffic_keeps_the_stall_watchdog_quiet() {
 fn a_child_that_exited_is_not_reported_as_timed_out() {
     let child = Command::from_argv(["true"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .stall_timeout(Duration::from_millis(100))
         .connect_timeout(Duration::from_millis(100))
         .spawn()
@@ -269,7 +269,7 @@ fn a_reader_left_hanging_by_a_descendant_after_the_exit_is_woken() {
     let child = Command::from_argv(["sh", "-c", "sleep 3 & exit 0"])
         .unwrap()
         .topology(Topology::Pipes)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .stall_timeout(Duration::from_millis(500))
         .spawn()
         .unwrap();
@@ -278,7 +278,7 @@ fn a_reader_left_hanging_by_a_descendant_after_the_exit_is_woken() {
     assert_timed_out(&r.unwrap_err(), Watchdog::Stall, "reader");
     assert!(took < Duration::from_millis(1500), "{took:?}");
     let e = handle.wait().unwrap_err();
-    let exit = timed_out(&e).unwrap().exit().unwrap();
+    let exit = TimedOut::of(&e).unwrap().exit().unwrap();
     assert!(exit.success(), "the child itself exited 0: {exit}");
 }
 
@@ -288,7 +288,7 @@ fn a_reader_left_hanging_by_a_descendant_after_the_exit_is_woken() {
 fn dropping_the_reader_lets_a_writing_child_see_epipe_with_a_watchdog_armed() {
     let child = Command::new("yes")
         .topology(Topology::Pipes)
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .stall_timeout(Duration::from_secs(20))
         .spawn()
         .unwrap();
@@ -306,7 +306,7 @@ fn dropping_the_reader_lets_a_writing_child_see_epipe_with_a_watchdog_armed() {
 fn into_inner_disarms_the_watchdogs() {
     let child = Command::from_argv(["sh", "-c", "sleep 0.8; echo late"])
         .unwrap()
-        .stderr(Stderr::Null)
+        .stderr(StderrTo::Null)
         .connect_timeout(Duration::from_millis(200))
         .spawn()
         .unwrap();

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use procwire::child::{Command, Topology};
 use procwire::rsh::Ssh;
+use procwire::stderr::Settings;
 
 use crate::exec;
 use crate::support::sshd::Sshd;
@@ -36,7 +37,7 @@ fn ssh_cat_echoes_32_mib_on_each_topology_and_warns_once() {
         let sink = SharedSink::default();
         let child = ssh(&sshd, &["cat"])
             .topology(topology)
-            .stderr_sink(sink.clone())
+            .stderr(Settings::new().sink(sink.clone()))
             .connect_timeout(Duration::from_secs(20))
             .spawn()
             .unwrap();

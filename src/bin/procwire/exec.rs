@@ -21,9 +21,9 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use procwire::child::{self, Command, Exit, Stderr, Topology};
+use procwire::child::{self, Command, Exit, StderrTo, Topology};
 use procwire::relay::{Bridge, Fd};
-use procwire::stderr::{Config, Forward};
+use procwire::stderr::{Config, Forward, Settings};
 
 use crate::{CmdResult, Status};
 
@@ -128,17 +128,18 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
     let forward = forward(args)?;
     let quiet = forward == Forward::Quiet;
     let program = args.command[0].to_string_lossy().into_owned();
-    let mut cmd = Command::from_argv(&args.command)
-        .map_err(|e| Status::usage(e.to_string()))?
-        .topology(args.wire)
+    let mut cmd = Command::from_argv(&args.command).map_err(|e| Status::usage(e.to_string()))?;
+    cmd.topology(args.wire)
         // Killed by a signal, we must not leave the program (an ssh, say) running on its own.
         .die_with_parent(true)
-        .stderr(Stderr::Capture(Config::default().forward(forward)));
+        .stderr(StderrTo::Capture(
+            Settings::new().config(Config::default().forward(forward)),
+        ));
     if let Some(t) = args.connect_timeout {
-        cmd = cmd.connect_timeout(t);
+        cmd.connect_timeout(t);
     }
     if let Some(t) = args.stall_timeout {
-        cmd = cmd.stall_timeout(t);
+        cmd.stall_timeout(t);
     }
     let child = cmd
         .spawn()
@@ -173,7 +174,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
     // never end by itself, so run the close policy rather than wait without limit.
     let ended = match forwarded {
         Ok(_) => handle.wait(),
-        Err(e) if child::timed_out(&e).is_some() => handle.wait(),
+        Err(e) if child::TimedOut::of(&e).is_some() => handle.wait(),
         Err(_) => handle.close(),
     };
 
@@ -187,7 +188,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
                 code => Err(Status::quiet(code).into()),
             }
         }
-        Err(e) => match child::timed_out(&e) {
+        Err(e) => match child::TimedOut::of(&e) {
             Some(t) => {
                 if let (true, Some(exit)) = (quiet, t.exit()) {
                     let killed = format!("{who} was killed by the {} watchdog", t.watchdog());
@@ -263,10 +264,7 @@ fn spawn_failure(e: &io::Error, program: &OsStr) -> Status {
 }
 
 fn spawn_failure_code(e: &io::Error) -> u8 {
-    let errno = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<child::SpawnError>())
-        .and_then(child::SpawnError::os_error);
+    let errno = child::SpawnError::of(e).and_then(child::SpawnError::os_error);
     let is = |n: rustix::io::Errno| errno == Some(n.raw_os_error());
     use rustix::io::Errno;
     if is(Errno::NOENT) || is(Errno::NOTDIR) {

@@ -8,7 +8,8 @@ use std::io::{self, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use procwire::child::{Command, Stderr, Topology};
+use procwire::child::{Command, Topology};
+use procwire::stderr::Settings;
 
 use crate::bench::plan::Mode;
 use crate::bench::schedule::block_mode;
@@ -25,8 +26,7 @@ const PROGRAM: &str = "cat";
 fn procwire_once() -> io::Result<()> {
     let mut child = Command::new(PROGRAM)
         .topology(Topology::SocketPair)
-        .stderr(Stderr::default())
-        .stderr_sink(io::sink())
+        .stderr(Settings::new().sink(io::sink()))
         .spawn()?;
     child.write_all(b"x")?;
     let mut one = [0u8];
