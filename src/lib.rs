@@ -25,6 +25,35 @@
 //! - [`model`]: an in-memory twin of a socketpair with Linux's semantics and scripted faults,
 //!   for deterministic tests of protocol code.
 //!
+//! # How the code is laid out
+//!
+//! Each capability is a module, and each module is built the same way, so the ones still to
+//! come (a splice relay, fd passing, the `tokio` forms) have a place to go:
+//!
+//! - **Sans-IO cores** hold the policy: no descriptor, no thread, no clock. They take what
+//!   happened and return what to do next, and are unit-tested with plain values:
+//!   [`stderr::Capture`] (forwarding, the bounded tail, line splitting), the child's watchdog
+//!   decisions and close policy (a step machine), the relay's per-direction state.
+//! - **OS effects behind one-method traits** in leaf modules (the child's process seam: reap,
+//!   signal, wait; a clock), with scripted fakes beside them in the tests, so a policy is tested
+//!   without sleeps or real processes.
+//! - **Thin drivers** run a core: a blocking one (a thread, [poll(2)]) in the module itself, and a
+//!   `tokio` one (`AsyncFd`, readiness cleared only on a real `WouldBlock`) in `<module>/tokio.rs`
+//!   behind the `tokio` feature, mirroring the sync tree the way `tokio::process` mirrors
+//!   `std::process`.
+//! - **One OS layer**, the private `sys` module: poll with a deadline, the eventfd waker,
+//!   read/write/write-all loops, splice, pidfds, the pre-exec hooks and error hints, written
+//!   once and used by every module. The Linux-only calls live there, so a port knows what to
+//!   replace; it is also the only place `unsafe` is allowed (`#![deny(unsafe_code)]` holds
+//!   everywhere else).
+//! - Dependencies between files point one way: state <- OS seam <- policy <- handle.
+//!
+//! Errors are [`std::io::Error`]s with a kind to match on; where there is more to say, a payload
+//! type rides inside and each has the same accessor, `of`: [`wire::PairError::of`],
+//! [`child::TimedOut::of`], [`rsh::RshError::of`], [`ParseNameError::of`].
+//!
+//! [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+//!
 //! Every descriptor procwire creates is an [`OwnedFd`](std::os::fd::OwnedFd) from birth and
 //! close-on-exec, so a child spawned on another thread at the same moment inherits none of them.
 //!

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::procs::{eventually, gone, stop};
 use crate::{PROCWIRE, exec};
 
 fn code(args: &[&str]) -> (i32, String) {
@@ -377,4 +378,56 @@ fn the_wire_values_are_the_librarys_topologies() {
         assert!(help.contains(&format!("- {t}:")), "{t} listed: {help}");
     }
     assert!(help.contains("[default: socketpair]"), "{help}");
+}
+
+/// `sh` starts a 60 s sleeper, tells us its pid on stderr, and waits; the connect watchdog
+/// kills it. Returns the sleeper's pid and whether it went with the shell (`expect`: whether we
+/// think it should, which only decides how long to look: 20 s for a yes, 2 s for a no).
+fn watchdog_takes_the_sleeper(wrapper: &[&str], group: &str, expect: bool) -> (u32, bool) {
+    let mut argv: Vec<&str> = wrapper.to_vec();
+    argv.extend([
+        PROCWIRE,
+        "exec",
+        "--process-group",
+        group,
+        "--connect-timeout",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        "sleep 60 & echo $! >&2; wait",
+    ]);
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    let sleeper: u32 = err.lines().next().unwrap().trim().parse().unwrap();
+    let went = if expect {
+        eventually(|| gone(sleeper))
+    } else {
+        std::thread::sleep(Duration::from_secs(2));
+        gone(sleeper)
+    };
+    stop(sleeper);
+    (sleeper, went)
+}
+
+/// Issue 11, defect 13: a watchdog's kill reaches what the program started, not only the
+/// program, when it leads a process group: always with `--process-group always`, and by
+/// default (`auto`) when we have no controlling terminal (`setsid` takes it away here).
+#[test]
+fn a_watchdog_kill_reaches_the_programs_descendants() {
+    let (pid, went) = watchdog_takes_the_sleeper(&[], "always", true);
+    assert!(went, "always: sleeper {pid} outlived the watchdog");
+    let (pid, went) = watchdog_takes_the_sleeper(&["setsid", "--wait"], "auto", true);
+    assert!(
+        went,
+        "auto without a terminal: sleeper {pid} outlived the watchdog"
+    );
+    // The control: without a group only the shell is signalled, and its sleeper lives on.
+    let (pid, went) = watchdog_takes_the_sleeper(&[], "never", false);
+    assert!(!went, "never: sleeper {pid} went with the shell");
 }

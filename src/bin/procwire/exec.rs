@@ -40,6 +40,32 @@ pub enum StderrMode {
     Quiet,
 }
 
+/// `--process-group`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupMode {
+    /// A new group when we have no controlling terminal (CI, cron, a daemon, rsync without a
+    /// terminal); the program stays in ours when we have one, so it can prompt there.
+    Auto,
+    /// Always a new group.
+    Always,
+    /// Never: signals reach the program alone.
+    Never,
+}
+
+impl GroupMode {
+    fn new_group(self) -> bool {
+        match self {
+            GroupMode::Always => true,
+            GroupMode::Never => false,
+            // open(2) of /dev/tty succeeds exactly when the process has a controlling terminal.
+            GroupMode::Auto => std::fs::OpenOptions::new()
+                .read(true)
+                .open("/dev/tty")
+                .is_err(),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: the program's own; 128+N if signal N killed it; 124 if a \
@@ -65,6 +91,12 @@ pub struct Args {
     /// The prefix of each forwarded line (implies --stderr lines)
     #[arg(long, value_name = "TEXT")]
     stderr_prefix: Option<OsString>,
+    /// Whether the program leads a process group of its own, so a watchdog's or the close
+    /// policy's signals reach everything it started (an ssh ProxyCommand, a shell's children).
+    /// auto: yes unless we have a controlling terminal (a program in a background group that
+    /// reads the terminal, like ssh asking for a password, is stopped by SIGTTIN)
+    #[arg(long, value_enum, default_value = "auto")]
+    process_group: GroupMode,
     /// The program and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
@@ -135,6 +167,9 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
         .stderr(StderrTo::Capture(
             Settings::new().config(Config::default().forward(forward)),
         ));
+    if args.process_group.new_group() {
+        cmd.process_group(0);
+    }
     if let Some(t) = args.connect_timeout {
         cmd.connect_timeout(t);
     }
