@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use procwire::child::{Command, KillPolicy, StderrTo, TimedOut, Watchdog};
 
-use crate::{eventually, gone, stop};
+use crate::{eventually, gone, read_line, stop};
 
 /// A short close step (the shell never reads its input), then all the time a loaded machine
 /// needs for the exit after SIGTERM, so the shell dies of the TERM (15), never of a KILL.
@@ -67,14 +67,8 @@ fn a_watchdog_ends_the_whole_group() {
         .spawn()
         .unwrap();
     let (mut reader, _writer, handle) = child.split();
-    let mut line = Vec::new();
     // The pid line, byte by byte (no buffering past it), then a read the stall ends.
-    let mut byte = [0u8];
-    while byte != *b"\n" {
-        reader.read_exact(&mut byte).unwrap();
-        line.push(byte[0]);
-    }
-    let sleeper: u32 = String::from_utf8(line).unwrap().trim().parse().unwrap();
+    let sleeper: u32 = read_line(&mut reader).trim().parse().unwrap();
     let e = reader.read(&mut [0u8; 8]).unwrap_err();
     assert_eq!(
         TimedOut::of(&e).map(|t| t.watchdog()),

@@ -74,3 +74,14 @@ impl Drop for PidFile {
 pub fn sleep_until(deadline: Instant) {
     std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }
+
+/// Reads one line from `reader` byte by byte, so nothing past it is taken from the wire.
+pub fn read_line(reader: &mut impl std::io::Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while byte != *b"\n" {
+        reader.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).unwrap()
+}

@@ -9,7 +9,7 @@ use procwire::child::{Command, Topology};
 use procwire::stderr::{Config, Forward, Line, Settings};
 
 use crate::support::{HELPER_OK, SharedSink, assert_helper_ok, in_helper, rerun};
-use crate::{stop, timed};
+use crate::{read_line, stop, timed};
 
 const FLOOD: u64 = 256 << 20;
 
@@ -102,13 +102,7 @@ fn a_descendant_holding_stderr_open_does_not_hang_wait() {
             .stderr(Settings::new().sink(io::sink()))
             .spawn()
             .unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8];
-    while byte != *b"\n" {
-        child.read_exact(&mut byte).unwrap();
-        line.push(byte[0]);
-    }
-    let sleeper: u32 = String::from_utf8(line).unwrap().trim().parse().unwrap();
+    let sleeper: u32 = read_line(&mut child).trim().parse().unwrap();
     let mut hi = [0u8; 3];
     child.read_exact(&mut hi).unwrap();
     assert_eq!(&hi, b"hi\n");

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use procwire::child::{Command, KillPolicy, StderrTo, TimedOut, Topology, Watchdog};
 
-use crate::{PidFile, eventually, gone, sleep_until, stop, timed};
+use crate::{PidFile, eventually, gone, read_line, sleep_until, stop, timed};
 
 /// A hang-guard: longer than any step may take on a loaded machine, shorter than the 30-60 s
 /// sleeps the tests tell apart from it.
@@ -25,17 +25,6 @@ const POLICY: KillPolicy = KillPolicy {
     term: GUARD,
     kill: GUARD,
 };
-
-/// Reads one line from `reader` byte by byte, so nothing past it is taken from the wire.
-fn read_line(reader: &mut impl Read) -> String {
-    let mut line = Vec::new();
-    let mut byte = [0u8];
-    while byte != *b"\n" {
-        reader.read_exact(&mut byte).unwrap();
-        line.push(byte[0]);
-    }
-    String::from_utf8(line).unwrap()
-}
 
 fn assert_timed_out(e: &io::Error, which: Watchdog, what: &str) {
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{what}: {e}");
