@@ -9,7 +9,7 @@ use procwire::child::{Command, Topology};
 use procwire::stderr::{Config, Forward, Line, Settings};
 
 use crate::support::{HELPER_OK, SharedSink, assert_helper_ok, in_helper, rerun};
-use crate::timed;
+use crate::{read_line, stop, timed};
 
 const FLOOD: u64 = 256 << 20;
 
@@ -94,18 +94,23 @@ fn flood_of_lines_keeps_memory_bounded() {
 
 #[test]
 fn a_descendant_holding_stderr_open_does_not_hang_wait() {
-    // The background sleep inherits stderr (and stdout) and outlives the shell.
-    let mut child = Command::from_argv(["sh", "-c", "sleep 3 >&2 & echo hi; echo bye >&2"])
-        .unwrap()
-        .stderr(Settings::new().sink(io::sink()))
-        .spawn()
-        .unwrap();
+    // The background sleep inherits stderr and outlives the shell by 30 s; the shell prints
+    // its pid (so the test can end it) and "hi".
+    let mut child =
+        Command::from_argv(["sh", "-c", "sleep 30 >&2 & echo $!; echo hi; echo bye >&2"])
+            .unwrap()
+            .stderr(Settings::new().sink(io::sink()))
+            .spawn()
+            .unwrap();
+    let sleeper: u32 = read_line(&mut child).trim().parse().unwrap();
     let mut hi = [0u8; 3];
     child.read_exact(&mut hi).unwrap();
     assert_eq!(&hi, b"hi\n");
     let (exit, took) = timed(|| child.wait().unwrap());
+    stop(sleeper);
     assert!(exit.success());
-    assert!(took < Duration::from_secs(1), "wait took {took:?}");
+    // A hang-guard: a wait that waited for the descendant's EOF would take 30 s.
+    assert!(took < Duration::from_secs(20), "wait took {took:?}");
     let report = exit.stderr().unwrap();
     assert_eq!(
         report.tail, b"bye\n",
@@ -121,11 +126,11 @@ fn a_slow_subscriber_never_blocks_the_drain() {
     let consumer = std::thread::spawn(move || {
         let mut received = 0;
         loop {
-            match rx.recv_timeout(Duration::from_secs(5)) {
+            match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => {
                     assert!(line.bytes.starts_with(b"line "));
                     received += 1;
-                    std::thread::sleep(Duration::from_millis(1));
+                    std::thread::sleep(Duration::from_millis(10));
                 }
                 Err(RecvTimeoutError::Disconnected) => return received,
                 Err(RecvTimeoutError::Timeout) => panic!("the sender was never dropped"),
@@ -140,8 +145,8 @@ fn a_slow_subscriber_never_blocks_the_drain() {
         .spawn()
         .unwrap();
     let (exit, took) = timed(|| child.wait().unwrap());
-    // Blocking on the subscriber would take LINES ms at least.
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    // A hang-guard: blocking on the subscriber would take 10 ms a line, 50 s in all.
+    assert!(took < Duration::from_secs(20), "{took:?}");
     let (lines, dropped) = {
         let r = exit.stderr().unwrap();
         (r.lines, r.dropped)
@@ -151,7 +156,7 @@ fn a_slow_subscriber_never_blocks_the_drain() {
     assert_eq!(lines, LINES as u64);
     assert!(
         dropped > 0,
-        "a 1 ms consumer cannot keep up with a shell loop"
+        "a 10 ms consumer cannot keep up with a shell loop"
     );
     assert_eq!(dropped, lines - received, "dropped = produced - received");
 }
