@@ -14,6 +14,10 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 #[allow(dead_code)]
 #[path = "../support/bounded.rs"]
 mod bounded;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod duplex;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()
