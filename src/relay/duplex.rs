@@ -10,7 +10,7 @@ use rustix::net::Shutdown;
 
 use super::engine::{Engine, Op};
 use super::pool::{DEFAULT_PIPE_SIZE, Pipe, PipePool};
-use super::{Mode, Path, Why};
+use super::{End, Mode, Outcome, Path, Why};
 use crate::sys;
 use crate::sys::io::Target;
 use crate::sys::sigpipe;
@@ -80,58 +80,10 @@ impl Options {
     }
 }
 
-/// What one direction of a [`relay`] did.
-#[derive(Debug)]
-pub struct Flow {
-    bytes: u64,
-    path: Path,
-    why: Why,
-    shut: bool,
-    error: Option<io::Error>,
-}
-
-impl Flow {
-    /// The bytes delivered to the destination (kept whatever the ending).
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// The path the bytes took.
-    pub fn path(&self) -> Path {
-        self.path
-    }
-
-    /// Why that path.
-    pub fn why(&self) -> &Why {
-        &self.why
-    }
-
-    /// Whether the source reached EOF and the destination's write side was shut after the
-    /// last byte.
-    pub fn shut(&self) -> bool {
-        self.shut
-    }
-
-    /// The error that ended this direction, if one did.
-    pub fn error(&self) -> Option<&io::Error> {
-        self.error.as_ref()
-    }
-}
-
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} bytes by {} ({})", self.bytes, self.path, self.why)?;
-        match &self.error {
-            Some(e) => write!(f, ", failed: {e}"),
-            None => f.write_str(", to EOF"),
-        }
-    }
-}
-
 /// What a [`relay`] did, per direction, and the error that ended it, if one did.
 #[derive(Debug)]
 pub struct Report {
-    flows: [Flow; 2],
+    flows: [Outcome; 2],
     /// Which flow failed first (its error is the relay's).
     first: Option<usize>,
     setup: Option<io::Error>,
@@ -139,12 +91,12 @@ pub struct Report {
 
 impl Report {
     /// From `a` to `b`.
-    pub fn a_to_b(&self) -> &Flow {
+    pub fn a_to_b(&self) -> &Outcome {
         &self.flows[0]
     }
 
     /// From `b` to `a`.
-    pub fn b_to_a(&self) -> &Flow {
+    pub fn b_to_a(&self) -> &Outcome {
         &self.flows[1]
     }
 
@@ -285,17 +237,17 @@ impl<'a> Dir<'a> {
         !matches!(self.engine.next(), Op::WaitRead | Op::WaitWrite | Op::Done)
     }
 
-    fn finish(mut self, pool: &PipePool) -> Flow {
+    fn finish(mut self, pool: &PipePool) -> Outcome {
         if let Some(pipe) = self.pipe.take() {
             pool.give(pipe, self.engine.pending());
         }
         let (bytes, path, why, shut, error) = self.engine.into_parts();
-        Flow {
+        debug_assert!(shut || error.is_some(), "a direction ends shut or failed");
+        Outcome {
             bytes,
             path,
             why,
-            shut,
-            error,
+            end: error.map_or(End::Eof, End::Failed),
         }
     }
 }
@@ -305,12 +257,12 @@ impl<'a> Dir<'a> {
 ///
 /// Both descriptors are switched to non-blocking (`O_NONBLOCK` on their open file
 /// descriptions: anyone sharing them sees it), and the relay waits for readiness in
-/// [poll(2)]. Each direction has an [engine](self#) of its own: with a pipe from the pool it
+/// [poll(2)]. Each direction has a sans-IO engine of its own: with a pipe from the pool it
 /// splices source->pipe->destination ([splice(2)], `SPLICE_F_NONBLOCK`, never
 /// `SPLICE_F_MOVE`, each call capped by the pipe's granted size); without one (pool
 /// exhausted, grant collapsed, [`Mode::Copy`]) or when the kernel refuses the pair before any
 /// byte moved, it copies through a buffer (`read(2)`, `send(2)` with `MSG_NOSIGNAL`). Each
-/// [`Flow`] says which path and why.
+/// [`Outcome`] says which path and why.
 ///
 /// **Half-close**: when a source reaches EOF, the bytes still in its pipe or buffer go to the
 /// destination first, then the destination's write side is shut ([shutdown(2)] `SHUT_WR`),
@@ -349,12 +301,11 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
     let (ta, tb, sigpipe) = match setup() {
         Ok(s) => s,
         Err(e) => {
-            let none = || Flow {
+            let none = || Outcome {
                 bytes: 0,
                 path: Path::Copy,
                 why: Why::Asked,
-                shut: false,
-                error: None,
+                end: End::Eof,
             };
             return Report {
                 flows: [none(), none()],

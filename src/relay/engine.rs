@@ -229,6 +229,10 @@ mod tests {
         Err(Errno::AGAIN.into())
     }
 
+    fn drain(len: usize, more: bool) -> Op {
+        Op::Drain { len, more }
+    }
+
     fn splice(cap: usize) -> Engine {
         Engine::new(Mode::Auto, Path::Splice, Why::Auto, cap, 1000)
     }
@@ -240,21 +244,9 @@ mod tests {
         e.filled(Ok(100));
         assert_eq!(e.pending(), 100);
         // Short drain: the rest is drained before any new fill.
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 100,
-                more: false
-            }
-        );
+        assert_eq!(e.next(), drain(100, false));
         e.drained(Ok(30));
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 70,
-                more: false
-            }
-        );
+        assert_eq!(e.next(), drain(70, false));
         e.drained(Ok(70));
         assert_eq!(e.next(), Op::Fill { len: 100 });
         e.filled(Ok(0));
@@ -280,13 +272,7 @@ mod tests {
         assert_eq!(e.next(), Op::WaitWrite);
         e.ready();
         // Still the same 10 bytes to drain.
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 10,
-                more: false
-            }
-        );
+        assert_eq!(e.next(), drain(10, false));
     }
 
     #[test]
@@ -312,29 +298,11 @@ mod tests {
     fn more_only_while_bytes_are_known_to_follow() {
         let mut e = splice(100).drain_cap(40);
         e.filled(Ok(100));
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 40,
-                more: true
-            }
-        );
+        assert_eq!(e.next(), drain(40, true));
         e.drained(Ok(40));
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 40,
-                more: true
-            }
-        );
+        assert_eq!(e.next(), drain(40, true));
         e.drained(Ok(40));
-        assert_eq!(
-            e.next(),
-            Op::Drain {
-                len: 20,
-                more: false
-            }
-        );
+        assert_eq!(e.next(), drain(20, false));
     }
 
     #[test]

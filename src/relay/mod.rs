@@ -91,7 +91,7 @@ mod engine;
 mod pool;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};
-pub use duplex::{DEFAULT_BUFFER, Flow, Options, Report, relay};
+pub use duplex::{DEFAULT_BUFFER, Options, Report, relay};
 pub use pool::{DEFAULT_MAX_PIPES, DEFAULT_PIPE_SIZE, Kernel, MakePipe, NoPipe, Pipe, PipePool};
 
 /// Which path a relay takes.
@@ -170,7 +170,8 @@ impl fmt::Display for Why {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum End {
-    /// The source reached EOF.
+    /// The source reached EOF (in a [`relay()`], everything then reached the destination and
+    /// its write side was shut).
     Eof,
     /// The source's owner exited and the bytes queued at that moment have moved (the source
     /// may still be open in a descendant).

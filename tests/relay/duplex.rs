@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use procwire::relay::{Mode, NoPipe, Options, Path, PipePool, Report, Why, relay};
+use procwire::relay::{End, Mode, NoPipe, Options, Path, PipePool, Report, Why, relay};
 use rustix::net::{Shutdown, sockopt};
 
 use crate::support::bounded;
@@ -117,7 +117,9 @@ fn assert_clean(report: &Report, up: usize, down: usize) {
     assert!(report.error().is_none(), "{report}");
     assert_eq!(report.a_to_b().bytes(), up as u64, "{report}");
     assert_eq!(report.b_to_a().bytes(), down as u64, "{report}");
-    assert!(report.a_to_b().shut() && report.b_to_a().shut(), "{report}");
+    for o in [report.a_to_b(), report.b_to_a()] {
+        assert!(matches!(o.end(), End::Eof), "{report}");
+    }
 }
 
 /// Client -> relay -> server, `up` bytes one way and `down` the other, at the same time.

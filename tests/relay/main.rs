@@ -11,11 +11,10 @@ use std::thread;
 use procwire::relay::{Bridge, End, Fd, Mode, Path, Sink, Source, Why};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-#[allow(dead_code)]
-#[path = "../support/bounded.rs"]
-mod bounded;
 #[path = "../support/mod.rs"]
 mod support;
+
+use support::bounded;
 
 mod duplex;
 
