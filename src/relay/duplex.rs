@@ -275,6 +275,10 @@ impl<'a> Dir<'a> {
 /// discards it, so the splice surfaces as [`io::ErrorKind::BrokenPipe`]. Caveat: a
 /// process-wide `SIGPIPE` pending at that moment is discarded too.
 ///
+/// Caveat: only a refused *fill* (source->pipe) falls back to copying; a destination that
+/// refuses a splice out of the pipe (`EINVAL`) after the fill ends the direction with that
+/// error, the bytes in the pipe undelivered (stream sockets of current kernels accept it).
+///
 /// The pipes are private to the relay, so a splice out of one into a socket cannot stall any
 /// other process on the pipe's lock; the sockets are non-blocking, so no splice blocks.
 ///

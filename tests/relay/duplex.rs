@@ -160,6 +160,7 @@ fn byte_exact_both_ways_in_each_mode_and_pairing() {
             sizes.push((rng.usize(..64 << 20), rng.usize(..64 << 20)));
             for (up, down) in sizes {
                 let what = format!("{front:?}->{back:?} {m:?} up {up} down {down}");
+                println!("{what}");
                 let r = exchange(front, back, &mode(m), up, down);
                 assert_clean(&r, up, down);
                 assert_eq!(
