@@ -72,7 +72,8 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 #![warn(missing_docs)]
-// `unsafe` lives in one file, `sys/hooks.rs`, which allows it; everything else is safe Rust.
+// `unsafe` lives in two files, `sys/hooks.rs` and `sys/sigpipe.rs`, which allow it; everything
+// else is safe Rust.
 #![deny(unsafe_code)]
 
 // Say so plainly instead of a page of unresolved imports.

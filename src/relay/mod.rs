@@ -2,8 +2,9 @@
 //! copy where it cannot, and an outcome that says which it was, why, and how many bytes went
 //! through whatever happened.
 //!
-//! This is the seed of procwire's relay: one direction, driven by a blocking loop
-//! ([`Bridge`]). `procwire exec` bridges a child's wire to its own stdin and stdout with it.
+//! Two drivers: [`relay()`], both directions between two stream sockets on one thread, each
+//! spliced through a pipe of its own from a shared [`PipePool`] (or copied), with correct
+//! half-close; and [`Bridge`], one direction driven by a blocking loop. `procwire exec` bridges a child's wire to its own stdin and stdout with it.
 //! The policy (when to splice, when to fall back, when to stop) is a sans-IO core (no
 //! descriptor, no thread, no clock) that the blocking driver runs and that an async driver can
 //! run the same way; the system calls go through the crate's one OS layer.
@@ -85,8 +86,13 @@ use std::io;
 
 mod blocking;
 mod core;
+mod duplex;
+mod engine;
+mod pool;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};
+pub use duplex::{DEFAULT_BUFFER, Options, Report, relay};
+pub use pool::{DEFAULT_MAX_PIPES, DEFAULT_PIPE_SIZE, Kernel, MakePipe, NoPipe, Pipe, PipePool};
 
 /// Which path a relay takes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -143,6 +149,9 @@ pub enum Why {
     /// The kernel refused to splice this pair before any byte moved (`EINVAL`, `ENOSYS`):
     /// its error.
     Refused(io::Error),
+    /// The [`relay`]'s pipe pool gave no pipe for this direction: exhausted, a collapsed
+    /// grant, or pipe creation failed.
+    NoPipe(NoPipe),
 }
 
 impl fmt::Display for Why {
@@ -152,6 +161,7 @@ impl fmt::Display for Why {
             Why::Asked => f.write_str("asked for"),
             Why::NotAPipe => f.write_str("the destination is not a pipe"),
             Why::Refused(e) => write!(f, "the kernel refused to splice this pair ({e})"),
+            Why::NoPipe(no) => write!(f, "no pipe to splice through ({no})"),
         }
     }
 }
@@ -160,7 +170,8 @@ impl fmt::Display for Why {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum End {
-    /// The source reached EOF.
+    /// The source reached EOF (in a [`relay()`], everything then reached the destination and
+    /// its write side was shut).
     Eof,
     /// The source's owner exited and the bytes queued at that moment have moved (the source
     /// may still be open in a descendant).

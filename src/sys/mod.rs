@@ -16,6 +16,10 @@
 //!   `CommandExt::pre_exec` is an unsafe function.
 //! - [`scm`]: descriptors in socket messages (`SCM_RIGHTS` with [sendmsg(2)]/[recvmsg(2)]):
 //!   exact control buffers, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC` an error with nothing leaked.
+//! - [`pipe`]: the relay's pipes, `pipe2(O_NONBLOCK|O_CLOEXEC)` with a capacity asked and
+//!   read back.
+//! - `sigpipe`: `SIGPIPE` blocked on a thread that splices into sockets (the second file
+//!   allowed `unsafe`: `pthread_sigmask` and `sigtimedwait` have no safe wrapper).
 //! - [`error`]: errors that say what failed and, for descriptor exhaustion, what to do.
 //!
 //! # Porting
@@ -39,8 +43,11 @@ pub(crate) mod error;
 pub(crate) mod hooks;
 pub(crate) mod io;
 pub(crate) mod pidfd;
+pub(crate) mod pipe;
 pub(crate) mod poll;
 pub(crate) mod scm;
+#[allow(unsafe_code)]
+pub(crate) mod sigpipe;
 pub(crate) mod splice;
 pub(crate) mod waker;
 

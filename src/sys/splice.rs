@@ -42,8 +42,24 @@ pub(crate) fn splice_once(
     to: BorrowedFd<'_>,
     len: usize,
 ) -> io::Result<usize> {
+    splice_nonblock(from, to, len, false)
+}
+
+/// [`splice_once`], with `SPLICE_F_MORE` when `more` (the caller knows more bytes follow this
+/// call: a socket destination may then hold back a partial segment, as with `MSG_MORE`).
+pub(crate) fn splice_nonblock(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    more: bool,
+) -> io::Result<usize> {
+    let flags = if more {
+        SpliceFlags::NONBLOCK | SpliceFlags::MORE
+    } else {
+        SpliceFlags::NONBLOCK
+    };
     loop {
-        match rustix::pipe::splice(from, None, to, None, len, SpliceFlags::NONBLOCK) {
+        match rustix::pipe::splice(from, None, to, None, len, flags) {
             Err(Errno::INTR) => {}
             r => return Ok(r?),
         }

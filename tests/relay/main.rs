@@ -11,9 +11,12 @@ use std::thread;
 use procwire::relay::{Bridge, End, Fd, Mode, Path, Sink, Source, Why};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-#[allow(dead_code)]
-#[path = "../support/bounded.rs"]
-mod bounded;
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::bounded;
+
+mod duplex;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()

@@ -1,0 +1,396 @@
+//! The blocking bidirectional relay: one thread, [poll(2)] on both descriptors, non-blocking
+//! I/O, each direction run by its [engine](super::engine).
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::net::Shutdown;
+
+use super::engine::{Engine, Op};
+use super::pool::{DEFAULT_PIPE_SIZE, Pipe, PipePool};
+use super::{End, Mode, Outcome, Path, Why};
+use crate::sys;
+use crate::sys::io::Target;
+use crate::sys::sigpipe;
+
+/// The copy path's buffer by default: 256 KiB per direction (not 8 KiB: fewer system calls
+/// per byte).
+pub const DEFAULT_BUFFER: usize = 256 << 10;
+
+/// Moves per direction before the other gets a turn, so one busy direction cannot starve
+/// the other.
+const TURN: usize = 16;
+
+/// Pipes a relay's own pool holds when [`Options::pool`] gives none: one per direction.
+const OWN_PIPES: usize = 2;
+
+/// How [`relay`] moves bytes.
+#[derive(Clone, Debug)]
+pub struct Options {
+    mode: Mode,
+    buffer: usize,
+    pipe_size: usize,
+    pool: Option<PipePool>,
+}
+
+impl Default for Options {
+    /// [`Mode::Auto`], [`DEFAULT_BUFFER`], [`DEFAULT_PIPE_SIZE`], a pool of the relay's own.
+    fn default() -> Options {
+        Options {
+            mode: Mode::Auto,
+            buffer: DEFAULT_BUFFER,
+            pipe_size: DEFAULT_PIPE_SIZE,
+            pool: None,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Which path to take: [`Mode::Auto`] splices through a pipe per direction and copies
+    /// when no pipe is to be had or the kernel refuses; [`Mode::Splice`] fails instead of
+    /// copying; [`Mode::Copy`] always copies.
+    pub fn mode(&mut self, mode: Mode) -> &mut Options {
+        self.mode = mode;
+        self
+    }
+
+    /// The copy path's buffer per direction (at least 1 byte).
+    pub fn buffer(&mut self, bytes: usize) -> &mut Options {
+        self.buffer = bytes.max(1);
+        self
+    }
+
+    /// The capacity asked for the relay's own pipes (not a shared pool's).
+    pub fn pipe_size(&mut self, bytes: usize) -> &mut Options {
+        self.pipe_size = bytes;
+        self
+    }
+
+    /// Takes pipes from `pool`, shared with other relays, instead of making two of its own.
+    pub fn pool(&mut self, pool: PipePool) -> &mut Options {
+        self.pool = Some(pool);
+        self
+    }
+}
+
+/// What a [`relay`] did, per direction, and the error that ended it, if one did.
+#[derive(Debug)]
+pub struct Report {
+    flows: [Outcome; 2],
+    /// Which flow failed first (its error is the relay's).
+    first: Option<usize>,
+    setup: Option<io::Error>,
+}
+
+impl Report {
+    /// From `a` to `b`.
+    pub fn a_to_b(&self) -> &Outcome {
+        &self.flows[0]
+    }
+
+    /// From `b` to `a`.
+    pub fn b_to_a(&self) -> &Outcome {
+        &self.flows[1]
+    }
+
+    /// The error that ended the relay (the first direction's to fail; the other then stopped
+    /// too), or a failure to set it up.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.setup
+            .as_ref()
+            .or_else(|| self.first.and_then(|i| self.flows[i].error()))
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a->b: {}; b->a: {}", self.flows[0], self.flows[1])?;
+        if let Some(e) = &self.setup {
+            write!(f, "; setup failed: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One direction: its ends, its engine, and its pipe or buffer.
+struct Dir<'a> {
+    src: BorrowedFd<'a>,
+    dst: Target<'a>,
+    engine: Engine,
+    pipe: Option<Pipe>,
+    buf: Vec<u8>,
+    /// Copy path: the buffer's bytes end here (the pending ones end here too).
+    end: usize,
+}
+
+impl<'a> Dir<'a> {
+    fn new(src: BorrowedFd<'a>, dst: Target<'a>, options: &Options, pool: &PipePool) -> Dir<'a> {
+        let mut pipe = None;
+        let copy = |why| {
+            Engine::new(
+                options.mode,
+                Path::Copy,
+                why,
+                options.buffer,
+                options.buffer,
+            )
+        };
+        let engine = match options.mode {
+            Mode::Copy => copy(Why::Asked),
+            Mode::Auto | Mode::Splice => match pool.take() {
+                Ok(p) => {
+                    let why = match options.mode {
+                        Mode::Splice => Why::Asked,
+                        _ => Why::Auto,
+                    };
+                    let e = Engine::new(options.mode, Path::Splice, why, p.size, options.buffer);
+                    pipe = Some(p);
+                    e
+                }
+                Err(no) if options.mode == Mode::Auto => copy(Why::NoPipe(no)),
+                Err(no) => {
+                    let msg = format!("relay mode splice: {no}; use mode auto or copy");
+                    let mut e = Engine::new(options.mode, Path::Splice, Why::Asked, 1, 1);
+                    e.fail(io::Error::new(io::ErrorKind::ResourceBusy, msg));
+                    e
+                }
+            },
+        };
+        Dir {
+            src,
+            dst,
+            engine,
+            pipe,
+            buf: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// Runs the engine until it waits, finishes, or used its turn.
+    fn turn(&mut self, pool: &PipePool, sigpipe: &sigpipe::Blocked) {
+        for _ in 0..TURN {
+            match self.engine.next() {
+                Op::Fill { len } => {
+                    let r = match &self.pipe {
+                        Some(pipe) => {
+                            sys::splice::splice_nonblock(self.src, pipe.write.as_fd(), len, false)
+                        }
+                        None => {
+                            if self.buf.len() < len {
+                                self.buf.resize(len, 0);
+                            }
+                            let r = sys::io::read(self.src, &mut self.buf[..len]);
+                            if let Ok(n) = r {
+                                self.end = n;
+                            }
+                            r
+                        }
+                    };
+                    self.engine.filled(r);
+                    if self.engine.path() == Path::Copy
+                        && let Some(pipe) = self.pipe.take()
+                    {
+                        // Refused before any byte: the pipe is empty.
+                        pool.give(pipe, 0);
+                    }
+                }
+                Op::Drain { len, more } => {
+                    let r = match &self.pipe {
+                        Some(pipe) => {
+                            let r = sys::splice::splice_nonblock(
+                                pipe.read.as_fd(),
+                                self.dst.fd,
+                                len,
+                                more,
+                            );
+                            if r.as_ref()
+                                .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                            {
+                                sigpipe.discard();
+                            }
+                            r
+                        }
+                        None => {
+                            let start = self.end - self.engine.pending();
+                            sys::io::write(self.dst, &self.buf[start..start + len])
+                        }
+                    };
+                    self.engine.drained(r);
+                }
+                Op::Shut => self
+                    .engine
+                    .shut(sys::io::shutdown(self.dst.fd, Shutdown::Write)),
+                Op::WaitRead | Op::WaitWrite | Op::Done => return,
+            }
+        }
+    }
+
+    /// Neither waiting nor done: it has work now.
+    fn runnable(&self) -> bool {
+        !matches!(self.engine.next(), Op::WaitRead | Op::WaitWrite | Op::Done)
+    }
+
+    fn finish(mut self, pool: &PipePool) -> Outcome {
+        if let Some(pipe) = self.pipe.take() {
+            pool.give(pipe, self.engine.pending());
+        }
+        let (bytes, path, why, shut, error) = self.engine.into_parts();
+        debug_assert!(shut || error.is_some(), "a direction ends shut or failed");
+        Outcome {
+            bytes,
+            path,
+            why,
+            end: error.map_or(End::Eof, End::Failed),
+        }
+    }
+}
+
+/// Relays between two connected stream descriptors (TCP or Unix stream sockets) in both
+/// directions on the calling thread, until both directions are done or one fails.
+///
+/// Both descriptors are switched to non-blocking (`O_NONBLOCK` on their open file
+/// descriptions: anyone sharing them sees it), and the relay waits for readiness in
+/// [poll(2)]. Each direction has a sans-IO engine of its own: with a pipe from the pool it
+/// splices source->pipe->destination ([splice(2)], `SPLICE_F_NONBLOCK`, never
+/// `SPLICE_F_MOVE`, each call capped by the pipe's granted size); without one (pool
+/// exhausted, grant collapsed, [`Mode::Copy`]) or when the kernel refuses the pair before any
+/// byte moved, it copies through a buffer (`read(2)`, `send(2)` with `MSG_NOSIGNAL`). Each
+/// [`Outcome`] says which path and why.
+///
+/// **Half-close**: when a source reaches EOF, the bytes still in its pipe or buffer go to the
+/// destination first, then the destination's write side is shut ([shutdown(2)] `SHUT_WR`),
+/// while the other direction keeps flowing. The relay returns when both directions are shut,
+/// or at the first error (the other direction then stops too: a reset peer would otherwise
+/// leave it waiting for ever). The byte counts survive an error.
+///
+/// **No `SIGPIPE`**: a splice into a socket whose peer is gone raises `SIGPIPE` on the calling
+/// thread (splice has no `MSG_NOSIGNAL`); the relay blocks it on this thread while it runs and
+/// discards it, so the splice surfaces as [`io::ErrorKind::BrokenPipe`]. Caveat: a
+/// process-wide `SIGPIPE` pending at that moment is discarded too.
+///
+/// Caveat: only a refused *fill* (source->pipe) falls back to copying; a destination that
+/// refuses a splice out of the pipe (`EINVAL`) after the fill ends the direction with that
+/// error, the bytes in the pipe undelivered (stream sockets of current kernels accept it).
+///
+/// The pipes are private to the relay, so a splice out of one into a socket cannot stall any
+/// other process on the pipe's lock; the sockets are non-blocking, so no splice blocks.
+///
+/// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+/// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+/// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
+    let (a, b) = (a.as_fd(), b.as_fd());
+    let pool = options
+        .pool
+        .clone()
+        .unwrap_or_else(|| PipePool::new(options.pipe_size, OWN_PIPES));
+    let setup = || -> io::Result<(Target<'_>, Target<'_>, sigpipe::Blocked)> {
+        let fstat = |e| sys::hint(e, "fstat of a relay descriptor");
+        let nonblock = |e| sys::hint(e, "fcntl(O_NONBLOCK) on a relay descriptor");
+        let (ta, tb) = (
+            Target::detect(a).map_err(fstat)?,
+            Target::detect(b).map_err(fstat)?,
+        );
+        crate::fd::set_nonblocking(a, true).map_err(nonblock)?;
+        crate::fd::set_nonblocking(b, true).map_err(nonblock)?;
+        Ok((ta, tb, sigpipe::Blocked::new()?))
+    };
+    let (ta, tb, sigpipe) = match setup() {
+        Ok(s) => s,
+        Err(e) => {
+            let none = || Outcome {
+                bytes: 0,
+                path: Path::Copy,
+                why: Why::Asked,
+                end: End::Eof,
+            };
+            return Report {
+                flows: [none(), none()],
+                first: None,
+                setup: Some(e),
+            };
+        }
+    };
+    let mut dirs = [
+        Dir::new(a, tb, options, &pool),
+        Dir::new(b, ta, options, &pool),
+    ];
+    let mut first = None;
+    loop {
+        for d in &mut dirs {
+            d.turn(&pool, &sigpipe);
+        }
+        // One failed: the other stops too.
+        if first.is_none()
+            && let Some(i) = (0..2).find(|&i| dirs[i].engine.error().is_some())
+        {
+            first = Some(i);
+            let e = dirs[i].engine.error().expect("found above");
+            let stop = io::Error::new(e.kind(), format!("the other direction failed: {e}"));
+            dirs[1 - i].engine.fail(stop);
+        }
+        if dirs.iter().all(|d| d.engine.next() == Op::Done) {
+            break;
+        }
+        if dirs.iter().any(Dir::runnable) {
+            continue;
+        }
+        // Both wait (or one waits and one is done): poll what they wait for.
+        let want = |fd_is_src: usize, fd_is_dst: usize| {
+            let mut ev = PollFlags::empty();
+            if dirs[fd_is_src].engine.waiting() == Some(Op::WaitRead) {
+                ev |= PollFlags::IN;
+            }
+            if dirs[fd_is_dst].engine.waiting() == Some(Op::WaitWrite) {
+                ev |= PollFlags::OUT;
+            }
+            ev
+        };
+        let (ev_a, ev_b) = (want(0, 1), want(1, 0));
+        let mut fds = Vec::with_capacity(2);
+        for (fd, ev) in [(a, ev_a), (b, ev_b)] {
+            if !ev.is_empty() {
+                fds.push(PollFd::from_borrowed_fd(fd, ev));
+            }
+        }
+        if let Err(e) = sys::poll::poll(&mut fds, None) {
+            let e = sys::hint(e, "poll(2) in a relay");
+            first = Some(0);
+            dirs[1].engine.fail(io::Error::new(e.kind(), e.to_string()));
+            dirs[0].engine.fail(e);
+            continue;
+        }
+        let mut got = [PollFlags::empty(); 2];
+        let mut it = fds.iter();
+        for (slot, ev) in [(0, ev_a), (1, ev_b)] {
+            if !ev.is_empty() {
+                got[slot] = it.next().map_or(PollFlags::empty(), PollFd::revents);
+            }
+        }
+        let gone = PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
+        // Direction 0 reads a and writes b; direction 1 reads b and writes a.
+        for (i, (src, dst)) in [(0, 1), (1, 0)].into_iter().enumerate() {
+            let hit = match dirs[i].engine.waiting() {
+                Some(Op::WaitRead) => got[src].intersects(PollFlags::IN | gone),
+                Some(Op::WaitWrite) => got[dst].intersects(PollFlags::OUT | gone),
+                _ => false,
+            };
+            if hit {
+                dirs[i].engine.ready();
+            }
+        }
+    }
+    let [d0, d1] = dirs;
+    Report {
+        flows: [d0.finish(&pool), d1.finish(&pool)],
+        first,
+        setup: None,
+    }
+}

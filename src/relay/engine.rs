@@ -1,0 +1,377 @@
+//! The sans-IO core of one direction of a [`relay`](super::relay()): which step comes next
+//! (fill the buffer from the source, drain it to the destination, shut the destination's write
+//! side, done), decided from what the last step returned. No descriptor, no syscall: the
+//! driver in [`super::duplex`] does the moving and reports back; the tests below script it.
+//!
+//! The buffer is a pipe on the splice path ([splice(2)] source->pipe, then pipe->destination)
+//! and a user-space buffer on the copy path (`read(2)`, then `send(2)`); either way the core
+//! counts the bytes in it (`pending`) exactly. It is drained to empty before the next fill, so
+//! an `EAGAIN` from a fill can only mean "the source is not readable" (never "the pipe is
+//! full"), and the tail of a stream is never left waiting in the buffer.
+//!
+//! [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+
+use std::io;
+
+use super::{Mode, Path, Why};
+use crate::sys::splice::cannot_splice;
+
+/// What the driver does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Move up to `len` bytes from the source into the (empty) buffer; report with
+    /// [`Engine::filled`].
+    Fill {
+        /// At most this many: the pipe's granted size or the copy buffer's.
+        len: usize,
+    },
+    /// Move up to `len` bytes from the buffer to the destination; report with
+    /// [`Engine::drained`]. `more`: bytes are known to follow this call (`SPLICE_F_MORE`).
+    Drain {
+        /// At most this many (never more than is pending).
+        len: usize,
+        /// Bytes stay pending after this call.
+        more: bool,
+    },
+    /// Wait until the source is readable (or hung up); report with [`Engine::ready`].
+    WaitRead,
+    /// Wait until the destination is writable (or hung up); report with [`Engine::ready`].
+    WaitWrite,
+    /// The source is at EOF and everything reached the destination: `shutdown(SHUT_WR)` it;
+    /// report with [`Engine::shut`].
+    Shut,
+    /// Finished (see [`Engine::error`]).
+    Done,
+}
+
+/// One direction's state.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    mode: Mode,
+    path: Path,
+    why: Why,
+    /// Bytes per fill: the pipe's granted size, or the copy buffer's size.
+    fill_cap: usize,
+    /// Bytes per drain call at most.
+    drain_cap: usize,
+    /// Bytes copy uses per fill if the splice path is refused.
+    buffer: usize,
+    /// Bytes in the buffer (read from the source, not yet written).
+    pending: usize,
+    filled: u64,
+    drained: u64,
+    eof: bool,
+    shut: bool,
+    waiting: Option<Op>,
+    error: Option<io::Error>,
+}
+
+impl Engine {
+    /// A direction on `path` (chosen by the driver, with `why`), filling `fill_cap` bytes at
+    /// most per step; `buffer` is the copy path's size if a splice is refused.
+    pub(crate) fn new(mode: Mode, path: Path, why: Why, fill_cap: usize, buffer: usize) -> Engine {
+        let fill_cap = fill_cap.max(1);
+        Engine {
+            mode,
+            path,
+            why,
+            fill_cap,
+            drain_cap: fill_cap,
+            buffer: buffer.max(1),
+            pending: 0,
+            filled: 0,
+            drained: 0,
+            eof: false,
+            shut: false,
+            waiting: None,
+            error: None,
+        }
+    }
+
+    /// Caps each drain call at `len` bytes (default: the fill size).
+    #[cfg(test)]
+    pub(crate) fn drain_cap(mut self, len: usize) -> Engine {
+        self.drain_cap = len.max(1);
+        self
+    }
+
+    /// The next step.
+    pub(crate) fn next(&self) -> Op {
+        if self.error.is_some() || self.shut {
+            return Op::Done;
+        }
+        if let Some(wait) = self.waiting {
+            return wait;
+        }
+        if self.pending > 0 {
+            let len = self.pending.min(self.drain_cap);
+            return Op::Drain {
+                len,
+                more: self.pending > len,
+            };
+        }
+        if self.eof {
+            return Op::Shut;
+        }
+        Op::Fill { len: self.fill_cap }
+    }
+
+    /// The result of an [`Op::Fill`]: bytes now in the buffer (0: the source is at EOF).
+    ///
+    /// `WouldBlock` waits for the source. In [`Mode::Auto`], a splice the kernel refuses for
+    /// this pair (`EINVAL`, `ENOSYS`) before any byte moved switches to the copy path
+    /// ([`Why::Refused`]; the driver then gives the pipe back); later, or in
+    /// [`Mode::Splice`], it is an error.
+    pub(crate) fn filled(&mut self, r: io::Result<usize>) {
+        match r {
+            Ok(0) => self.eof = true,
+            Ok(n) => {
+                self.pending += n;
+                self.filled += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitRead),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if self.mode == Mode::Auto
+                    && self.path == Path::Splice
+                    && self.filled == 0
+                    && cannot_splice(&e) =>
+            {
+                self.path = Path::Copy;
+                self.why = Why::Refused(e);
+                self.fill_cap = self.buffer;
+                self.drain_cap = self.buffer;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The result of an [`Op::Drain`]: bytes that left the buffer for the destination.
+    /// `WouldBlock` waits for the destination; nothing taken from a non-empty buffer is
+    /// `WriteZero`.
+    pub(crate) fn drained(&mut self, r: io::Result<usize>) {
+        match r {
+            Ok(0) => self.fail(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "relay: the destination took no byte of a non-empty buffer",
+            )),
+            Ok(n) => {
+                debug_assert!(n <= self.pending, "drained more than was pending");
+                let n = n.min(self.pending);
+                self.pending -= n;
+                self.drained += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitWrite),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The wait asked for has ended (ready, hung up or in error: the next move says which).
+    pub(crate) fn ready(&mut self) {
+        self.waiting = None;
+    }
+
+    /// The result of an [`Op::Shut`].
+    pub(crate) fn shut(&mut self, r: io::Result<()>) {
+        match r {
+            Ok(()) => self.shut = true,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Ends the direction with `e` (a failed wait, or the other direction failed). The counts
+    /// stay.
+    pub(crate) fn fail(&mut self, e: io::Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Bytes in the buffer now: a pipe holding any is never reused.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// The path now.
+    pub(crate) fn path(&self) -> Path {
+        self.path
+    }
+
+    /// What the driver is waiting for, if anything.
+    pub(crate) fn waiting(&self) -> Option<Op> {
+        if self.error.is_some() || self.shut {
+            None
+        } else {
+            self.waiting
+        }
+    }
+
+    /// The error that ended the direction, if one did.
+    pub(crate) fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
+    /// Bytes delivered to the destination, the path, why, whether the destination was shut,
+    /// and the error.
+    pub(crate) fn into_parts(self) -> (u64, Path, Why, bool, Option<io::Error>) {
+        (self.drained, self.path, self.why, self.shut, self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustix::io::Errno;
+
+    use super::*;
+
+    fn again() -> io::Result<usize> {
+        Err(Errno::AGAIN.into())
+    }
+
+    fn drain(len: usize, more: bool) -> Op {
+        Op::Drain { len, more }
+    }
+
+    fn splice(cap: usize) -> Engine {
+        Engine::new(Mode::Auto, Path::Splice, Why::Auto, cap, 1000)
+    }
+
+    #[test]
+    fn fills_drains_to_empty_then_shuts() {
+        let mut e = splice(100);
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        e.filled(Ok(100));
+        assert_eq!(e.pending(), 100);
+        // Short drain: the rest is drained before any new fill.
+        assert_eq!(e.next(), drain(100, false));
+        e.drained(Ok(30));
+        assert_eq!(e.next(), drain(70, false));
+        e.drained(Ok(70));
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        e.filled(Ok(0));
+        assert_eq!(e.next(), Op::Shut);
+        e.shut(Ok(()));
+        assert_eq!(e.next(), Op::Done);
+        let (bytes, path, why, shut, err) = e.into_parts();
+        assert_eq!((bytes, path, shut), (100, Path::Splice, true));
+        assert!(matches!(why, Why::Auto));
+        assert!(err.is_none());
+    }
+
+    #[test]
+    fn eagain_on_either_side_waits_for_that_side() {
+        let mut e = splice(64);
+        e.filled(again());
+        assert_eq!(e.next(), Op::WaitRead);
+        assert_eq!(e.waiting(), Some(Op::WaitRead));
+        e.ready();
+        assert_eq!(e.next(), Op::Fill { len: 64 });
+        e.filled(Ok(10));
+        e.drained(again());
+        assert_eq!(e.next(), Op::WaitWrite);
+        e.ready();
+        // Still the same 10 bytes to drain.
+        assert_eq!(e.next(), drain(10, false));
+    }
+
+    #[test]
+    fn eof_with_bytes_in_the_pipe_drains_them_before_the_shutdown() {
+        let mut e = splice(64);
+        e.filled(Ok(64));
+        e.drained(Ok(4));
+        e.drained(again());
+        e.ready();
+        // EOF is only seen after the pipe is empty; bytes are never lost or shut off.
+        assert!(matches!(e.next(), Op::Drain { len: 60, .. }));
+        e.drained(Ok(60));
+        e.filled(Ok(5));
+        e.filled(Ok(0)); // a driver that reports EOF with 5 pending
+        assert!(matches!(e.next(), Op::Drain { len: 5, .. }));
+        e.drained(Ok(5));
+        assert_eq!(e.next(), Op::Shut);
+        e.shut(Ok(()));
+        assert_eq!(e.into_parts().0, 69);
+    }
+
+    #[test]
+    fn more_only_while_bytes_are_known_to_follow() {
+        let mut e = splice(100).drain_cap(40);
+        e.filled(Ok(100));
+        assert_eq!(e.next(), drain(40, true));
+        e.drained(Ok(40));
+        assert_eq!(e.next(), drain(40, true));
+        e.drained(Ok(40));
+        assert_eq!(e.next(), drain(20, false));
+    }
+
+    #[test]
+    fn errors_midway_keep_the_bytes_delivered() {
+        let mut e = splice(100);
+        e.filled(Ok(100));
+        e.drained(Ok(60));
+        e.drained(Err(Errno::PIPE.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.pending(), 40);
+        let (bytes, _, _, shut, err) = e.into_parts();
+        assert_eq!((bytes, shut), (60, false));
+        assert_eq!(err.unwrap().kind(), io::ErrorKind::BrokenPipe);
+        // On the fill side.
+        let mut e = splice(100);
+        e.filled(Ok(7));
+        e.drained(Ok(7));
+        e.filled(Err(Errno::CONNRESET.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.into_parts().0, 7);
+        // A destination that takes nothing.
+        let mut e = splice(100);
+        e.filled(Ok(7));
+        e.drained(Ok(0));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.error().unwrap().kind(), io::ErrorKind::WriteZero);
+    }
+
+    #[test]
+    fn a_refusal_before_any_byte_falls_back_to_copy_and_later_is_an_error() {
+        let mut e = splice(100);
+        e.filled(Err(Errno::INVAL.into()));
+        assert_eq!(e.path(), Path::Copy);
+        assert_eq!(e.next(), Op::Fill { len: 1000 });
+        e.filled(Ok(3));
+        e.drained(Ok(3));
+        let (_, path, why, _, err) = {
+            e.filled(Ok(0));
+            e.shut(Ok(()));
+            e.into_parts()
+        };
+        assert_eq!(path, Path::Copy);
+        assert!(matches!(why, Why::Refused(_)));
+        assert!(err.is_none());
+        // ENOSYS too; after a byte, or in Mode::Splice, it is an error.
+        let mut e = splice(100);
+        e.filled(Err(Errno::NOSYS.into()));
+        assert_eq!(e.path(), Path::Copy);
+        let mut e = splice(100);
+        e.filled(Ok(1));
+        e.drained(Ok(1));
+        e.filled(Err(Errno::INVAL.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.path(), Path::Splice);
+        let mut e = Engine::new(Mode::Splice, Path::Splice, Why::Asked, 100, 1000);
+        e.filled(Err(Errno::INVAL.into()));
+        assert_eq!(e.next(), Op::Done);
+    }
+
+    #[test]
+    fn a_failed_shutdown_or_an_outside_failure_ends_it() {
+        let mut e = splice(10);
+        e.filled(Ok(0));
+        e.shut(Err(Errno::NOTSOCK.into()));
+        assert_eq!(e.next(), Op::Done);
+        let mut e = splice(10);
+        e.filled(again());
+        e.fail(io::Error::other("the other direction failed"));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.waiting(), None);
+    }
+}
