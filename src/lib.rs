@@ -72,8 +72,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 #![warn(missing_docs)]
-// `unsafe` lives in two files, `sys/hooks.rs` and `sys/sigpipe.rs`, which allow it; everything
-// else is safe Rust.
+// `unsafe` lives in one file, `sys/ffi.rs`, which allows it; everything else is safe Rust.
 #![deny(unsafe_code)]
 
 // Say so plainly instead of a page of unresolved imports.

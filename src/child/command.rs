@@ -12,7 +12,7 @@ use super::KillPolicy;
 use super::watchdog::Timeouts;
 use crate::ParseNameError;
 use crate::stderr;
-use crate::sys::hooks::PreExec;
+use crate::sys::ffi::PreExec;
 
 /// The kernel objects behind the child's stdin and stdout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

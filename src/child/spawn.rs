@@ -14,7 +14,7 @@ use super::process::OsProcess;
 use super::state::Shared;
 use super::watchdog::{Watch, WatchdogThread};
 use crate::stderr;
-use crate::sys::hooks::PreExec;
+use crate::sys::ffi::PreExec;
 use crate::wire::{self, Kind, ReadHalf, WriteHalf};
 
 /// What one spawn makes, decided from the command alone.

@@ -12,8 +12,8 @@ use super::engine::{Engine, Op};
 use super::pool::{DEFAULT_PIPE_SIZE, Pipe, PipePool};
 use super::{End, Mode, Outcome, Path, Why};
 use crate::sys;
+use crate::sys::ffi::SigpipeBlocked;
 use crate::sys::io::Target;
-use crate::sys::sigpipe;
 
 /// The copy path's buffer by default: 256 KiB per direction (not 8 KiB: fewer system calls
 /// per byte).
@@ -174,7 +174,7 @@ impl<'a> Dir<'a> {
     }
 
     /// Runs the engine until it waits, finishes, or used its turn.
-    fn turn(&mut self, pool: &PipePool, sigpipe: &sigpipe::Blocked) {
+    fn turn(&mut self, pool: &PipePool, sigpipe: &SigpipeBlocked) {
         for _ in 0..TURN {
             match self.engine.next() {
                 Op::Fill { len } => {
@@ -291,7 +291,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
         .pool
         .clone()
         .unwrap_or_else(|| PipePool::new(options.pipe_size, OWN_PIPES));
-    let setup = || -> io::Result<(Target<'_>, Target<'_>, sigpipe::Blocked)> {
+    let setup = || -> io::Result<(Target<'_>, Target<'_>, SigpipeBlocked)> {
         let fstat = |e| sys::hint(e, "fstat of a relay descriptor");
         let nonblock = |e| sys::hint(e, "fcntl(O_NONBLOCK) on a relay descriptor");
         let (ta, tb) = (
@@ -300,7 +300,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
         );
         crate::fd::set_nonblocking(a, true).map_err(nonblock)?;
         crate::fd::set_nonblocking(b, true).map_err(nonblock)?;
-        Ok((ta, tb, sigpipe::Blocked::new()?))
+        Ok((ta, tb, SigpipeBlocked::new()?))
     };
     let (ta, tb, sigpipe) = match setup() {
         Ok(s) => s,

@@ -11,15 +11,14 @@
 //! - [`splice`]: [splice(2)] that never blocks inside the call, and the test for "this pair of
 //!   descriptors cannot splice".
 //! - [`pidfd`]: process descriptors ([pidfd_open(2)], [pidfd_send_signal(2)]).
-//! - `hooks`: what a child runs between `fork` and `exec` (the signal disposition of `SIGPIPE`,
-//!   `PR_SET_PDEATHSIG`, a new session). It is the one file of the crate allowed `unsafe`:
-//!   `CommandExt::pre_exec` is an unsafe function.
 //! - [`scm`]: descriptors in socket messages (`SCM_RIGHTS` with [sendmsg(2)]/[recvmsg(2)]):
 //!   exact control buffers, `MSG_CMSG_CLOEXEC`, `MSG_CTRUNC` an error with nothing leaked.
 //! - [`pipe`]: the relay's pipes, `pipe2(O_NONBLOCK|O_CLOEXEC)` with a capacity asked and
 //!   read back.
-//! - `sigpipe`: `SIGPIPE` blocked on a thread that splices into sockets (the second file
-//!   allowed `unsafe`: `pthread_sigmask` and `sigtimedwait` have no safe wrapper).
+//! - `ffi`: the calls with no safe wrapper, the one file of the crate allowed `unsafe`: what a
+//!   child runs between `fork` and `exec` (`CommandExt::pre_exec` is unsafe: the `SIGPIPE`
+//!   disposition, `PR_SET_PDEATHSIG`, a new session), and `SIGPIPE` blocked on a thread that
+//!   splices into sockets (`pthread_sigmask`, `sigtimedwait`).
 //! - [`error`]: errors that say what failed and, for descriptor exhaustion, what to do.
 //!
 //! # Porting
@@ -39,15 +38,14 @@
 //! [pidfd_send_signal(2)]: https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html
 
 pub(crate) mod error;
+// The one file allowed `unsafe`.
 #[allow(unsafe_code)]
-pub(crate) mod hooks;
+pub(crate) mod ffi;
 pub(crate) mod io;
 pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod poll;
 pub(crate) mod scm;
-#[allow(unsafe_code)]
-pub(crate) mod sigpipe;
 pub(crate) mod splice;
 pub(crate) mod waker;
 
