@@ -16,7 +16,8 @@ use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 
-use support::{HELPER_ENV, assert_helper_ok, in_helper, rerun};
+use support::HELPER_ENV;
+pub use support::in_own_process;
 
 /// A pipe, both ends close-on-exec: (read, write).
 pub fn pipe() -> (OwnedFd, OwnedFd) {
@@ -38,16 +39,6 @@ pub fn write_to(fd: impl AsFd, data: &[u8]) {
     std::fs::File::from(fd.as_fd().try_clone_to_owned().unwrap())
         .write_all(data)
         .unwrap();
-}
-
-/// True in the helper process; outside it, runs test `path` there (so that its descriptor
-/// counts see no other test's descriptors), checks it got through, and returns false.
-pub fn in_own_process(path: &str) -> bool {
-    if in_helper() {
-        return true;
-    }
-    assert_helper_ok(&rerun(path, &[]));
-    false
 }
 
 /// Starts test `path` of this binary as a helper process with `stdin` as its descriptor 0.

@@ -17,7 +17,7 @@ use procwire::relay::{End, Mode, NoPipe, Options, Path, PipePool, Report, Why, r
 use rustix::net::{Shutdown, sockopt};
 
 use crate::support::bounded;
-use crate::support::{HELPER_OK, assert_helper_ok, in_helper, read_stream, rerun, write_stream};
+use crate::support::{HELPER_OK, in_own_process, read_stream, write_stream};
 
 #[derive(Clone, Copy, Debug)]
 enum Net {
@@ -297,15 +297,6 @@ fn an_exhausted_pool_or_a_refused_mode_is_observable() {
     assert!(e.to_string().contains("mode splice"), "{e}");
     assert_eq!(r.a_to_b().bytes() + r.b_to_a().bytes(), 0);
     pool.give(held, 0);
-}
-
-/// True in the helper process; outside it, runs `path` there and checks it got through.
-fn in_own_process(path: &str) -> bool {
-    if in_helper() {
-        return true;
-    }
-    assert_helper_ok(&rerun(path, &[]));
-    false
 }
 
 #[test]

@@ -59,6 +59,17 @@ pub fn assert_helper_ok(out: &Output) {
     );
 }
 
+/// True in the helper process, where a test may change process-wide state (limits, signal
+/// dispositions) or count descriptors undisturbed; outside it, runs test `path` of this binary
+/// there, checks that it got through, and returns false.
+pub fn in_own_process(path: &str) -> bool {
+    if in_helper() {
+        return true;
+    }
+    assert_helper_ok(&rerun(path, &[]));
+    false
+}
+
 /// Asserts `fd` is close-on-exec.
 #[track_caller]
 pub fn assert_cloexec(fd: impl AsFd) {

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use procwire::wire::{Builder, Kind};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
-use crate::support::{HELPER_OK, assert_helper_ok, in_helper, rerun};
+use crate::support::{HELPER_OK, in_own_process};
 
 /// Lowers the soft RLIMIT_NOFILE so that exactly `free` descriptor numbers stay available.
 fn leave_free(free: usize) {
@@ -43,16 +43,6 @@ fn restore() {
         },
     )
     .unwrap();
-}
-
-/// True in the helper process, where a test may lower this process's limits; outside it, runs
-/// the test `path` there, checks that it got through, and returns false.
-fn in_own_process(path: &str) -> bool {
-    if in_helper() {
-        return true;
-    }
-    assert_helper_ok(&rerun(path, &[]));
-    false
 }
 
 #[test]
