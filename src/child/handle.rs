@@ -176,8 +176,13 @@ impl Handle {
             Err(e) => {
                 // E.g. ECHILD: something else reaped the child (SIGCHLD ignored, a waitpid(-1)
                 // elsewhere). Let go of everything; pid-based signals are never sent again.
+                // Any other error (a signal refused, a wait that failed) may leave it running:
+                // a background thread still reaps it when it ends, so no zombie stays.
                 self.done = true;
                 self.stop_watchdog(false);
+                if e.raw_os_error() != Some(rustix::io::Errno::CHILD.raw_os_error()) {
+                    reap_in_background(self.process.clone());
+                }
                 if let Some(d) = self.drain.take() {
                     d.finish(self.stderr_grace);
                 }

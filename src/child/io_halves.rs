@@ -23,6 +23,12 @@ use crate::wire::{Kind, ReadHalf, WriteHalf};
 /// end for reading ([shutdown(2)] `SHUT_RD`) and discards what is queued unread, so that the
 /// close does not make the kernel reset the connection (`ECONNRESET` for the child).
 ///
+/// One thing changes for an armed connect watchdog: with no reader left, nobody can see a
+/// byte (or EOF) arrive, so at its deadline it fires unless a byte was already read or it was
+/// cancelled ([`Child::wait`] and [`Child::close`] drop the reader first). Cancel it
+/// ([`Handle::cancel_connect_watchdog`](super::Handle::cancel_connect_watchdog)) when the
+/// child's silence is expected.
+///
 /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
 ///
 /// Once a watchdog has fired, every read fails with [`io::ErrorKind::TimedOut`] carrying a

@@ -58,6 +58,13 @@ pub(crate) struct Sample {
     pub(crate) reader_gone: bool,
 }
 
+/// See `Shared::pause`.
+#[derive(Debug, Default)]
+struct Pause {
+    stopped: bool,
+    poked: bool,
+}
+
 /// What the reader, writer, handle and watchdog thread of one child share.
 pub(crate) struct Shared {
     fired: OnceLock<Fired>,
@@ -71,7 +78,10 @@ pub(crate) struct Shared {
     connect_cancelled: AtomicBool,
     /// The reader was dropped: the watchdog lets go of its duplicate of the read end.
     reader_gone: AtomicBool,
-    stop: Mutex<bool>,
+    /// The watchdog's pause: whether it is stopped for good, and whether it was poked (a flag
+    /// changed) since it last looked. Both under one lock, so a poke that lands between the
+    /// watchdog's sample and its wait is not lost.
+    stop: Mutex<Pause>,
     poke: Condvar,
 }
 
@@ -91,7 +101,7 @@ impl Shared {
             moved: AtomicU64::new(0),
             connect_cancelled: AtomicBool::new(false),
             reader_gone: AtomicBool::new(false),
-            stop: Mutex::new(false),
+            stop: Mutex::new(Pause::default()),
             poke: Condvar::new(),
         })
     }
@@ -176,39 +186,46 @@ impl Shared {
 
     pub(crate) fn cancel_connect(&self) {
         self.connect_cancelled.store(true, Ordering::Relaxed);
-        self.poke.notify_all();
+        self.poke_watchdog();
     }
 
     pub(crate) fn reader_gone(&self) {
         self.reader_gone.store(true, Ordering::Relaxed);
+        self.poke_watchdog();
+    }
+
+    /// Makes the watchdog look again: at once if it is pausing, or as soon as it next pauses.
+    fn poke_watchdog(&self) {
+        self.stop.lock().unwrap_or_else(|e| e.into_inner()).poked = true;
         self.poke.notify_all();
     }
 
     /// Stops the watchdog thread for good (nothing will be killed or woken by it any more).
     pub(crate) fn disarm(&self) {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.lock().unwrap_or_else(|e| e.into_inner()).stopped = true;
         self.poke.notify_all();
     }
 
-    /// Sleeps `d` (`None`: until stopped) unless stopped or poked first; true when stopped.
+    /// Sleeps `d` (`None`: until stopped) unless stopped or poked first (a poke since the last
+    /// pause counts); true when stopped.
     pub(crate) fn pause(&self, d: Option<Duration>) -> bool {
-        let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        if *stop {
-            return true;
+        let mut p = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        if !p.stopped && !p.poked {
+            p = match d {
+                Some(d) => {
+                    self.poke
+                        .wait_timeout_while(p, d, |p| !p.stopped && !p.poked)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self
+                    .poke
+                    .wait_while(p, |p| !p.stopped && !p.poked)
+                    .unwrap_or_else(|e| e.into_inner()),
+            };
         }
-        let stop = match d {
-            Some(d) => {
-                self.poke
-                    .wait_timeout(stop, d)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-            None => self
-                .poke
-                .wait_while(stop, |s| !*s)
-                .unwrap_or_else(|e| e.into_inner()),
-        };
-        *stop
+        p.poked = false;
+        p.stopped
     }
 
     /// Records `fired` (first one wins) and wakes every blocked reader and writer; false when

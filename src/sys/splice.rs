@@ -4,8 +4,10 @@
 //! kernel therefore freezes, uninterruptibly, any process using the other end of that pipe
 //! (ssh's stdin reader stalled this way and a transfer deadlocked). So procwire never blocks
 //! inside `splice`: it waits for readiness in poll(2) and splices with `SPLICE_F_NONBLOCK`.
-//! That flag governs the pipes and a socket being *read*, but not a socket being *written*
-//! (that follows the socket's own `O_NONBLOCK`), so [`splice_waiting`] only writes into pipes.
+//! That flag governs the pipes and an `AF_UNIX` socket being *read*, but not a socket being
+//! *written*, nor a TCP socket being read (both follow the socket's own `O_NONBLOCK`:
+//! `tcp_splice_read` looks only at the file's flag), so [`splice_waiting`] only writes into
+//! pipes, and reads a socket of another family only when that socket is non-blocking itself.
 //! `SPLICE_F_MOVE` is never passed (it is a no-op since Linux 2.6.21).
 //!
 //! [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
@@ -25,6 +27,18 @@ use super::poll::{Wait, wait_or_woken};
 /// Whether `fd` is a pipe (or FIFO), asked with fstat(2).
 pub(crate) fn is_pipe(fd: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode) == FileType::Fifo)
+}
+
+/// Whether a splice reading `from` could block inside the kernel despite `SPLICE_F_NONBLOCK`:
+/// a socket of a family other than `AF_UNIX` without `O_NONBLOCK` of its own.
+fn may_block_inside(from: BorrowedFd<'_>) -> io::Result<bool> {
+    if FileType::from_raw_mode(rustix::fs::fstat(from)?.st_mode) != FileType::Socket {
+        return Ok(false);
+    }
+    if rustix::net::sockopt::socket_domain(from)? == rustix::net::AddressFamily::UNIX {
+        return Ok(false);
+    }
+    Ok(!rustix::fs::fcntl_getfl(from)?.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
 /// Whether a splice error means "this pair of descriptors cannot splice" (`EINVAL`: a tty, a
@@ -87,6 +101,14 @@ pub(crate) fn splice_waiting(
              it holds the source pipe's lock; copy with read and write instead",
         ));
     }
+    if may_block_inside(from)? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "splice from a blocking TCP (non-AF_UNIX) socket can sleep inside the kernel while \
+             it holds the pipe's lock (SPLICE_F_NONBLOCK does not reach it); copy with read and \
+             write instead, or make the socket non-blocking",
+        ));
+    }
     loop {
         for (fd, events) in [(from, PollFlags::IN), (to, PollFlags::OUT)] {
             if wait_or_woken(fd, events, waker, None::<Instant>)? == Wait::Woken {
@@ -137,6 +159,20 @@ mod tests {
             splice_waiting(sb.as_fd(), pw.as_fd(), 64, Some(&waker)).unwrap(),
             None
         );
+        // From a blocking TCP socket: refused before anything moves (it could sleep in the
+        // kernel holding the pipe's lock); non-blocking, it splices.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        std::io::Write::write_all(&mut client, b"tcp").unwrap();
+        let e = splice_waiting(server.as_fd(), pw.as_fd(), 64, None).unwrap_err();
+        assert!(cannot_splice(&e), "{e}");
+        server.set_nonblocking(true).unwrap();
+        assert_eq!(
+            splice_waiting(server.as_fd(), pw.as_fd(), 64, None).unwrap(),
+            Some(3)
+        );
+        assert_eq!(rustix::io::read(&pr, &mut buf).unwrap(), 3);
         // EOF.
         drop(sa);
         assert_eq!(
