@@ -14,7 +14,7 @@ use super::state::{Dir, Shared};
 use super::{Exit, Watchdog};
 use crate::sys::io::{Again, read_retrying};
 use crate::sys::poll;
-use crate::sys::splice::splice_waiting;
+use crate::sys::splice::{splice_from_wire, splice_waiting};
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
 /// Our end of the child's stdout. Dropping it never touches the process: a child that writes
@@ -199,7 +199,8 @@ impl Reader {
     pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
         self.shared.check()?;
         // None: woken by the watchdog, whose error settle reports.
-        let r = splice_waiting(self.half().as_fd(), dst.as_fd(), len, self.shared.waker());
+        // Our end is a pipe or an AF_UNIX socket: SPLICE_F_NONBLOCK reaches it.
+        let r = splice_from_wire(self.half().as_fd(), dst.as_fd(), len, self.shared.waker());
         self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Read)
     }
 }

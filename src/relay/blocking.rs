@@ -93,10 +93,16 @@ impl<'a> Fd<'a> {
     ///
     /// [fstat(2)]: https://man7.org/linux/man-pages/man2/fstat.2.html
     pub fn new(fd: BorrowedFd<'a>) -> io::Result<Fd<'a>> {
-        let fstat = |e| sys::hint(e, "fstat of a relay descriptor");
+        let mode = rustix::fs::fstat(fd)
+            .map_err(|e| sys::hint(e.into(), "fstat of a relay descriptor"))?
+            .st_mode;
+        let kind = rustix::fs::FileType::from_raw_mode(mode);
         Ok(Fd {
-            target: Target::detect(fd).map_err(fstat)?,
-            pipe: sys::splice::is_pipe(fd).map_err(fstat)?,
+            target: Target {
+                fd,
+                socket: kind == rustix::fs::FileType::Socket,
+            },
+            pipe: kind == rustix::fs::FileType::Fifo,
         })
     }
 }

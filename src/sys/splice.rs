@@ -31,14 +31,15 @@ pub(crate) fn is_pipe(fd: BorrowedFd<'_>) -> io::Result<bool> {
 
 /// Whether a splice reading `from` could block inside the kernel despite `SPLICE_F_NONBLOCK`:
 /// a socket of a family other than `AF_UNIX` without `O_NONBLOCK` of its own.
+/// Cheapest question first: a non-blocking descriptor costs one `fcntl(2)`.
 fn may_block_inside(from: BorrowedFd<'_>) -> io::Result<bool> {
+    if rustix::fs::fcntl_getfl(from)?.contains(rustix::fs::OFlags::NONBLOCK) {
+        return Ok(false);
+    }
     if FileType::from_raw_mode(rustix::fs::fstat(from)?.st_mode) != FileType::Socket {
         return Ok(false);
     }
-    if rustix::net::sockopt::socket_domain(from)? == rustix::net::AddressFamily::UNIX {
-        return Ok(false);
-    }
-    Ok(!rustix::fs::fcntl_getfl(from)?.contains(rustix::fs::OFlags::NONBLOCK))
+    Ok(rustix::net::sockopt::socket_domain(from)? != rustix::net::AddressFamily::UNIX)
 }
 
 /// Whether a splice error means "this pair of descriptors cannot splice" (`EINVAL`: a tty, a
@@ -94,19 +95,31 @@ pub(crate) fn splice_waiting(
     len: usize,
     waker: Option<&Waker>,
 ) -> io::Result<Option<usize>> {
-    if !is_pipe(to)? {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "splice needs a pipe to write into: a splice into a socket or file can block while \
-             it holds the source pipe's lock; copy with read and write instead",
-        ));
-    }
     if may_block_inside(from)? {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "splice from a blocking TCP (non-AF_UNIX) socket can sleep inside the kernel while \
              it holds the pipe's lock (SPLICE_F_NONBLOCK does not reach it); copy with read and \
              write instead, or make the socket non-blocking",
+        ));
+    }
+    splice_from_wire(from, to, len, waker)
+}
+
+/// [`splice_waiting`] for a source known to honour `SPLICE_F_NONBLOCK` (a wire end: a pipe or
+/// an `AF_UNIX` socket), without asking the kernel what `from` is on every call: the hot path
+/// of a child's reader.
+pub(crate) fn splice_from_wire(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    waker: Option<&Waker>,
+) -> io::Result<Option<usize>> {
+    if !is_pipe(to)? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "splice needs a pipe to write into: a splice into a socket or file can block while \
+             it holds the source pipe's lock; copy with read and write instead",
         ));
     }
     loop {
