@@ -182,3 +182,20 @@ impl Drop for SigpipeBlocked {
         }
     }
 }
+
+/// Registers an owned descriptor with the current tokio runtime's reactor
+/// ([`AsyncFd::register_with_interest`](tokio::io::unix::AsyncFd::register_with_interest),
+/// unsafe since tokio 1.54 because an arbitrary `AsRawFd` could hand it a number it does not
+/// own). Only [`OwnedFd`](std::os::fd::OwnedFd) is accepted here, which keeps the promise by
+/// construction. Callers go through [`super::tokio::register_for`].
+#[cfg(feature = "tokio")]
+pub(crate) fn async_fd(
+    fd: std::os::fd::OwnedFd,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    // SAFETY: an `OwnedFd` is open and owned; `AsyncFd` keeps it (and so the same open file
+    // description) until it is dropped or `into_inner`ed, and `OwnedFd::as_raw_fd` always
+    // returns the same number.
+    let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) };
+    registered.map_err(io::Error::from)
+}

@@ -19,6 +19,8 @@
 //!   child runs between `fork` and `exec` (`CommandExt::pre_exec` is unsafe: the `SIGPIPE`
 //!   disposition, `PR_SET_PDEATHSIG`, a new session), and `SIGPIPE` blocked on a thread that
 //!   splices into sockets (`pthread_sigmask`, `sigtimedwait`).
+//! - `tokio` (feature `tokio`): the async twin of `poll`: a descriptor registered with tokio's
+//!   reactor, an operation run when it is ready, readiness cleared only on a real `EAGAIN`.
 //! - [`error`]: errors that say what failed and, for descriptor exhaustion, what to do.
 //!
 //! # Porting
@@ -47,6 +49,8 @@ pub(crate) mod pipe;
 pub(crate) mod poll;
 pub(crate) mod scm;
 pub(crate) mod splice;
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
 pub(crate) mod waker;
 
 pub(crate) use error::hint;
