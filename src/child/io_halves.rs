@@ -5,16 +5,16 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::PollFlags;
 use rustix::net::Shutdown;
 
 use super::handle::Handle;
 use super::process::{Exited, OsProcess};
 use super::state::{Dir, Shared};
 use super::{Exit, Watchdog};
+use crate::relay::owner::{AtExit, Owner, Seen};
+use crate::sys::Waker;
 use crate::sys::io::{Again, read_retrying};
-use crate::sys::poll;
-use crate::sys::splice::{splice_from_wire, splice_waiting};
 use crate::wire::{Kind, ReadHalf, WriteHalf};
 
 /// Our end of the child's stdout. Dropping it never touches the process: a child that writes
@@ -42,7 +42,7 @@ pub struct Reader {
     end_at_exit: bool,
     /// In the end-at-exit mode, once the child has exited: how many of the bytes queued at
     /// that moment are still to read.
-    left: Option<u64>,
+    at_exit: AtExit,
 }
 
 impl Reader {
@@ -58,7 +58,7 @@ impl Reader {
             poll,
             process,
             end_at_exit: false,
-            left: None,
+            at_exit: AtExit::default(),
         }
     }
 
@@ -74,7 +74,9 @@ impl Reader {
     /// exactly those are read, so a descendant that goes on writing cannot keep the reader.
     ///
     /// Applies to [`read`](Read::read) and [`read_vectored`](Read::read_vectored), not to
-    /// [`splice_to`](Self::splice_to). Bytes a descendant writes after the child's exit are
+    /// [`splice_to`](Self::splice_to) (a [`Bridge`](crate::relay::Bridge)'s
+    /// [`run_until_exit`](crate::relay::Bridge::run_until_exit) applies the same rule to
+    /// splices). Bytes a descendant writes after the child's exit are
     /// not read.
     ///
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
@@ -84,62 +86,46 @@ impl Reader {
         self
     }
 
-    /// One read in the end-at-exit mode.
+    /// One read in the end-at-exit mode: the relay's owner rule ([`crate::relay`]'s
+    /// `owner` module, the same wait and budget a [`Bridge`](crate::relay::Bridge) uses).
     fn read_until_exit(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.shared.check()?;
-        if self.left.is_none() && self.exited_first()? {
-            // FIONREAD works on pipes and sockets; if it cannot say, read nothing more rather
-            // than risk waiting on a wire a descendant holds.
-            self.left = Some(crate::sys::io::queued(self.half().as_fd()).unwrap_or(0));
+        while !self.at_exit.is_set() {
+            let process = &self.process;
+            let mut ask = || process.has_exited();
+            let mut owner = Owner::new(process.exit_fd(), &mut ask);
+            match owner.wait(self.half().as_fd(), self.shared.waker())? {
+                // FIONREAD works on pipes and sockets; if it cannot say, read nothing more
+                // rather than risk waiting on a wire a descendant holds.
+                Seen::Exited => self
+                    .at_exit
+                    .exited(crate::sys::io::queued(self.half().as_fd()), 0),
+                Seen::Readable => break,
+                Seen::Woken => self.shared.check()?,
+            }
         }
-        let want = match self.left {
-            Some(0) => return Ok(0),
-            Some(l) => buf.len().min(usize::try_from(l).unwrap_or(usize::MAX)),
-            None => buf.len(),
-        };
+        if self.at_exit.spent() {
+            return Ok(0);
+        }
+        let want = self.at_exit.cap(buf.len());
         let r = self.half_mut().read(&mut buf[..want]);
         let r = self.shared.settle(r, Dir::Read);
-        if let (Ok(n), Some(l)) = (&r, self.left.as_mut()) {
-            *l = if *n == 0 {
-                0
-            } else {
-                l.saturating_sub(*n as u64)
-            };
+        if let Ok(n) = r {
+            self.at_exit.took(n);
         }
         r
     }
 
-    /// Waits until the wire has data or EOF (false) or the child has exited (true), or a
-    /// watchdog fires (its error). An exit seen together with data wins, so a descendant that
-    /// writes without pause cannot hide it.
-    fn exited_first(&self) -> io::Result<bool> {
-        let wire = self.half().as_fd();
-        let exit_fd = self.process.exit_fd();
-        loop {
-            let mut fds = vec![PollFd::from_borrowed_fd(wire, PollFlags::IN)];
-            if let Some(fd) = exit_fd {
-                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
-            }
-            if let Some(wake) = self.shared.waker() {
-                fds.push(PollFd::from_borrowed_fd(wake.fd(), PollFlags::IN));
-            }
-            let deadline = match exit_fd {
-                Some(_) => None,
-                None => poll::deadline(Some(std::time::Duration::from_millis(50))),
-            };
-            poll::poll(&mut fds, deadline)?;
-            self.shared.check()?;
-            let exited = match exit_fd {
-                Some(_) => !fds[1].revents().is_empty(),
-                None => self.process.has_exited()?,
-            };
-            if exited {
-                return Ok(true);
-            }
-            if !fds[0].revents().is_empty() {
-                return Ok(false);
-            }
-        }
+    /// Runs `op` on our end with the watchdog's waker and counts what it moved like a read
+    /// (`Ok(None)`: woken by the watchdog, whose error is then reported). The relay's
+    /// zero-copy moves out of the child's output go through here.
+    pub(crate) fn counted(
+        &mut self,
+        op: impl FnOnce(BorrowedFd<'_>, Option<&Waker>) -> io::Result<Option<usize>>,
+    ) -> io::Result<usize> {
+        self.shared.check()?;
+        let r = op(self.half().as_fd(), self.shared.waker());
+        self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Read)
     }
 
     #[inline]
@@ -173,35 +159,6 @@ impl Reader {
     pub fn into_inner(mut self) -> ReadHalf {
         self.shared.disarm();
         self.half.take().expect("only into_inner takes the half")
-    }
-
-    /// Moves up to `len` bytes of the child's output into the pipe `dst` with [splice(2)],
-    /// without copying them through user space; counts for the watchdogs like a read. `Ok(0)` is
-    /// EOF.
-    ///
-    /// # Errors
-    ///
-    /// [`io::ErrorKind::InvalidInput`], before anything moved, when `dst` is not a pipe (see
-    /// Caveats) or the kernel cannot splice from this end (`EINVAL`); fall back to
-    /// [`read`](Read::read) then. [`TimedOut`](super::TimedOut) once a watchdog fired.
-    ///
-    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
-    ///
-    /// # Caveats
-    ///
-    /// It waits in [poll(2)] and splices with `SPLICE_F_NONBLOCK`, never blocking inside
-    /// `splice(2)`, which holds the pipes' locks for the whole call: a process at the other end
-    /// of such a pipe would sleep on the lock, uninterruptibly. `SPLICE_F_NONBLOCK` does not
-    /// cover a socket being written, hence `dst` must be a pipe. `dst` may be non-blocking; the
-    /// call still blocks until something moved.
-    ///
-    /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
-    pub fn splice_to(&mut self, dst: impl AsFd, len: usize) -> io::Result<usize> {
-        self.shared.check()?;
-        // None: woken by the watchdog, whose error settle reports.
-        // Our end is a pipe or an AF_UNIX socket: SPLICE_F_NONBLOCK reaches it.
-        let r = splice_from_wire(self.half().as_fd(), dst.as_fd(), len, self.shared.waker());
-        self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Read)
     }
 }
 
@@ -326,29 +283,17 @@ impl Writer {
         self.shared.timed_out()
     }
 
-    /// Moves up to `len` bytes from `src` into the child's input with [splice(2)], without
-    /// copying them through user space; counts for the watchdogs like a write. `Ok(0)` means
-    /// `src` is at EOF. Only on [`Topology::Pipes`](super::Topology::Pipes), where this end is a
-    /// pipe.
-    ///
-    /// # Errors
-    ///
-    /// [`io::ErrorKind::InvalidInput`], before anything moved, when this end is a socket (see
-    /// Caveats) or the kernel cannot splice from `src` (`EINVAL`); fall back to
-    /// [`write`](Write::write) then. `BrokenPipe` after [`close`](Self::close);
-    /// [`TimedOut`](super::TimedOut) once a watchdog fired.
-    ///
-    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
-    ///
-    /// # Caveats
-    ///
-    /// As for [`Reader::splice_to`]: never blocks inside `splice(2)`, so `src` may be
-    /// non-blocking and a process at the other end of a pipe is never stalled on its lock.
-    pub fn splice_from(&mut self, src: impl AsFd, len: usize) -> io::Result<usize> {
+    /// Runs `op` on our end with the watchdog's waker and counts what it moved like a write
+    /// (`Ok(None)`: woken by the watchdog, whose error is then reported). `BrokenPipe` after
+    /// [`close`](Self::close). The relay's zero-copy moves into the child's input go through
+    /// here.
+    pub(crate) fn counted(
+        &mut self,
+        op: impl FnOnce(BorrowedFd<'_>, Option<&Waker>) -> io::Result<Option<usize>>,
+    ) -> io::Result<usize> {
         self.shared.check()?;
         let half = self.half.as_ref().ok_or_else(closed)?;
-        let r = splice_waiting(src.as_fd(), half.as_fd(), len, self.shared.waker());
-        // Ok(0) after a wake-up is the watchdog's doing; settle reports it.
+        let r = op(half.as_fd(), self.shared.waker());
         self.shared.settle(r.map(|n| n.unwrap_or(0)), Dir::Write)
     }
 

@@ -1,28 +1,25 @@
-//! The blocking driver: runs the [core](super::core) on the calling thread, waiting in
-//! [poll(2)] and moving bytes through the [`Source`] and [`Sink`] traits.
+//! The blocking one-way driver: runs the [engine](super::engine) on the calling thread,
+//! moving bytes through the [`Source`] and [`Sink`] traits, which wait in [poll(2)] as needed.
 //!
 //! [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
 
-use super::core::{Direction, Step, Wait};
-use super::{Mode, Outcome, Path};
-use crate::child;
+use super::engine::{Engine, Op};
+use super::owner::{Owner, Seen, readable_now};
+use super::pool::{Pipe, PipePool};
+use super::{End, Mode, Outcome, Path, Why};
 use crate::sys;
+use crate::sys::ffi::SigpipeBlocked;
 use crate::sys::io::{Again, Target};
-use crate::wire::Kind;
+use crate::sys::splice::splice_out_of_own_pipe;
 
 /// The most a [`Bridge`] moves per call by default: 256 KiB, four times a default pipe's
 /// capacity, so a splice or a read is never cut short by the chunk on a default pipe.
 pub const DEFAULT_CHUNK: usize = 256 << 10;
-
-/// How often a watched relay asks whether the source's owner exited: after this long with
-/// nothing to read, and at most this often while bytes flow.
-const OWNER_TICK: Duration = Duration::from_millis(50);
 
 /// Where a relay reads from: a descriptor with a blocking read and a splice into a [`Sink`].
 ///
@@ -69,6 +66,37 @@ pub trait Sink {
     ///
     /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
     fn splice_from_fd(&mut self, src: BorrowedFd<'_>, len: usize) -> io::Result<usize>;
+
+    /// The stream this sink writes to, when it is not a pipe but may take bytes spliced out
+    /// of a relay's own pipe ([`splice_out_of`](Self::splice_out_of)): a [`Bridge`] with a
+    /// [pool](Bridge::pool) then splices source -> pipe -> sink instead of copying. `None`
+    /// (the default): only [`write_chunk`](Self::write_chunk) writes to it.
+    fn stream_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Moves up to `len` bytes out of `pipe`, a non-blocking pipe private to the relay, into
+    /// [`stream_fd`](Self::stream_fd) with [splice(2)] (`SPLICE_F_MORE` when `more`: bytes
+    /// follow); waits in poll(2) until the sink is writable. The call may sleep inside the
+    /// kernel on a blocking sink, holding only the private pipe's lock. The default does
+    /// exactly that; override it to keep accounts (as [`child::Writer`](crate::child::Writer)
+    /// does).
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` when the sink's peer is gone; `InvalidInput` when it cannot take a splice
+    /// or has no [`stream_fd`](Self::stream_fd).
+    ///
+    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    fn splice_out_of(&mut self, pipe: BorrowedFd<'_>, len: usize, more: bool) -> io::Result<usize> {
+        let dst = self.stream_fd().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "relay: this sink takes no splice (Sink::stream_fd is None); copy instead",
+            )
+        })?;
+        Ok(splice_out_of_own_pipe(pipe, dst, len, more, None)?.unwrap_or(0))
+    }
 }
 
 /// Any descriptor as a [`Source`] or a [`Sink`]: our stdin, our stdout, a pipe, a socket.
@@ -85,6 +113,14 @@ pub struct Fd<'a> {
 }
 
 impl<'a> Fd<'a> {
+    /// A pipe's write end we made ourselves (a relay pipe): no fstat.
+    fn own_pipe(fd: BorrowedFd<'a>) -> Fd<'a> {
+        Fd {
+            target: Target { fd, socket: false },
+            pipe: true,
+        }
+    }
+
     /// Wraps `fd`, asking [fstat(2)] once whether it is a socket or a pipe.
     ///
     /// # Errors
@@ -135,71 +171,43 @@ impl Sink for Fd<'_> {
     fn splice_from_fd(&mut self, src: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
         Ok(sys::splice::splice_waiting(src, self.target.fd, len, None)?.unwrap_or(0))
     }
-}
 
-impl Source for child::Reader {
-    fn read_chunk(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return r,
-            }
-        }
-    }
-
-    /// [`child::Reader::splice_to`] into the sink's [`pipe_fd`](Sink::pipe_fd), so the
-    /// splice counts for the child's watchdogs; into a sink that splices only on its own
-    /// account (another child's [`child::Writer`]), that sink's accounts are kept instead.
-    fn splice_into(&mut self, dst: &mut dyn Sink, len: usize) -> io::Result<usize> {
-        match dst.pipe_fd() {
-            Some(pipe) => self.splice_to(pipe, len),
-            None => dst.splice_from_fd(self.as_fd(), len),
-        }
-    }
-}
-
-impl Sink for child::Writer {
-    fn write_chunk(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.write_all(buf)
-    }
-
-    /// On [`Topology::Pipes`](child::Topology::Pipes), until [`close`](child::Writer::close).
-    fn is_pipe(&self) -> bool {
-        self.kind() == Kind::Pipes && !self.is_closed()
-    }
-
-    /// `None`: the writer splices itself ([`child::Writer::splice_from`]), counted for the
-    /// child's watchdogs.
-    fn pipe_fd(&self) -> Option<BorrowedFd<'_>> {
-        None
-    }
-
-    fn splice_from_fd(&mut self, src: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
-        self.splice_from(src, len)
+    /// A socket: a [`Bridge`] with a [pool](Bridge::pool) splices into it through a pipe of
+    /// its own. Not a file or a tty (`splice` into those is refused or gains nothing).
+    fn stream_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.target.socket.then_some(self.target.fd)
     }
 }
 
 /// A one-way relay on the calling thread: splice or copy from a [`Source`] to a [`Sink`]
 /// until EOF, an error, or (with [`run_until_exit`](Self::run_until_exit)) the exit of the
 /// source's owner. See the [module docs](super) for the paths and the stopping rules.
+///
+/// It is a thin driver of the same sans-IO engine as [`relay()`](super::relay()): each step
+/// fills (source -> pipe, or a read into the buffer) or drains (pipe -> destination, or a
+/// write-all of the buffer). Into a destination that is a pipe, the fill splices straight
+/// into it and there is nothing to drain. Into a socket it copies, unless the bridge has a
+/// [pool](Self::pool): then it splices through a pipe of its own.
 #[derive(Clone, Debug)]
 pub struct Bridge {
     chunk: usize,
     mode: Mode,
+    pool: Option<PipePool>,
 }
 
 impl Default for Bridge {
-    /// [`DEFAULT_CHUNK`] and [`Mode::Auto`].
+    /// [`DEFAULT_CHUNK`], [`Mode::Auto`], no pool.
     fn default() -> Bridge {
         Bridge {
             chunk: DEFAULT_CHUNK,
             mode: Mode::Auto,
+            pool: None,
         }
     }
 }
 
 impl Bridge {
-    /// [`DEFAULT_CHUNK`] and [`Mode::Auto`].
+    /// [`DEFAULT_CHUNK`], [`Mode::Auto`], no pool.
     pub fn new() -> Bridge {
         Bridge::default()
     }
@@ -217,6 +225,19 @@ impl Bridge {
         self
     }
 
+    /// Splices into a destination that is not a pipe but a stream ([`Sink::stream_fd`]: a
+    /// socket) through a pipe taken from `pool` for the run (given back empty, or closed):
+    /// source -> pipe with `SPLICE_F_NONBLOCK`, then pipe -> destination. The pipe is private,
+    /// so a splice that sleeps in the kernel on a blocking destination stalls nobody else.
+    /// No pipe to be had (pool exhausted, grant collapsed) copies in [`Mode::Auto`]
+    /// ([`Why::NoPipe`]) and fails in [`Mode::Splice`]. `SIGPIPE` is blocked on the calling
+    /// thread while such a bridge runs (a splice into a socket whose peer is gone raises it),
+    /// so that case is `BrokenPipe`.
+    pub fn pool(&mut self, pool: PipePool) -> &mut Bridge {
+        self.pool = Some(pool);
+        self
+    }
+
     /// Relays until `src` reaches EOF or something fails.
     pub fn run(&self, src: &mut dyn Source, dst: &mut dyn Sink) -> Outcome {
         self.drive(src, dst, None)
@@ -229,69 +250,194 @@ impl Bridge {
     /// bytes flow; it should not block (e.g. [`child::Handle::try_wait`]). The relay waits for
     /// `src` to be readable in [poll(2)] before each move, so a `src` that a descendant holds
     /// open and never writes to does not keep it waiting past the owner's exit, and one the
-    /// descendant keeps writing to does not keep it busy.
+    /// descendant keeps writing to does not keep it busy. This is the same rule (and code) as
+    /// [`child::Reader::end_at_exit`].
     ///
     /// [FIONREAD]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+    /// [`child::Handle::try_wait`]: crate::child::Handle::try_wait
+    /// [`child::Reader::end_at_exit`]: crate::child::Reader::end_at_exit
     pub fn run_until_exit(
         &self,
         src: &mut dyn Source,
         dst: &mut dyn Sink,
         mut exited: impl FnMut() -> bool,
     ) -> Outcome {
-        self.drive(src, dst, Some(&mut exited))
+        let mut ask = || Ok(exited());
+        self.drive(src, dst, Some(Owner::new(None, &mut ask)))
+    }
+
+    /// The engine for this pair, and the pipe it splices through when the destination is not
+    /// one.
+    fn engine(&self, dst: &dyn Sink) -> (Engine, Option<Pipe>) {
+        let chunk = self.chunk;
+        let splice_why = || match self.mode {
+            Mode::Splice => Why::Asked,
+            _ => Why::Auto,
+        };
+        let refused = |kind, msg: String| {
+            let mut e = Engine::new(self.mode, Path::Splice, Why::Asked, 1, 1);
+            e.fail(io::Error::new(kind, msg));
+            (e, None)
+        };
+        if self.mode == Mode::Copy {
+            return (
+                Engine::new(self.mode, Path::Copy, Why::Asked, chunk, chunk),
+                None,
+            );
+        }
+        if dst.is_pipe() {
+            let e = Engine::new(self.mode, Path::Splice, splice_why(), chunk, chunk);
+            return (e, None);
+        }
+        let taken = match (&self.pool, dst.stream_fd()) {
+            (Some(pool), Some(_)) => pool.take(),
+            _ if self.mode == Mode::Auto => {
+                let e = Engine::new(self.mode, Path::Copy, Why::NotAPipe, chunk, chunk);
+                return (e, None);
+            }
+            _ => {
+                return refused(
+                    io::ErrorKind::InvalidInput,
+                    "relay mode splice: the destination is not a pipe, and splice(2) only \
+                     writes into pipes here; use mode auto or copy, or give the bridge a pipe \
+                     pool to splice into a socket through"
+                        .into(),
+                );
+            }
+        };
+        match taken {
+            Ok(pipe) => {
+                let cap = pipe.size.min(chunk);
+                let e = Engine::new(self.mode, Path::Splice, splice_why(), cap, chunk);
+                (e, Some(pipe))
+            }
+            Err(no) if self.mode == Mode::Auto => (
+                Engine::new(self.mode, Path::Copy, Why::NoPipe(no), chunk, chunk),
+                None,
+            ),
+            Err(no) => refused(
+                io::ErrorKind::ResourceBusy,
+                format!("relay mode splice: {no}; use mode auto or copy"),
+            ),
+        }
     }
 
     fn drive(
         &self,
         src: &mut dyn Source,
         dst: &mut dyn Sink,
-        mut exited: Option<&mut dyn FnMut() -> bool>,
+        mut owner: Option<Owner<'_>>,
     ) -> Outcome {
-        let mut core = Direction::new(self.mode, self.chunk, exited.is_some(), dst.is_pipe());
+        let (mut engine, mut pipe) = self.engine(dst);
+        // A splice into a socket whose peer is gone raises SIGPIPE: keep it off this thread.
+        let sigpipe = match pipe {
+            Some(_) => SigpipeBlocked::new().ok(),
+            None => None,
+        };
         let mut buf = Vec::new();
-        let mut asked = Instant::now();
+        // Copy path: the buffer's filled bytes end here (the pending ones end here too).
+        let mut end = 0;
         loop {
-            match core.step() {
-                Step::Done => return core.finish(),
-                Step::Wait(wait) => {
-                    let timeout = match wait {
-                        Wait::Block => OWNER_TICK,
-                        Wait::Look => Duration::ZERO,
-                    };
-                    match sys::poll::wait(src.as_fd(), PollFlags::IN, Some(timeout)) {
-                        Ok(ready) => {
-                            core.readable(ready);
-                            // Nothing to read for a while, or a while since we last asked: is
-                            // the owner still there?
-                            if wait == Wait::Block && (!ready || asked.elapsed() >= OWNER_TICK) {
-                                asked = Instant::now();
-                                if exited.as_mut().is_some_and(|exited| exited()) {
-                                    core.owner_exited(sys::io::queued(src.as_fd()));
-                                }
+            match engine.next() {
+                Op::Done => break,
+                Op::Fill { len } => {
+                    if let Some(owner) = owner.as_mut() {
+                        // After the exit, a look: nothing readable now means done.
+                        let seen = if engine.owner_has_exited() {
+                            readable_now(src.as_fd()).map(|r| r.then_some(Seen::Readable))
+                        } else {
+                            owner.wait(src.as_fd(), None).map(Some)
+                        };
+                        match seen {
+                            Ok(Some(Seen::Readable)) => {}
+                            Ok(Some(Seen::Exited)) => {
+                                engine.owner_exited(sys::io::queued(src.as_fd()));
+                                continue;
+                            }
+                            // Nothing readable (no waker here): what a non-blocking fill
+                            // would say.
+                            Ok(None | Some(Seen::Woken)) => {
+                                engine.filled(Err(io::ErrorKind::WouldBlock.into()));
+                                continue;
+                            }
+                            Err(e) => {
+                                engine.fail(sys::hint(e, "poll(2) on the relay's source"));
+                                continue;
                             }
                         }
-                        Err(e) => core.failed(sys::hint(e, "poll(2) on the relay's source")),
+                    }
+                    let r = match (engine.path(), &pipe) {
+                        (Path::Splice, Some(p)) => {
+                            src.splice_into(&mut Fd::own_pipe(p.write.as_fd()), len)
+                        }
+                        (Path::Splice, None) => src.splice_into(dst, len),
+                        (Path::Copy, _) => {
+                            if buf.len() < len {
+                                buf.resize(len, 0);
+                            }
+                            let r = src.read_chunk(&mut buf[..len]);
+                            if let Ok(n) = r {
+                                end = n;
+                            }
+                            r
+                        }
+                    };
+                    engine.filled(r);
+                    if engine.path() == Path::Copy
+                        && let (Some(p), Some(pool)) = (pipe.take(), &self.pool)
+                    {
+                        // Refused before any byte: the pipe is empty.
+                        pool.give(p, 0);
                     }
                 }
-                Step::Move {
-                    path: Path::Splice,
-                    len,
-                } => core.moved(src.splice_into(dst, len)),
-                Step::Move {
-                    path: Path::Copy,
-                    len,
-                } => {
-                    if buf.len() < len {
-                        buf.resize(len, 0);
-                    }
-                    let r = src.read_chunk(&mut buf[..len]).and_then(|n| {
-                        dst.write_chunk(&buf[..n])?;
-                        Ok(n)
-                    });
-                    core.moved(r);
+                Op::Drain { len, more } => {
+                    let r = match (engine.path(), &pipe) {
+                        (Path::Splice, Some(p)) => {
+                            let r = dst.splice_out_of(p.read.as_fd(), len, more);
+                            if let (Err(e), Some(sigpipe)) = (&r, &sigpipe)
+                                && e.kind() == io::ErrorKind::BrokenPipe
+                            {
+                                sigpipe.discard();
+                            }
+                            r
+                        }
+                        // Spliced straight into the destination pipe: already there.
+                        (Path::Splice, None) => Ok(len),
+                        (Path::Copy, _) => {
+                            let start = end - engine.pending();
+                            dst.write_chunk(&buf[start..start + len]).map(|()| len)
+                        }
+                    };
+                    engine.drained(r);
                 }
+                // Every move above waits by itself; a wait asked for is over.
+                Op::WaitRead => {
+                    let r = sys::poll::wait(src.as_fd(), PollFlags::IN, None);
+                    match r {
+                        Ok(_) => engine.ready(),
+                        Err(e) => engine.fail(sys::hint(e, "poll(2) on the relay's source")),
+                    }
+                }
+                Op::WaitWrite => engine.ready(),
+                // The bridge leaves the destination open: its caller closes it.
+                Op::Shut => engine.shut(Ok(())),
             }
+        }
+        if let (Some(p), Some(pool)) = (pipe.take(), &self.pool) {
+            pool.give(p, engine.pending());
+        }
+        let at_exit = engine.ended_at_exit();
+        let (bytes, path, why, _, error) = engine.into_parts();
+        Outcome {
+            bytes,
+            path,
+            why,
+            end: match error {
+                Some(e) => End::Failed(e),
+                None if at_exit => End::OwnerExited,
+                None => End::Eof,
+            },
         }
     }
 }

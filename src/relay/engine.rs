@@ -9,10 +9,17 @@
 //! an `EAGAIN` from a fill can only mean "the source is not readable" (never "the pipe is
 //! full"), and the tail of a stream is never left waiting in the buffer.
 //!
+//! The end-at-exit rule lives here too ([`Engine::owner_exited`]): once the process that owns
+//! the source has exited, only the bytes queued in the source at that moment ([FIONREAD]) are
+//! moved, then the direction is done (no shutdown: the source may still be open in a
+//! descendant, and it is not at EOF). A driver that is never told of an owner never meets it.
+//!
 //! [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+//! [FIONREAD]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
 
 use std::io;
 
+use super::owner::AtExit;
 use super::{Mode, Path, Why};
 use crate::sys::splice::cannot_splice;
 
@@ -64,6 +71,8 @@ pub(crate) struct Engine {
     shut: bool,
     waiting: Option<Op>,
     error: Option<io::Error>,
+    /// The owner rule's budget (unset until [`Engine::owner_exited`]).
+    at_exit: AtExit,
 }
 
 impl Engine {
@@ -85,6 +94,7 @@ impl Engine {
             shut: false,
             waiting: None,
             error: None,
+            at_exit: AtExit::default(),
         }
     }
 
@@ -97,7 +107,7 @@ impl Engine {
 
     /// The next step.
     pub(crate) fn next(&self) -> Op {
-        if self.error.is_some() || self.shut {
+        if self.error.is_some() || self.shut || (self.at_exit.spent() && self.pending == 0) {
             return Op::Done;
         }
         if let Some(wait) = self.waiting {
@@ -113,7 +123,9 @@ impl Engine {
         if self.eof {
             return Op::Shut;
         }
-        Op::Fill { len: self.fill_cap }
+        Op::Fill {
+            len: self.at_exit.cap(self.fill_cap),
+        }
     }
 
     /// The result of an [`Op::Fill`]: bytes now in the buffer (0: the source is at EOF).
@@ -128,6 +140,12 @@ impl Engine {
             Ok(n) => {
                 self.pending += n;
                 self.filled += n as u64;
+                self.at_exit.took(n);
+            }
+            // After the owner's exit, nothing readable now means nothing more is coming that
+            // was queued at the exit.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.at_exit.is_set() => {
+                self.at_exit.stop();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitRead),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -165,6 +183,32 @@ impl Engine {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => self.fail(e),
         }
+    }
+
+    /// The source's owner (the child whose stdout this is) has exited; `queued` is what the
+    /// kernel reported waiting in the source at that moment ([FIONREAD]), `None` if it could
+    /// not say (then one fill more at most). From now on only that much is filled, the bytes
+    /// already in the buffer are drained, and the direction is then [`Op::Done`] without
+    /// [`Op::Shut`]: a descendant that inherited the source and keeps writing cannot keep it
+    /// open. A `WouldBlock` fill from now on ends it too. Reported twice, the first counts.
+    ///
+    /// [FIONREAD]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
+    pub(crate) fn owner_exited(&mut self, queued: Option<u64>) {
+        self.at_exit.exited(queued, self.fill_cap as u64);
+        if self.waiting == Some(Op::WaitRead) {
+            self.waiting = None;
+        }
+    }
+
+    /// Whether [`owner_exited`](Self::owner_exited) was reported.
+    pub(crate) fn owner_has_exited(&self) -> bool {
+        self.at_exit.is_set()
+    }
+
+    /// Whether the direction ended by the owner rule ([`owner_exited`](Self::owner_exited))
+    /// rather than at EOF or an error.
+    pub(crate) fn ended_at_exit(&self) -> bool {
+        self.error.is_none() && !self.shut && self.at_exit.spent() && self.pending == 0
     }
 
     /// The wait asked for has ended (ready, hung up or in error: the next move says which).
@@ -373,5 +417,73 @@ mod tests {
         e.fail(io::Error::other("the other direction failed"));
         assert_eq!(e.next(), Op::Done);
         assert_eq!(e.waiting(), None);
+    }
+
+    #[test]
+    fn after_the_owner_exits_only_what_was_queued_moves_then_done_without_shut() {
+        let mut e = splice(100);
+        e.filled(Ok(30));
+        e.owner_exited(Some(250));
+        // A second report does not extend the budget.
+        e.owner_exited(Some(10_000));
+        assert!(e.owner_has_exited());
+        // The 30 already in the buffer drain first (they are not part of the budget).
+        assert_eq!(e.next(), drain(30, false));
+        e.drained(Ok(30));
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        e.filled(Ok(100));
+        e.drained(Ok(100));
+        e.filled(Ok(120));
+        e.drained(Ok(120));
+        // 30 left: never asks for more, even if more has arrived since.
+        assert_eq!(e.next(), Op::Fill { len: 30 });
+        e.filled(Ok(30));
+        assert!(!e.ended_at_exit(), "30 still to drain");
+        assert_eq!(e.next(), drain(30, false));
+        e.drained(Ok(30));
+        assert_eq!(e.next(), Op::Done);
+        assert!(e.ended_at_exit());
+        let (bytes, _, _, shut, err) = e.into_parts();
+        assert_eq!((bytes, shut), (280, false));
+        assert!(err.is_none());
+    }
+
+    #[test]
+    fn after_the_exit_a_dry_source_or_eof_ends_it() {
+        // Nothing readable when we look: done, though FIONREAD said more.
+        let mut e = splice(100);
+        e.owner_exited(Some(50));
+        e.filled(again());
+        assert_eq!(e.next(), Op::Done);
+        assert!(e.ended_at_exit());
+        // A wait for the source that was pending is over once the owner is gone.
+        let mut e = splice(100);
+        e.filled(again());
+        assert_eq!(e.next(), Op::WaitRead);
+        e.owner_exited(Some(5));
+        assert_eq!(e.next(), Op::Fill { len: 5 });
+        // Nothing queued: done without a fill.
+        let mut e = splice(100);
+        e.owner_exited(Some(0));
+        assert_eq!(e.next(), Op::Done);
+        // FIONREAD could not say: one fill more at most.
+        let mut e = splice(100);
+        e.owner_exited(None);
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        // EOF while draining is EOF: shut as usual.
+        e.filled(Ok(0));
+        assert_eq!(e.next(), Op::Shut);
+        e.shut(Ok(()));
+        assert!(!e.ended_at_exit());
+    }
+
+    #[test]
+    fn a_refusal_after_the_exit_still_falls_back_within_the_budget() {
+        let mut e = splice(100);
+        e.owner_exited(Some(40));
+        e.filled(Err(Errno::INVAL.into()));
+        assert_eq!(e.path(), Path::Copy);
+        // The copy buffer is larger, the budget still caps it.
+        assert_eq!(e.next(), Op::Fill { len: 40 });
     }
 }

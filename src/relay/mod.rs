@@ -4,10 +4,12 @@
 //!
 //! Two drivers: [`relay()`], both directions between two stream sockets on one thread, each
 //! spliced through a pipe of its own from a shared [`PipePool`] (or copied), with correct
-//! half-close; and [`Bridge`], one direction driven by a blocking loop. `procwire exec` bridges a child's wire to its own stdin and stdout with it.
-//! The policy (when to splice, when to fall back, when to stop) is a sans-IO core (no
-//! descriptor, no thread, no clock) that the blocking driver runs and that an async driver can
-//! run the same way; the system calls go through the crate's one OS layer.
+//! half-close; and [`Bridge`], one direction driven by a blocking loop (`procwire exec`
+//! bridges a child's wire to its own stdin and stdout with it). Both are thin drivers of one
+//! sans-IO engine per direction (no descriptor, no thread, no clock) that decides when to
+//! fill, drain, fall back, shut and stop, including the end-at-exit rule below; an async
+//! driver runs it the same way. The system calls go through the crate's one OS layer. The
+//! file edges [`send_file`] and [`recv_file`] move a file to or from a wire.
 //!
 //! # Why splice
 //!
@@ -19,14 +21,15 @@
 //!
 //! # Drawbacks and performance cliffs
 //!
-//! - **One side must be a pipe.** Socket to socket (the default `--wire socketpair` to a
-//!   terminal or a socket) cannot splice without an intermediate pipe; this seed copies then.
-//!   The full relay will splice through a pipe of its own.
-//! - **Only into a pipe, here.** Linux holds a pipe's lock for the whole of a `splice` call,
-//!   and `SPLICE_F_NONBLOCK` does not make a *socket being written* non-blocking, so a splice
-//!   from a pipe into a socket can block with the pipe's lock held and freeze, uninterruptibly,
-//!   whoever uses the pipe's other end. So splices here only write into pipes, wait for
-//!   readiness in [poll(2)] and never block inside the call (see `sys::splice`).
+//! - **One side must be a pipe.** Socket to socket cannot splice without an intermediate
+//!   pipe: [`relay()`] and a [`Bridge`] with a [pool](Bridge::pool) splice through a pipe of
+//!   their own (two calls per chunk); a plain [`Bridge`] copies then.
+//! - **Out of a shared pipe only into a pipe.** Linux holds a pipe's lock for the whole of a
+//!   `splice` call, and `SPLICE_F_NONBLOCK` does not make a *socket being written*
+//!   non-blocking, so a splice from a pipe into a socket can block with the pipe's lock held
+//!   and freeze, uninterruptibly, whoever uses the pipe's other end. So a pipe someone else
+//!   holds is only ever spliced into another pipe, after waiting for readiness in [poll(2)];
+//!   only the relay's own private pipes are spliced into sockets (see `sys::splice`).
 //! - **The pipe's size caps each call.** A pipe holds 64 KiB by default; one whose size
 //!   collapsed to a page (a user over `fs.pipe-user-pages-soft`) moves 4 KiB per call and
 //!   splicing can then be slower than a copy with a large buffer.
@@ -39,7 +42,9 @@
 //! # When it copies
 //!
 //! - In [`Mode::Copy`], always ([`Why::Asked`]).
-//! - When the destination is not a pipe, from the start ([`Why::NotAPipe`]).
+//! - When the destination is not a pipe and the [`Bridge`] has no pipe pool (or the
+//!   destination is not a socket), from the start ([`Why::NotAPipe`]); when the pool has no
+//!   pipe to give ([`Why::NoPipe`]).
 //! - When the kernel refuses to splice this pair before any byte moved: `EINVAL` (a tty, a file
 //!   opened with `O_APPEND`, an old kernel's AF_UNIX socket) or `ENOSYS` ([`Why::Refused`],
 //!   with the kernel's error). The same refusal after bytes moved is an error: like std's
@@ -54,7 +59,9 @@
 //! ([`End::OwnerExited`]). The last rule is for a child whose descendant (an ssh
 //! `ControlMaster`) inherited its stdout and keeps it open long after the child itself is
 //! gone: waiting for EOF would wait for the descendant, and a descendant that keeps writing
-//! could keep the relay busy for ever, so only what was queued at the exit is moved.
+//! could keep the relay busy for ever, so only what was queued at the exit is moved. The rule
+//! is written once (the engine keeps the budget; one wait watches source and owner) and is
+//! also what [`child::Reader::end_at_exit`](crate::child::Reader::end_at_exit) follows.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -85,9 +92,10 @@ use std::fmt;
 use std::io;
 
 mod blocking;
-mod core;
+mod child;
 mod duplex;
 mod engine;
+pub(crate) mod owner;
 mod pool;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};

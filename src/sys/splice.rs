@@ -135,6 +135,36 @@ pub(crate) fn splice_from_wire(
     }
 }
 
+/// Moves up to `len` bytes out of `pipe` into `to` (any descriptor: a socket, a pipe, a
+/// file), waiting in poll(2) until `to` is writable, or `waker` fired (`Ok(None)`);
+/// `SPLICE_F_MORE` when `more`. `pipe` must be a non-blocking pipe **private to the caller**
+/// (a relay's own): `SPLICE_F_NONBLOCK` does not reach a blocking socket being written, so the
+/// call can sleep inside the kernel holding `pipe`'s lock, which then stalls nobody else.
+/// `Ok(Some(0))` only for `len == 0`.
+///
+/// # Errors
+///
+/// `EPIPE` when `to` is a socket whose peer is gone (and `SIGPIPE` raised on the calling
+/// thread: block it, see `ffi::SigpipeBlocked`); `EINVAL` when `to` cannot take a splice (a
+/// file opened with `O_APPEND`, a tty).
+pub(crate) fn splice_out_of_own_pipe(
+    pipe: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    more: bool,
+    waker: Option<&Waker>,
+) -> io::Result<Option<usize>> {
+    loop {
+        if wait_or_woken(to, PollFlags::OUT, waker, None::<Instant>)? == Wait::Woken {
+            return Ok(None);
+        }
+        match splice_nonblock(pipe, to, len, more) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => return r.map(Some),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsFd;

@@ -267,3 +267,118 @@ fn a_descendant_that_keeps_writing_does_not_keep_the_relay_busy() {
     assert_eq!(collector.join().unwrap().len() as u64, o.bytes());
     assert!(o.bytes() <= written, "{o}, {written} written");
 }
+
+#[test]
+fn with_a_pool_a_bridge_splices_into_a_socket_through_its_own_pipe() {
+    let pool = procwire::relay::PipePool::new(1 << 16, 1);
+    let mut bridge = Bridge::new();
+    bridge.pool(pool.clone());
+    for (i, len) in [0usize, 1, 70_000, 3 << 20].into_iter().enumerate() {
+        for src in [pipe(), socketpair()] {
+            let o = transfer(&bridge, src, socketpair(), len + i);
+            assert_eq!(o.path(), Path::Splice, "{o}");
+            assert!(matches!(o.why(), Why::Auto), "{o}");
+            // The pipe went back empty, to be reused.
+            assert_eq!((pool.idle(), pool.live()), (1, 1));
+        }
+    }
+    // The pool is shared and its one pipe is taken: copy, and say why.
+    let held = pool.take().unwrap();
+    let o = transfer(&bridge, socketpair(), socketpair(), 1 << 20);
+    assert_eq!(o.path(), Path::Copy);
+    assert!(
+        matches!(
+            o.why(),
+            Why::NoPipe(procwire::relay::NoPipe::Exhausted { max: 1 })
+        ),
+        "{o}"
+    );
+    // Splice asked for: an error before any byte.
+    bridge.mode(Mode::Splice);
+    let (a, _b) = socketpair();
+    let (_c, d) = socketpair();
+    let o = bridge.run(
+        &mut Fd::new(a.as_fd()).unwrap(),
+        &mut Fd::new(d.as_fd()).unwrap(),
+    );
+    assert_eq!(o.bytes(), 0);
+    assert_eq!(
+        o.error().unwrap().kind(),
+        io::ErrorKind::ResourceBusy,
+        "{o}"
+    );
+    pool.give(held, 0);
+    // Into a file there is no stream to splice into: copy, as without a pool.
+    bridge.mode(Mode::Auto);
+    let file = temp_file(false);
+    let (r, w) = pipe();
+    let feeder = feed(w, data(5000, 1));
+    let o = bridge.run(
+        &mut Fd::new(r.as_fd()).unwrap(),
+        &mut Fd::new(file.as_fd()).unwrap(),
+    );
+    feeder.join().unwrap();
+    assert_eq!((o.bytes(), o.path()), (5000, Path::Copy), "{o}");
+    assert!(matches!(o.why(), Why::NotAPipe), "{o}");
+}
+
+#[test]
+fn a_pooled_bridge_into_a_gone_socket_is_broken_pipe_and_keeps_the_count() {
+    let pool = procwire::relay::PipePool::new(1 << 16, 1);
+    let (r, w) = pipe();
+    let (a, b) = socketpair();
+    // The reader takes 1000 bytes, then goes away.
+    let reader = thread::spawn(move || {
+        let mut f = std::fs::File::from(b);
+        let mut buf = [0u8; 1000];
+        f.read_exact(&mut buf).unwrap();
+    });
+    let writer = thread::spawn(move || {
+        let mut w = std::fs::File::from(w);
+        // Until the relay stops reading (then EPIPE).
+        let chunk = [3u8; 8192];
+        while w.write_all(&chunk).is_ok() {}
+    });
+    let o = bounded::spawn(move || {
+        let mut bridge = Bridge::new();
+        bridge.pool(pool);
+        let o = bridge.run(
+            &mut Fd::new(r.as_fd()).unwrap(),
+            &mut Fd::new(a.as_fd()).unwrap(),
+        );
+        drop(r);
+        o
+    })
+    .join("a pooled bridge into a gone socket");
+    reader.join().unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.path(), Path::Splice, "{o}");
+    assert!(o.bytes() >= 1000, "{o}");
+    let e = o.error().expect("failed");
+    assert!(
+        matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        "{o}"
+    );
+}
+
+/// A fresh regular file, already unlinked (with `O_APPEND` when `append`).
+fn temp_file(append: bool) -> std::fs::File {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "procwire-relay-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .append(append)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}

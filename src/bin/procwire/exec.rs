@@ -2,7 +2,9 @@
 //! remote-shell wrapper (`rsync -e 'procwire exec --connect-timeout 20 -- ssh'`).
 //!
 //! Two directions run at once, so neither can deadlock the other, each a
-//! [`procwire::relay::Bridge`] (splice where the kernel can, else a buffered copy): a thread
+//! [`procwire::relay::Bridge`] on the relay engine (zero-copy where the kernel can: straight
+//! into a pipe, or into a socket through a pipe of the bridge's own, so `--wire socketpair`
+//! to a socket is zero-copy too; else a buffered copy): a thread
 //! moves our stdin to the program's input and half-closes it at our EOF; this thread moves the
 //! program's output to our stdout until EOF, or until the program has exited and what was
 //! queued then is moved (a descendant such as an ssh `ControlMaster` may hold the wire open
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use procwire::child::{self, Command, Exit, StderrTo, Topology};
-use procwire::relay::{Bridge, Fd};
+use procwire::relay::{Bridge, DEFAULT_PIPE_SIZE, Fd, PipePool};
 use procwire::stderr::{Config, Forward, Settings};
 
 use crate::{CmdResult, Status};
@@ -189,7 +191,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
         .spawn(move || {
             let stdin = io::stdin();
             if let Ok(mut src) = Fd::new(stdin.as_fd()) {
-                let _ = Bridge::new().run(&mut src, &mut writer);
+                let _ = bridge().run(&mut src, &mut writer);
             }
             let _ = writer.close();
         })
@@ -198,7 +200,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
     // The program's output to our stdout, until EOF or until it exited and nothing is left.
     let stdout = io::stdout();
     let forwarded = Fd::new(stdout.as_fd()).and_then(|mut dst| {
-        Bridge::new()
+        bridge()
             .run_until_exit(&mut reader, &mut dst, || {
                 matches!(handle.try_wait(), Ok(Some(_)))
             })
@@ -234,6 +236,14 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
             None => Err(Status::new(1, format!("waiting for {who}: {e}")).into()),
         },
     }
+}
+
+/// One direction's bridge: splice where the kernel can, through a pipe of its own into a
+/// socket (one pipe per direction, asked [`DEFAULT_PIPE_SIZE`]).
+fn bridge() -> Bridge {
+    let mut b = Bridge::new();
+    b.pool(PipePool::new(DEFAULT_PIPE_SIZE, 1));
+    b
 }
 
 /// The stderr forwarding the options ask for: `--stderr-prefix` implies lines mode, and is a
