@@ -323,121 +323,223 @@ impl Bridge {
         }
     }
 
-    fn drive(
-        &self,
-        src: &mut dyn Source,
-        dst: &mut dyn Sink,
-        mut owner: Option<Owner<'_>>,
-    ) -> Outcome {
-        let (mut engine, mut pipe) = self.engine(dst);
+    fn drive(&self, src: &mut dyn Source, dst: &mut dyn Sink, owner: Option<Owner<'_>>) -> Outcome {
+        let (engine, pipe) = self.engine(dst);
         // A splice into a socket whose peer is gone raises SIGPIPE: keep it off this thread.
-        let sigpipe = match pipe {
-            Some(_) => SigpipeBlocked::new().ok(),
-            None => None,
-        };
-        let mut buf = Vec::new();
-        // Copy path: the buffer's filled bytes end here (the pending ones end here too).
-        let mut end = 0;
-        loop {
-            match engine.next() {
-                Op::Done => break,
-                Op::Fill { len } => {
-                    if let Some(owner) = owner.as_mut() {
-                        // After the exit, a look: nothing readable now means done.
-                        let seen = if engine.owner_has_exited() {
-                            readable_now(src.as_fd()).map(|r| r.then_some(Seen::Readable))
-                        } else {
-                            owner.wait(src.as_fd(), None).map(Some)
-                        };
-                        match seen {
-                            Ok(Some(Seen::Readable)) => {}
-                            Ok(Some(Seen::Exited)) => {
-                                engine.owner_exited(sys::io::queued(src.as_fd()));
-                                continue;
-                            }
-                            // Nothing readable (no waker here): what a non-blocking fill
-                            // would say.
-                            Ok(None | Some(Seen::Woken)) => {
-                                engine.filled(Err(io::ErrorKind::WouldBlock.into()));
-                                continue;
-                            }
-                            Err(e) => {
-                                engine.fail(sys::hint(e, "poll(2) on the relay's source"));
-                                continue;
-                            }
-                        }
-                    }
-                    let r = match (engine.path(), &pipe) {
-                        (Path::Splice, Some(p)) => {
-                            src.splice_into(&mut Fd::own_pipe(p.write.as_fd()), len)
-                        }
-                        (Path::Splice, None) => src.splice_into(dst, len),
-                        (Path::Copy, _) => {
-                            if buf.len() < len {
-                                buf.resize(len, 0);
-                            }
-                            let r = src.read_chunk(&mut buf[..len]);
-                            if let Ok(n) = r {
-                                end = n;
-                            }
-                            r
-                        }
+        let sigpipe = pipe.is_some();
+        let mut moves = Ends { src, dst };
+        drive(engine, pipe, self.pool.as_ref(), &mut moves, owner, sigpipe)
+    }
+}
+
+/// A [`Bridge`]'s ends as [`Moves`].
+struct Ends<'s, 'd> {
+    src: &'s mut dyn Source,
+    dst: &'d mut dyn Sink,
+}
+
+impl Moves for Ends<'_, '_> {
+    fn direct(&mut self, len: usize) -> io::Result<usize> {
+        self.src.splice_into(self.dst, len)
+    }
+
+    fn fill(&mut self, pipe: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+        self.src.splice_into(&mut Fd::own_pipe(pipe), len)
+    }
+
+    fn drain(&mut self, pipe: BorrowedFd<'_>, len: usize, more: bool) -> io::Result<usize> {
+        self.dst.splice_out_of(pipe, len, more)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.src.read_chunk(buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.dst.write_chunk(buf).map(|()| buf.len())
+    }
+
+    fn source(&self) -> BorrowedFd<'_> {
+        self.src.as_fd()
+    }
+}
+
+/// The moves of one blocking direction that [`drive`] runs its engine with; each waits (in
+/// poll(2)) as long as needed, so only errors and counts come back.
+pub(crate) trait Moves {
+    /// Source -> destination in one call, nothing to drain after (a splice into a destination
+    /// pipe, a sendfile): the bytes moved, 0 at the source's EOF.
+    fn direct(&mut self, len: usize) -> io::Result<usize>;
+    /// Source -> the write end of the driver's own pipe.
+    fn fill(&mut self, pipe: BorrowedFd<'_>, len: usize) -> io::Result<usize>;
+    /// The read end of the driver's own pipe -> destination.
+    fn drain(&mut self, pipe: BorrowedFd<'_>, len: usize, more: bool) -> io::Result<usize>;
+    /// One read from the source (copy path).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Some of `buf` to the destination (copy path; at least a byte, waiting as needed).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// The source, for the owner rule's waits.
+    fn source(&self) -> BorrowedFd<'_>;
+}
+
+/// Runs `engine` to the end on the calling thread: the one blocking driver of a direction
+/// (the [`Bridge`] and the file edges). With `pipe` (from `pool`, given back at the end, or
+/// closed if it still holds bytes) the splice path fills it and drains it; without one it
+/// moves [direct](Moves::direct). `owner`: the end-at-exit rule's wait. `sigpipe`: block
+/// `SIGPIPE` on this thread meanwhile (a splice or sendfile into a socket raises it).
+pub(crate) fn drive(
+    mut engine: Engine,
+    mut pipe: Option<Pipe>,
+    pool: Option<&PipePool>,
+    moves: &mut dyn Moves,
+    mut owner: Option<Owner<'_>>,
+    sigpipe: bool,
+) -> Outcome {
+    let sigpipe = if sigpipe {
+        SigpipeBlocked::new().ok()
+    } else {
+        None
+    };
+    let mut buf = Vec::new();
+    // Copy path: the buffer's filled bytes end here (the pending ones end here too).
+    let mut end = 0;
+    loop {
+        match engine.next() {
+            Op::Done => break,
+            Op::Fill { len } => {
+                if let Some(owner) = owner.as_mut() {
+                    // After the exit, a look: nothing readable now means done.
+                    let seen = if engine.owner_has_exited() {
+                        readable_now(moves.source()).map(|r| r.then_some(Seen::Readable))
+                    } else {
+                        owner.wait(moves.source(), None).map(Some)
                     };
-                    engine.filled(r);
-                    if engine.path() == Path::Copy
-                        && let (Some(p), Some(pool)) = (pipe.take(), &self.pool)
-                    {
-                        // Refused before any byte: the pipe is empty.
-                        pool.give(p, 0);
+                    match seen {
+                        Ok(Some(Seen::Readable)) => {}
+                        Ok(Some(Seen::Exited)) => {
+                            engine.owner_exited(sys::io::queued(moves.source()));
+                            continue;
+                        }
+                        // Nothing readable (no waker here): what a non-blocking fill would say.
+                        Ok(None | Some(Seen::Woken)) => {
+                            engine.filled(Err(io::ErrorKind::WouldBlock.into()));
+                            continue;
+                        }
+                        Err(e) => {
+                            engine.fail(sys::hint(e, "poll(2) on the relay's source"));
+                            continue;
+                        }
                     }
                 }
-                Op::Drain { len, more } => {
-                    let r = match (engine.path(), &pipe) {
-                        (Path::Splice, Some(p)) => {
-                            let r = dst.splice_out_of(p.read.as_fd(), len, more);
-                            if let (Err(e), Some(sigpipe)) = (&r, &sigpipe)
-                                && e.kind() == io::ErrorKind::BrokenPipe
-                            {
-                                sigpipe.discard();
-                            }
-                            r
+                let r = match (engine.path(), &pipe) {
+                    (Path::Copy, _) => {
+                        if buf.len() < len {
+                            buf.resize(len, 0);
                         }
-                        // Spliced straight into the destination pipe: already there.
-                        (Path::Splice, None) => Ok(len),
-                        (Path::Copy, _) => {
-                            let start = end - engine.pending();
-                            dst.write_chunk(&buf[start..start + len]).map(|()| len)
+                        let r = moves.read(&mut buf[..len]);
+                        if let Ok(n) = r {
+                            end = n;
                         }
-                    };
-                    engine.drained(r);
-                }
-                // Every move above waits by itself; a wait asked for is over.
-                Op::WaitRead => {
-                    let r = sys::poll::wait(src.as_fd(), PollFlags::IN, None);
-                    match r {
-                        Ok(_) => engine.ready(),
-                        Err(e) => engine.fail(sys::hint(e, "poll(2) on the relay's source")),
+                        r
                     }
+                    (_, Some(p)) => moves.fill(p.write.as_fd(), len),
+                    (_, None) => moves.direct(len),
+                };
+                engine.filled(r);
+                if engine.path() == Path::Copy
+                    && let Some(p) = pipe.take()
+                {
+                    // Refused before any byte: the pipe is empty.
+                    give(pool, p, 0);
                 }
-                Op::WaitWrite => engine.ready(),
-                // The bridge leaves the destination open: its caller closes it.
-                Op::Shut => engine.shut(Ok(())),
             }
-        }
-        if let (Some(p), Some(pool)) = (pipe.take(), &self.pool) {
-            pool.give(p, engine.pending());
-        }
-        let at_exit = engine.ended_at_exit();
-        let (bytes, path, why, _, error) = engine.into_parts();
-        Outcome {
-            bytes,
-            path,
-            why,
-            end: match error {
-                Some(e) => End::Failed(e),
-                None if at_exit => End::OwnerExited,
-                None => End::Eof,
+            Op::Drain { len, more } => {
+                let r = match (engine.path(), &pipe) {
+                    (Path::Copy, _) => {
+                        let start = end - engine.pending();
+                        moves.write(&buf[start..start + len])
+                    }
+                    (_, Some(p)) => {
+                        let r = moves.drain(p.read.as_fd(), len, more);
+                        if let (Err(e), Some(sigpipe)) = (&r, &sigpipe)
+                            && e.kind() == io::ErrorKind::BrokenPipe
+                        {
+                            sigpipe.discard();
+                        }
+                        r
+                    }
+                    // Moved straight into the destination: already there.
+                    (_, None) => Ok(len),
+                };
+                engine.drained(r);
+                if engine.path() == Path::Copy
+                    && let Some(p) = pipe.take()
+                {
+                    // A drain refused before any byte reached the destination
+                    // (Engine::fall_back_on_drain): the pending bytes move from the pipe
+                    // into the copy buffer, and the pipe goes back empty.
+                    match take_out(&p, engine.pending(), &mut buf) {
+                        Ok(()) => {
+                            end = engine.pending();
+                            give(pool, p, 0);
+                        }
+                        Err(e) => {
+                            engine.fail(e);
+                            give(pool, p, engine.pending());
+                        }
+                    }
+                }
+            }
+            // Every move above waits by itself; a wait asked for is over.
+            Op::WaitRead => match sys::poll::wait(moves.source(), PollFlags::IN, None) {
+                Ok(_) => engine.ready(),
+                Err(e) => engine.fail(sys::hint(e, "poll(2) on the relay's source")),
             },
+            Op::WaitWrite => engine.ready(),
+            // A one-way driver leaves the destination open: its caller closes it.
+            Op::Shut => engine.shut(Ok(())),
         }
     }
+    if let Some(p) = pipe.take() {
+        give(pool, p, engine.pending());
+    }
+    let at_exit = engine.ended_at_exit();
+    let (bytes, path, why, _, error) = engine.into_parts();
+    Outcome {
+        bytes,
+        path,
+        why,
+        end: match error {
+            Some(e) => End::Failed(e),
+            None if at_exit => End::OwnerExited,
+            None => End::Eof,
+        },
+    }
+}
+
+/// Gives `pipe` back to `pool`, or closes it when there is none.
+fn give(pool: Option<&PipePool>, pipe: Pipe, pending: usize) {
+    if let Some(pool) = pool {
+        pool.give(pipe, pending);
+    }
+}
+
+/// Reads the `pending` bytes out of our own pipe into the start of `buf`.
+fn take_out(pipe: &Pipe, pending: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+    if buf.len() < pending {
+        buf.resize(pending, 0);
+    }
+    let mut got = 0;
+    while got < pending {
+        match sys::io::read_retrying(pipe.read.as_fd(), &mut buf[got..pending], Again::Wait)? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "relay: its own pipe held fewer bytes than counted",
+                ));
+            }
+            n => got += n,
+        }
+    }
+    Ok(())
 }

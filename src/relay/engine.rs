@@ -73,6 +73,8 @@ pub(crate) struct Engine {
     error: Option<io::Error>,
     /// The owner rule's budget (unset until [`Engine::owner_exited`]).
     at_exit: AtExit,
+    /// See [`Engine::fall_back_on_drain`].
+    drain_fallback: bool,
 }
 
 impl Engine {
@@ -95,6 +97,7 @@ impl Engine {
             waiting: None,
             error: None,
             at_exit: AtExit::default(),
+            drain_fallback: false,
         }
     }
 
@@ -149,19 +152,33 @@ impl Engine {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitRead),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if self.mode == Mode::Auto
-                    && self.path == Path::Splice
-                    && self.filled == 0
-                    && cannot_splice(&e) =>
-            {
-                self.path = Path::Copy;
-                self.why = Why::Refused(e);
-                self.fill_cap = self.buffer;
-                self.drain_cap = self.buffer;
-            }
+            Err(e) if self.filled == 0 && self.may_fall_back(&e) => self.to_copy(e),
             Err(e) => self.fail(e),
         }
+    }
+
+    /// Whether `e` is a refusal of the zero-copy path that [`Mode::Auto`] answers by copying.
+    fn may_fall_back(&self, e: &io::Error) -> bool {
+        self.mode == Mode::Auto && self.path != Path::Copy && cannot_splice(e)
+    }
+
+    /// Switches to the copy path (the pending bytes, if any, stay pending: the driver moves
+    /// them from its pipe into its buffer).
+    fn to_copy(&mut self, e: io::Error) {
+        self.path = Path::Copy;
+        self.why = Why::Refused(e);
+        self.fill_cap = self.buffer;
+        self.drain_cap = self.buffer;
+    }
+
+    /// Lets a drain that the destination refuses (`EINVAL`, `ENOSYS`) before any byte reached
+    /// it switch to the copy path too, in [`Mode::Auto`] (off by default): the driver then
+    /// moves the bytes pending in its pipe into its copy buffer (see
+    /// [`drained`](Self::drained)). For a destination that only says at the first drain that
+    /// it cannot take a splice (a file opened with `O_APPEND`).
+    pub(crate) fn fall_back_on_drain(mut self) -> Engine {
+        self.drain_fallback = true;
+        self
     }
 
     /// The result of an [`Op::Drain`]: bytes that left the buffer for the destination.
@@ -181,6 +198,10 @@ impl Engine {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitWrite),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // With fall_back_on_drain: the bytes stay pending, now in the driver's buffer.
+            Err(e) if self.drain_fallback && self.drained == 0 && self.may_fall_back(&e) => {
+                self.to_copy(e);
+            }
             Err(e) => self.fail(e),
         }
     }

@@ -35,9 +35,14 @@
 //!   splicing can then be slower than a copy with a large buffer.
 //! - **Small transfers gain nothing.** A splice costs about what a `read` does; the saving is
 //!   the copy, which matters only for large chunks.
-//! - **Aliased pages.** Bytes spliced from a file refer to its page cache: a file changed after
-//!   the splice can change bytes already "sent". (Not a concern for the pipes and sockets of
-//!   `exec`; the relay's file edges will document it where they are offered.)
+//! - **Aliased pages.** Bytes spliced or sendfile'd from a file refer to its page cache: a file
+//!   changed after the call can change bytes already "sent" (see [`send_file`]). Not a concern
+//!   for the pipes and sockets of `exec` and [`relay()`].
+//! - **Two calls per chunk through a pipe.** Socket to socket, or socket to file, a splice
+//!   goes source -> pipe -> destination: two system calls per chunk where a copy makes two
+//!   as well (`read`, `write`); the saving is the copy alone, so for small chunks or a pipe
+//!   whose grant collapsed it can lose to a copy with a large buffer. `procwire bench`
+//!   measures it on the machine at hand.
 //!
 //! # When it copies
 //!
@@ -95,11 +100,13 @@ mod blocking;
 mod child;
 mod duplex;
 mod engine;
+mod file;
 pub(crate) mod owner;
 mod pool;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};
 pub use duplex::{DEFAULT_BUFFER, Options, Report, relay};
+pub use file::{FileOptions, recv_file, send_file};
 pub use pool::{DEFAULT_MAX_PIPES, DEFAULT_PIPE_SIZE, Kernel, MakePipe, NoPipe, Pipe, PipePool};
 
 /// Which path a relay takes.
@@ -125,14 +132,20 @@ pub enum Path {
     Splice,
     /// `read(2)` into a buffer and `write(2)` out of it.
     Copy,
+    /// [sendfile(2)] from a file ([`send_file`], [`recv_file`] from a file): the kernel moves
+    /// the file's pages itself, one call per chunk.
+    ///
+    /// [sendfile(2)]: https://man7.org/linux/man-pages/man2/sendfile.2.html
+    Sendfile,
 }
 
 impl Path {
-    /// `"splice"` or `"copy"`.
+    /// `"splice"`, `"copy"` or `"sendfile"`.
     pub fn name(self) -> &'static str {
         match self {
             Path::Splice => "splice",
             Path::Copy => "copy",
+            Path::Sendfile => "sendfile",
         }
     }
 }

@@ -122,13 +122,28 @@ pub(crate) fn splice_from_wire(
              it holds the source pipe's lock; copy with read and write instead",
         ));
     }
+    splice_when_ready(from, to, len, false, waker)
+}
+
+/// Waits in poll(2) until `from` is readable and `to` writable (or hung up, or in error), or
+/// `waker` fired (`Ok(None)`), then one `splice(SPLICE_F_NONBLOCK)` (`SPLICE_F_MORE` when
+/// `more`); `EAGAIN` waits again. The callers decide which pairs are safe: the call can still
+/// sleep inside the kernel where `SPLICE_F_NONBLOCK` does not reach (a blocking socket being
+/// written, a file's disk I/O), holding the pipe's lock meanwhile.
+pub(crate) fn splice_when_ready(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    more: bool,
+    waker: Option<&Waker>,
+) -> io::Result<Option<usize>> {
     loop {
         for (fd, events) in [(from, PollFlags::IN), (to, PollFlags::OUT)] {
             if wait_or_woken(fd, events, waker, None::<Instant>)? == Wait::Woken {
                 return Ok(None);
             }
         }
-        match splice_once(from, to, len) {
+        match splice_nonblock(from, to, len, more) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             r => return r.map(Some),
         }
@@ -154,13 +169,31 @@ pub(crate) fn splice_out_of_own_pipe(
     more: bool,
     waker: Option<&Waker>,
 ) -> io::Result<Option<usize>> {
+    // The pipe holds bytes: it polls readable at once.
+    splice_when_ready(pipe, to, len, more, waker)
+}
+
+/// [sendfile(2)] of up to `len` bytes from `file` (at and advancing its file offset) to `to`,
+/// waiting in poll(2) until `to` is writable first and again on `EAGAIN`; `EINTR` retried.
+/// `Ok(0)`: `file` is at EOF.
+///
+/// The kernel moves the file's page-cache pages to `to` without a copy through user space
+/// (through a pipe of its own, per task). `to` may be any descriptor since Linux 2.6.33;
+/// `file` must support mmap-like reads (a regular file or a block device): a socket, a pipe
+/// or a tty as `file` is `EINVAL`, which [`cannot_splice`] recognises. Into a socket whose
+/// peer is gone it is `EPIPE` and raises `SIGPIPE` (block it, see `ffi::SigpipeBlocked`).
+///
+/// [sendfile(2)]: https://man7.org/linux/man-pages/man2/sendfile.2.html
+pub(crate) fn sendfile_waiting(
+    file: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+) -> io::Result<usize> {
     loop {
-        if wait_or_woken(to, PollFlags::OUT, waker, None::<Instant>)? == Wait::Woken {
-            return Ok(None);
-        }
-        match splice_nonblock(pipe, to, len, more) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            r => return r.map(Some),
+        super::poll::wait(to, PollFlags::OUT, None)?;
+        match rustix::fs::sendfile(to, file, None, len) {
+            Err(Errno::INTR | Errno::AGAIN) => {}
+            r => return Ok(r?),
         }
     }
 }

@@ -17,6 +17,7 @@ mod support;
 use support::bounded;
 
 mod duplex;
+mod file;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()
