@@ -130,7 +130,12 @@ impl FileOptions {
         self.run(plan, src, file)
     }
 
-    fn run(&self, plan: io::Result<(Route, bool)>, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Outcome {
+    fn run(
+        &self,
+        plan: io::Result<(Route, bool)>,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+    ) -> Outcome {
         let failed = |e: io::Error| Outcome {
             bytes: 0,
             path: Path::Copy,
@@ -150,7 +155,11 @@ impl FileOptions {
             Some(Path::Copy) => Mode::Copy,
             Some(_) => Mode::Splice,
         };
-        let why = if self.path.is_some() { Why::Asked } else { Why::Auto };
+        let why = if self.path.is_some() {
+            Why::Asked
+        } else {
+            Why::Auto
+        };
         let chunk = self.chunk;
         let own;
         let pool = match &self.pool {
@@ -170,9 +179,10 @@ impl FileOptions {
                     let e = Engine::new(mode, Path::Splice, why, cap, chunk).fall_back_on_drain();
                     (e, Some(p))
                 }
-                Err(no) if mode == Mode::Auto => {
-                    (Engine::new(mode, Path::Copy, Why::NoPipe(no), chunk, chunk), None)
-                }
+                Err(no) if mode == Mode::Auto => (
+                    Engine::new(mode, Path::Copy, Why::NoPipe(no), chunk, chunk),
+                    None,
+                ),
                 Err(no) => {
                     let mut e = Engine::new(mode, Path::Splice, why, 1, 1);
                     e.fail(io::Error::new(

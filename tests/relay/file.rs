@@ -72,7 +72,11 @@ fn send(kind: Wire, path: Option<Path>, len: usize, at: usize) -> Outcome {
     drop(w);
     let got = collector.join().unwrap();
     assert!(o.error().is_none(), "{kind:?} {path:?}: {o}");
-    assert!(got == bytes[at..], "{kind:?} {path:?}: {o}, {} arrived", got.len());
+    assert!(
+        got == bytes[at..],
+        "{kind:?} {path:?}: {o}, {} arrived",
+        got.len()
+    );
     assert_eq!(o.bytes(), len as u64, "{kind:?} {path:?}: {o}");
     assert!(matches!(o.end(), End::Eof), "{o}");
     assert_eq!(offset(&mut f), (at + len) as u64, "the offset advanced");
@@ -93,7 +97,10 @@ fn recv(kind: Wire, path: Option<Path>, len: usize, at: usize) -> Outcome {
     assert_eq!(o.bytes(), len as u64, "{kind:?} {path:?}: {o}");
     assert_eq!(offset(&mut f), (at + len) as u64, "the offset advanced");
     let got = contents(&mut f);
-    assert!(got[..at] == before[..] && got[at..] == sent[..], "{kind:?} {path:?}: {o}");
+    assert!(
+        got[..at] == before[..] && got[at..] == sent[..],
+        "{kind:?} {path:?}: {o}"
+    );
     o
 }
 
@@ -164,13 +171,20 @@ fn a_path_the_kernel_refuses_is_its_error_when_asked_for_and_a_copy_otherwise() 
         let o = recv_file(&r, &f);
         feeder.join().unwrap();
         assert!(o.error().is_none(), "{kind:?}: {o}");
-        assert_eq!((o.bytes(), o.path()), (sent.len() as u64, Path::Copy), "{o}");
+        assert_eq!(
+            (o.bytes(), o.path()),
+            (sent.len() as u64, Path::Copy),
+            "{o}"
+        );
         match o.why() {
             Why::Refused(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{o}"),
             other => panic!("{kind:?}: {other:?}"),
         }
         let got = contents(&mut f);
-        assert!(got[..4] == *b"head" && got[4..] == sent[..], "{kind:?}: {o}");
+        assert!(
+            got[..4] == *b"head" && got[4..] == sent[..],
+            "{kind:?}: {o}"
+        );
     }
     // A tty (a pty's follower) takes no splice: EINVAL, then a copy.
     let (leader, follower) = pty();
@@ -220,8 +234,8 @@ fn counts_survive_a_gone_peer() {
                 r.read_exact(&mut buf).unwrap();
                 buf
             });
-            let o = bounded::spawn(move || options(path).send(&f, &w))
-                .join("send_file to a gone peer");
+            let o =
+                bounded::spawn(move || options(path).send(&f, &w)).join("send_file to a gone peer");
             let first = reader.join().unwrap();
             assert!(first[..] == bytes[..10_000]);
             let e = o.error().expect("the peer is gone");
@@ -264,7 +278,12 @@ fn counts_survive_a_gone_peer() {
 fn a_one_byte_chunk_still_delivers_everything() {
     // A chunk of one byte still delivers everything, in order.
     let bytes = data(10_000, 8);
-    for path in [None, Some(Path::Splice), Some(Path::Sendfile), Some(Path::Copy)] {
+    for path in [
+        None,
+        Some(Path::Splice),
+        Some(Path::Sendfile),
+        Some(Path::Copy),
+    ] {
         let f = file_with(&bytes, 0);
         let (r, w) = socketpair();
         let collector = super::collect(r);

@@ -17,6 +17,7 @@ mod support;
 use support::bounded;
 
 mod duplex;
+mod fallback;
 mod file;
 
 fn pipe() -> (OwnedFd, OwnedFd) {
