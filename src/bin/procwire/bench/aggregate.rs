@@ -10,9 +10,10 @@ use procwire::wire::Capacity;
 
 use super::plan::{self, Budget, Placement, Plan, Task};
 use super::report::{
-    self, Latency, LatencyCell, MemcpyCell, Report, Settings, SpawnCell, ThroughputCell,
+    self, FileEdgeCell, Latency, LatencyCell, MemcpyCell, Report, Settings, SpawnCell,
+    ThroughputCell,
 };
-use super::runners::{Executor, Spawns};
+use super::runners::{Executor, Spawns, file_edge};
 use super::schedule::RoundTrips;
 use super::stats::{Summary, percentile, ratio_noise};
 use crate::CmdResult;
@@ -58,6 +59,7 @@ pub struct Results {
     latency: HashMap<(usize, Placement), Vec<RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
     spawns: Vec<Spawns>,
+    file_edge: Vec<file_edge::Sample>,
 }
 
 impl Results {
@@ -119,8 +121,51 @@ impl Results {
                 let time = plan.spawn_time.unwrap_or_default();
                 self.spawns.push(exec.spawn(time)?);
             }
+            Task::FileEdge { .. } => {
+                let time = plan.file_edge_time.unwrap_or_default();
+                // On two CPUs where we may: the far side runs beside us, as a peer process would.
+                let pair = Placement::CrossCpu
+                    .cpus(cpus)
+                    .unwrap_or_else(|| cpus_of(Placement::SameCpu));
+                let samples = exec
+                    .file_edge(pair, time)
+                    .map_err(|e| format!("file edges: {e}"))?;
+                self.file_edge.extend(samples);
+            }
         }
         Ok(())
+    }
+
+    /// One cell per (direction, kind, method) measured, in that order: the GB/s of its runs,
+    /// or the kernel's refusal when no run could time it.
+    fn file_edge_cells(&self) -> Vec<FileEdgeCell> {
+        let mut cells = Vec::new();
+        for direction in file_edge::DIRECTIONS {
+            for kind in file_edge::KINDS {
+                for method in file_edge::METHODS {
+                    let runs: Vec<&file_edge::Sample> = self
+                        .file_edge
+                        .iter()
+                        .filter(|s| (s.direction, s.kind, s.method) == (direction, kind, method))
+                        .collect();
+                    if runs.is_empty() {
+                        continue;
+                    }
+                    let ok: Vec<f64> = runs.iter().filter_map(|s| s.result.clone().ok()).collect();
+                    let error = runs.iter().find_map(|s| s.result.clone().err());
+                    let gb_s = Summary::of(&ok);
+                    cells.push(FileEdgeCell {
+                        direction: direction.name(),
+                        kind: kind.name(),
+                        method: method.name(),
+                        chunk: file_edge::CHUNK,
+                        error: if gb_s.is_some() { None } else { error },
+                        gb_s,
+                    });
+                }
+            }
+        }
+        cells
     }
 
     /// The report of everything measured, for `plan` on `cpus` of `machine`.
@@ -195,6 +240,7 @@ impl Results {
                 _ => None,
             }
         };
+        let file_edge = self.file_edge_cells();
         let mut memcpy: Vec<MemcpyCell> = self
             .memcpy
             .iter()
@@ -227,6 +273,7 @@ impl Results {
             latency,
             memcpy,
             spawn,
+            file_edge,
             findings: Vec::new(),
             verdicts: Vec::new(),
         };
@@ -335,6 +382,36 @@ mod tests {
                 std_us: vec![1000.0 * n; 4],
             })
         }
+
+        /// sendfile 3 GB/s x the repeat, splice 2, copy 1; sendfile from a wire refused.
+        fn file_edge(
+            &mut self,
+            cpus: (usize, usize),
+            _: Duration,
+        ) -> io::Result<Vec<file_edge::Sample>> {
+            assert_eq!(cpus, (0, 1), "on two CPUs");
+            let n = self.call("file edge".into());
+            let mut out = Vec::new();
+            for direction in file_edge::DIRECTIONS {
+                for kind in file_edge::KINDS {
+                    for (method, speed) in file_edge::METHODS.into_iter().zip([3.0, 2.0, 1.0]) {
+                        let result = match (direction, method) {
+                            (file_edge::Direction::WireToFile, procwire::relay::Path::Sendfile) => {
+                                Err("Invalid argument (os error 22)".to_string())
+                            }
+                            _ => Ok(speed * n),
+                        };
+                        out.push(file_edge::Sample {
+                            direction,
+                            kind,
+                            method,
+                            result,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        }
     }
 
     fn plan(repeats: usize) -> Plan {
@@ -347,6 +424,7 @@ mod tests {
             latency_time: Duration::from_millis(1),
             memcpy_time: Duration::from_millis(1),
             spawn_time: Some(Duration::from_millis(1)),
+            file_edge_time: Some(Duration::from_millis(1)),
             omitted: Vec::new(),
         }
     }
@@ -410,6 +488,38 @@ mod tests {
         assert_eq!(spawn.procwire_us.round_trips, 12);
         assert_eq!(r.settings.run_seconds, Some(0.001));
         assert_eq!(r.settings.repeats, 3);
+    }
+
+    #[test]
+    fn file_edge_cells_summarise_repeats_and_keep_refusals() {
+        let r = report_of(&mut Scripted::new(), &plan(3));
+        assert_eq!(r.file_edge.len(), 2 * 3 * 3);
+        let c = &r.file_edge[0];
+        assert_eq!(
+            (c.direction, c.kind, c.method),
+            ("file->wire", "pipes", "sendfile")
+        );
+        assert_eq!(c.gb_s.as_ref().unwrap().samples, [3.0, 6.0, 9.0]);
+        assert!(c.error.is_none());
+        let refused = r
+            .file_edge
+            .iter()
+            .find(|c| c.direction == "wire->file" && c.method == "sendfile")
+            .unwrap();
+        assert!(refused.gb_s.is_none());
+        assert!(refused.error.as_deref().unwrap().contains("os error 22"));
+        let f = r.findings.join("\n");
+        assert!(
+            f.contains(
+                "file->wire over socketpair: sendfile wins at 6.00 GB/s; splice 0.67x, copy 0.33x"
+            ),
+            "{f}"
+        );
+        assert!(
+            f.contains("sendfile refused (Invalid argument (os error 22))"),
+            "{f}"
+        );
+        assert!(f.contains("does a socketpair break splice?"), "{f}");
     }
 
     #[test]

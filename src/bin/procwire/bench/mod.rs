@@ -65,6 +65,12 @@ verdicts and findings; blocks timed to the reader's last byte):
                  procwire_us (procwire's child on one socketpair, stderr captured) and std_us
                  (std::process::Command, three pipes), each {median, p99, round_trips (= spawns),
                  repeat_medians}, and ratio (procwire / std, paired by repeat)
+  file_edge    [] when not run, else one object per (direction, wire kind, method):
+                 {direction: \"file->wire\" (relay::send_file) or \"wire->file\" (recv_file),
+                 kind (pipes|socketpair|loopback), method (sendfile|splice|copy), chunk (bytes
+                 per system call), gb_s {median, ...} over repeats or null, error (the kernel's
+                 refusal, e.g. sendfile from a wire, or null)}; each run moves 8 MiB blocks of an
+                 in-memory file, the methods of a kind taking turns block by block
   findings     the conclusions printed after the table, as strings
   verdicts     one per workload (bulk transfer, small writes, request/response) and placement:
                  {workload, placement, winner (row label), ratio (winner against baseline, above
@@ -91,9 +97,10 @@ pub struct Args {
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
-    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row)
+    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row;
+    /// file_edge: send_file/recv_file by sendfile, splice and copy over each wire kind)
     #[arg(long, value_name = "KIND,...", value_delimiter = ',',
-          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn"])]
+          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn", "file_edge"])]
     kinds: Vec<String>,
     /// Only these chunk sizes, e.g. --chunks 64K,1M
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
@@ -139,12 +146,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 impl Args {
     fn plan(&self, cpus: &[usize]) -> Plan {
-        let (repeats, run, latency, memcpy, spawn) = if self.quick {
-            (3, 0.07, 0.04, 0.02, 0.15)
+        let (repeats, run, latency, memcpy, spawn, file_edge) = if self.quick {
+            (3, 0.07, 0.04, 0.02, 0.15, 0.4)
         } else if self.full {
-            (9, 0.8, 0.5, 0.2, 1.0)
+            (9, 0.8, 0.5, 0.2, 1.0, 3.0)
         } else {
-            (5, 0.25, 0.15, 0.05, 0.4)
+            (5, 0.25, 0.15, 0.05, 0.4, 1.2)
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
@@ -173,6 +180,8 @@ impl Args {
             memcpy_time: Duration::from_secs_f64(memcpy),
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
+            file_edge_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "file_edge"))
+                .then(|| Duration::from_secs_f64(file_edge)),
             omitted: plan::omitted(cpus, self.placement),
         }
     }

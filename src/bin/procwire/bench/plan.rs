@@ -196,6 +196,10 @@ pub enum Task {
     Spawn {
         repeat: usize,
     },
+    /// Every file-edge cell once (see `runners::file_edge`).
+    FileEdge {
+        repeat: usize,
+    },
 }
 
 /// Everything one `procwire bench` run measures.
@@ -213,6 +217,8 @@ pub struct Plan {
     pub memcpy_time: Duration,
     /// Per spawn run; `None` leaves the spawn row out.
     pub spawn_time: Option<Duration>,
+    /// Per file-edge run (all its cells); `None` leaves the file edges out.
+    pub file_edge_time: Option<Duration>,
     /// Placements left out although not deselected, and why.
     pub omitted: Vec<Omitted>,
 }
@@ -268,6 +274,7 @@ impl Task {
             ),
             Task::Memcpy { repeat, .. } => format!("{}: memcpy", of(repeat)),
             Task::Spawn { repeat } => format!("{}: spawn", of(repeat)),
+            Task::FileEdge { repeat } => format!("{}: file edges", of(repeat)),
         }
     }
 }
@@ -282,6 +289,9 @@ impl Plan {
             }
             if self.spawn_time.is_some() {
                 tasks.push(Task::Spawn { repeat });
+            }
+            if self.file_edge_time.is_some() {
+                tasks.push(Task::FileEdge { repeat });
             }
             for &placement in &self.placements {
                 for row in 0..self.rows.len() {
@@ -317,7 +327,11 @@ impl Plan {
         let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
         let mem = (self.chunks.len() * self.repeats) as u32;
         let spawn = self.spawn_time.unwrap_or_default() * self.repeats as u32;
-        per_run * tp + self.latency_time * lat + self.memcpy_time * mem + spawn
+        // Each file-edge run also tries each of its 18 cells once, untimed (8 MiB each).
+        let file_edge = self.file_edge_time.map_or(Duration::ZERO, |t| {
+            (t + Duration::from_millis(90)) * self.repeats as u32
+        });
+        per_run * tp + self.latency_time * lat + self.memcpy_time * mem + spawn + file_edge
     }
 }
 
@@ -340,6 +354,7 @@ mod tests {
             latency_time: Duration::from_millis(10),
             memcpy_time: Duration::from_millis(10),
             spawn_time: Some(Duration::from_millis(10)),
+            file_edge_time: Some(Duration::from_millis(10)),
             omitted: Vec::new(),
         }
     }
@@ -384,6 +399,11 @@ mod tests {
             .filter(|t| matches!(t, Task::Spawn { .. }))
             .count();
         assert_eq!(spawns, 3, "one spawn run per repeat");
+        let edges = tasks
+            .iter()
+            .filter(|t| matches!(t, Task::FileEdge { .. }))
+            .count();
+        assert_eq!(edges, 3, "one file-edge run per repeat");
         let without = Plan {
             spawn_time: None,
             ..p.clone()
@@ -409,7 +429,8 @@ mod tests {
             Task::Throughput { repeat, .. }
             | Task::Latency { repeat, .. }
             | Task::Memcpy { repeat, .. }
-            | Task::Spawn { repeat } => repeat,
+            | Task::Spawn { repeat }
+            | Task::FileEdge { repeat } => repeat,
         };
         let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
         assert!(first_1 > 0);
@@ -451,8 +472,8 @@ mod tests {
         let lines: Vec<String> = p.schedule().iter().map(|t| t.describe(&p)).collect();
         let mut distinct = lines.clone();
         distinct.dedup();
-        // Per repeat: memcpy, spawn, and one per row.
-        assert_eq!(distinct.len(), 2 * (2 + 6), "{distinct:#?}");
+        // Per repeat: memcpy, spawn, file edges, and one per row.
+        assert_eq!(distinct.len(), 2 * (3 + 6), "{distinct:#?}");
         assert!(distinct.contains(&"repeat 2/2: pipes 1 MiB on same CPU".to_string()));
     }
 

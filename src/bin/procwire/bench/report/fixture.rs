@@ -98,6 +98,7 @@ pub(crate) fn sample() -> Report {
             },
             ratio: 1.05,
         }),
+        file_edge: Vec::new(),
         findings: Vec::new(),
         verdicts: Vec::new(),
     };

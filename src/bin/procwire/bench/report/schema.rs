@@ -28,6 +28,9 @@ pub struct Report {
     pub memcpy: Vec<MemcpyCell>,
     /// `None` when the spawn row was left out.
     pub spawn: Option<SpawnCell>,
+    /// The file edges (empty when they were left out): one cell per direction, wire kind and
+    /// method.
+    pub file_edge: Vec<FileEdgeCell>,
     /// What the figures say, in words, as printed after the table.
     pub findings: Vec<String>,
     /// One recommendation per workload and placement, printed last.
@@ -78,6 +81,23 @@ pub struct Settings {
     pub cpus: Vec<usize>,
     /// Placements that could not be measured, and why (e.g. one CPU under `taskset -c 0`).
     pub omitted: Vec<Omitted>,
+}
+
+/// One file-edge cell: `relay::send_file` (file->wire) or `recv_file` (wire->file) over a
+/// wire kind by one method, at `chunk` bytes per system call.
+#[derive(Debug, Serialize)]
+pub struct FileEdgeCell {
+    /// `file->wire` or `wire->file`.
+    pub direction: &'static str,
+    /// `pipes`, `socketpair` or `loopback`.
+    pub kind: &'static str,
+    /// `sendfile`, `splice` or `copy`.
+    pub method: &'static str,
+    pub chunk: usize,
+    /// GB/s over the repeats; `None` when the kernel refused the method for this pair.
+    pub gb_s: Option<Summary>,
+    /// The kernel's refusal, when it refused.
+    pub error: Option<String>,
 }
 
 /// One throughput cell: a row at a chunk size and placement, procwire next to its raw loop.

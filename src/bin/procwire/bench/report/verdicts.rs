@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use procwire::wire::Kind;
 
-use super::{Report, ThroughputCell, Verdict};
+use super::{FileEdgeCell, Report, ThroughputCell, Verdict};
 use crate::bench::plan::{Placement, Row, Subject, human_bytes};
 use crate::bench::stats::percentile;
 
@@ -153,6 +153,78 @@ impl Report {
                  against {:.0} µs, median)",
                 sp.ratio, sp.procwire_us.median, sp.std_us.median
             ));
+        }
+        out.extend(self.file_edge_findings());
+        out
+    }
+
+    /// The file edges in words: per direction and wire kind, which method wins and the
+    /// others' ratios to it (a refused method named with the kernel's error); then the
+    /// reference audit's question, whether a socketpair breaks splice, answered with the
+    /// splice/copy ratios of a socketpair and of pipes.
+    fn file_edge_findings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let median = |c: &FileEdgeCell| c.gb_s.as_ref().map(|s| s.median);
+        let cell = |direction: &str, kind: &str, method: &str| {
+            self.file_edge
+                .iter()
+                .find(|c| (c.direction, c.kind, c.method) == (direction, kind, method))
+        };
+        for direction in ["file->wire", "wire->file"] {
+            for kind in ["pipes", "socketpair", "loopback"] {
+                let cells: Vec<&FileEdgeCell> = self
+                    .file_edge
+                    .iter()
+                    .filter(|c| c.direction == direction && c.kind == kind)
+                    .collect();
+                let Some((best, top)) = cells
+                    .iter()
+                    .filter_map(|c| Some((*c, median(c)?)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                else {
+                    continue;
+                };
+                let mut line = format!(
+                    "{direction} over {kind}: {} wins at {top:.2} GB/s",
+                    best.method
+                );
+                let others: Vec<String> = cells
+                    .iter()
+                    .filter(|c| c.method != best.method)
+                    .map(|c| match (median(c), &c.error) {
+                        (Some(m), _) => format!("{} {:.2}x", c.method, m / top),
+                        (None, Some(e)) => format!("{} refused ({e})", c.method),
+                        (None, None) => format!("{} not measured", c.method),
+                    })
+                    .collect();
+                if !others.is_empty() {
+                    let _ = write!(line, "; {}", others.join(", "));
+                }
+                out.push(line);
+            }
+        }
+        for direction in ["file->wire", "wire->file"] {
+            let ratio = |kind| {
+                let splice = median(cell(direction, kind, "splice")?)?;
+                let copy = median(cell(direction, kind, "copy")?)?;
+                Some((splice, splice / copy))
+            };
+            if let (Some((sp, sp_ratio)), Some((pp, pp_ratio))) =
+                (ratio("socketpair"), ratio("pipes"))
+            {
+                let verdict = if sp_ratio < 1.0 && pp_ratio >= 1.0 {
+                    "yes: splice loses to a copy on a socketpair, not on pipes"
+                } else if sp_ratio < 1.0 {
+                    "splice loses to a copy on both"
+                } else if sp_ratio < pp_ratio {
+                    "no, but it gains less there than on pipes"
+                } else {
+                    "no"
+                };
+                out.push(format!(
+                    "does a socketpair break splice? {direction}: {verdict} (splice {sp:.2} GB/s,                      {sp_ratio:.2}x a copy on a socketpair; {pp:.2} GB/s, {pp_ratio:.2}x a copy                      on pipes)"
+                ));
+            }
         }
         out
     }

@@ -16,6 +16,7 @@ use super::affinity::{pin, unpin};
 use super::plan::{Budget, Row, Subject};
 use super::schedule::RoundTrips;
 
+pub mod file_edge;
 pub mod memcpy;
 pub mod model;
 pub mod spawn;
@@ -55,6 +56,13 @@ pub trait Executor {
     fn memcpy(&mut self, chunk: usize, cpu: usize, time: Duration) -> io::Result<f64>;
     /// One run of the spawn row for about `time`.
     fn spawn(&mut self, time: Duration) -> io::Result<Spawns>;
+    /// One run of every file-edge cell, for about `time` in all, on `cpus` (this side, far
+    /// side).
+    fn file_edge(
+        &mut self,
+        cpus: (usize, usize),
+        time: Duration,
+    ) -> io::Result<Vec<file_edge::Sample>>;
 }
 
 /// The real measurements: where to find ourselves for the peer, and the CPUs we may use.
@@ -105,5 +113,13 @@ impl Executor for Runner {
         unpin(&self.cpus)
             .map_err(|e| io::Error::new(e.kind(), format!("unpinning for the spawn row: {e}")))?;
         spawn::run(time)
+    }
+
+    fn file_edge(
+        &mut self,
+        cpus: (usize, usize),
+        time: Duration,
+    ) -> io::Result<Vec<file_edge::Sample>> {
+        file_edge::run(cpus, time)
     }
 }
