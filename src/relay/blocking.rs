@@ -15,7 +15,7 @@ use super::{End, Mode, Outcome, Path, Why};
 use crate::sys;
 use crate::sys::ffi::SigpipeBlocked;
 use crate::sys::io::{Again, Target};
-use crate::sys::splice::splice_out_of_own_pipe;
+use crate::sys::splice::splice_when_ready;
 
 /// The most a [`Bridge`] moves per call by default: 256 KiB, four times a default pipe's
 /// capacity, so a splice or a read is never cut short by the chunk on a default pipe.
@@ -23,7 +23,7 @@ pub const DEFAULT_CHUNK: usize = 256 << 10;
 
 /// Where a relay reads from: a descriptor with a blocking read and a splice into a [`Sink`].
 ///
-/// Implemented by [`Fd`] (any descriptor) and by [`child::Reader`], whose reads and splices
+/// Implemented by [`Fd`] (any descriptor) and by [`child::Reader`](crate::child::Reader), whose reads and splices
 /// count for the child's watchdogs.
 pub trait Source: AsFd {
     /// One read of up to `buf.len()` bytes (0: EOF). Waits for data; `EINTR` is retried, and a
@@ -46,7 +46,7 @@ pub trait Source: AsFd {
 /// Where a relay writes to: a blocking write-all, and a splice from a descriptor when the sink
 /// is a pipe.
 ///
-/// Implemented by [`Fd`] (any descriptor) and by [`child::Writer`], whose writes and splices
+/// Implemented by [`Fd`] (any descriptor) and by [`child::Writer`](crate::child::Writer), whose writes and splices
 /// count for the child's watchdogs.
 pub trait Sink {
     /// Writes all of `buf`, waiting as needed (`EINTR` retried, `EAGAIN` waited out in poll(2)).
@@ -95,7 +95,7 @@ pub trait Sink {
                 "relay: this sink takes no splice (Sink::stream_fd is None); copy instead",
             )
         })?;
-        Ok(splice_out_of_own_pipe(pipe, dst, len, more, None)?.unwrap_or(0))
+        Ok(splice_when_ready(pipe, dst, len, more, None)?.unwrap_or(0))
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use super::{Sink, Source};
 use crate::child;
-use crate::sys::splice::{splice_from_wire, splice_out_of_own_pipe, splice_waiting};
+use crate::sys::splice::{splice_from_wire, splice_waiting, splice_when_ready};
 use crate::wire::Kind;
 
 impl child::Reader {
@@ -115,6 +115,6 @@ impl Sink for child::Writer {
 
     /// Counted for the child's watchdogs, and woken by them.
     fn splice_out_of(&mut self, pipe: BorrowedFd<'_>, len: usize, more: bool) -> io::Result<usize> {
-        self.counted(|dst, waker| splice_out_of_own_pipe(pipe, dst, len, more, waker))
+        self.counted(|dst, waker| splice_when_ready(pipe, dst, len, more, waker))
     }
 }

@@ -152,7 +152,7 @@ impl Engine {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitRead),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if self.filled == 0 && self.may_fall_back(&e) => self.to_copy(e),
+            Err(e) if self.filled == 0 && self.may_fall_back(&e) => self.switch_to_copy(e),
             Err(e) => self.fail(e),
         }
     }
@@ -164,7 +164,7 @@ impl Engine {
 
     /// Switches to the copy path (the pending bytes, if any, stay pending: the driver moves
     /// them from its pipe into its buffer).
-    fn to_copy(&mut self, e: io::Error) {
+    fn switch_to_copy(&mut self, e: io::Error) {
         self.path = Path::Copy;
         self.why = Why::Refused(e);
         self.fill_cap = self.buffer;
@@ -200,7 +200,7 @@ impl Engine {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // With fall_back_on_drain: the bytes stay pending, now in the driver's buffer.
             Err(e) if self.drain_fallback && self.drained == 0 && self.may_fall_back(&e) => {
-                self.to_copy(e);
+                self.switch_to_copy(e);
             }
             Err(e) => self.fail(e),
         }
@@ -506,5 +506,36 @@ mod tests {
         assert_eq!(e.path(), Path::Copy);
         // The copy buffer is larger, the budget still caps it.
         assert_eq!(e.next(), Op::Fill { len: 40 });
+    }
+
+    #[test]
+    fn a_refused_drain_falls_back_only_when_asked_and_before_any_byte_arrived() {
+        // Off by default: a refused drain is an error, the bytes stay in the pipe.
+        let mut e = splice(100);
+        e.filled(Ok(60));
+        e.drained(Err(Errno::INVAL.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.pending(), 60);
+        // Asked for: the path turns to copy with the 60 bytes still pending (now the
+        // driver's to move through its buffer), and the reason is kept.
+        let mut e = splice(100).fall_back_on_drain();
+        e.filled(Ok(60));
+        e.drained(Err(Errno::INVAL.into()));
+        assert_eq!(e.path(), Path::Copy);
+        assert_eq!(e.next(), drain(60, false));
+        e.drained(Ok(60));
+        assert_eq!(e.next(), Op::Fill { len: 1000 });
+        let mut e = splice(100).fall_back_on_drain();
+        e.filled(Ok(60));
+        e.drained(Ok(10));
+        // A byte arrived by splice: too late to change paths.
+        e.drained(Err(Errno::INVAL.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.path(), Path::Splice);
+        // Sendfile, the other zero-copy path, falls back like splice.
+        let mut e = Engine::new(Mode::Auto, Path::Sendfile, Why::Auto, 100, 1000);
+        e.filled(Err(Errno::INVAL.into()));
+        assert_eq!(e.path(), Path::Copy);
+        assert!(matches!(e.into_parts().2, Why::Refused(_)));
     }
 }

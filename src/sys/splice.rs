@@ -129,7 +129,15 @@ pub(crate) fn splice_from_wire(
 /// `waker` fired (`Ok(None)`), then one `splice(SPLICE_F_NONBLOCK)` (`SPLICE_F_MORE` when
 /// `more`); `EAGAIN` waits again. The callers decide which pairs are safe: the call can still
 /// sleep inside the kernel where `SPLICE_F_NONBLOCK` does not reach (a blocking socket being
-/// written, a file's disk I/O), holding the pipe's lock meanwhile.
+/// written, a file's disk I/O), holding the pipe's lock meanwhile. Safe: out of a pipe
+/// **private to the caller** (a relay's own) into anything, which then stalls nobody else;
+/// into a file (only disk I/O to wait for).
+///
+/// # Errors
+///
+/// `EPIPE` when `to` is a socket whose peer is gone (and `SIGPIPE` raised on the calling
+/// thread: block it, see `ffi::SigpipeBlocked`); `EINVAL` when the pair cannot splice (a file
+/// opened with `O_APPEND` as `to`, a procfs file as `from`).
 pub(crate) fn splice_when_ready(
     from: BorrowedFd<'_>,
     to: BorrowedFd<'_>,
@@ -148,29 +156,6 @@ pub(crate) fn splice_when_ready(
             r => return r.map(Some),
         }
     }
-}
-
-/// Moves up to `len` bytes out of `pipe` into `to` (any descriptor: a socket, a pipe, a
-/// file), waiting in poll(2) until `to` is writable, or `waker` fired (`Ok(None)`);
-/// `SPLICE_F_MORE` when `more`. `pipe` must be a non-blocking pipe **private to the caller**
-/// (a relay's own): `SPLICE_F_NONBLOCK` does not reach a blocking socket being written, so the
-/// call can sleep inside the kernel holding `pipe`'s lock, which then stalls nobody else.
-/// `Ok(Some(0))` only for `len == 0`.
-///
-/// # Errors
-///
-/// `EPIPE` when `to` is a socket whose peer is gone (and `SIGPIPE` raised on the calling
-/// thread: block it, see `ffi::SigpipeBlocked`); `EINVAL` when `to` cannot take a splice (a
-/// file opened with `O_APPEND`, a tty).
-pub(crate) fn splice_out_of_own_pipe(
-    pipe: BorrowedFd<'_>,
-    to: BorrowedFd<'_>,
-    len: usize,
-    more: bool,
-    waker: Option<&Waker>,
-) -> io::Result<Option<usize>> {
-    // The pipe holds bytes: it polls readable at once.
-    splice_when_ready(pipe, to, len, more, waker)
 }
 
 /// [sendfile(2)] of up to `len` bytes from `file` (at and advancing its file offset) to `to`,

@@ -144,28 +144,15 @@ fn a_collapsed_grant_or_a_failed_pipe_copies_and_says_why() {
     for maker in [Granting(Some(2 * page)), Granting(None)] {
         let pool = PipePool::with_maker(1 << 20, 4, maker);
         // The duplex relay: both directions copy.
-        let (a, mut a_peer) = UnixStream::pair().unwrap();
-        let (b, mut b_peer) = UnixStream::pair().unwrap();
+        let (a, a_peer) = UnixStream::pair().unwrap();
+        let (b, b_peer) = UnixStream::pair().unwrap();
         let mut o = Options::new();
         o.pool(pool.clone());
         let relayed = bounded::spawn(move || relay(&a, &b, &o));
         let up = data(200_000, 1);
         let down = data(300_000, 2);
-        let (up2, down2) = (up.clone(), down.clone());
-        let ta = thread::spawn(move || {
-            a_peer.write_all(&up2).unwrap();
-            a_peer.shutdown(std::net::Shutdown::Write).unwrap();
-            let mut got = Vec::new();
-            a_peer.read_to_end(&mut got).unwrap();
-            got
-        });
-        let tb = thread::spawn(move || {
-            b_peer.write_all(&down2).unwrap();
-            b_peer.shutdown(std::net::Shutdown::Write).unwrap();
-            let mut got = Vec::new();
-            b_peer.read_to_end(&mut got).unwrap();
-            got
-        });
+        let ta = send_then_read(a_peer, up.clone());
+        let tb = send_then_read(b_peer, down.clone());
         assert!(ta.join().unwrap() == down);
         assert!(tb.join().unwrap() == up);
         let r = relayed.join("a relay without pipes");
@@ -200,6 +187,17 @@ fn a_collapsed_grant_or_a_failed_pipe_copies_and_says_why() {
         assert_eq!((o.bytes(), o.path()), (50_000, Path::Copy), "{o}");
         assert!(matches!(o.why(), Why::NoPipe(_)), "{o}");
     }
+}
+
+/// Writes `bytes` into `s` and shuts its write side, while reading it to EOF on a thread.
+fn send_then_read(mut s: UnixStream, bytes: Vec<u8>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        s.write_all(&bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    })
 }
 
 /// Whether `why` is the collapsed-grant kind (else the failed kind).

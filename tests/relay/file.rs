@@ -187,7 +187,7 @@ fn a_path_the_kernel_refuses_is_its_error_when_asked_for_and_a_copy_otherwise() 
         );
     }
     // A tty (a pty's follower) takes no splice: EINVAL, then a copy.
-    let (leader, follower) = pty();
+    let (leader, follower) = super::fallback::pty();
     let f = file_with(b"to the terminal\n", 0);
     let o = FileOptions::new().send(&f, &follower);
     assert!(o.error().is_none(), "{o}");
@@ -199,25 +199,6 @@ fn a_path_the_kernel_refuses_is_its_error_when_asked_for_and_a_copy_otherwise() 
     let mut buf = [0u8; 64];
     let n = rustix::io::read(&leader, &mut buf).unwrap();
     assert!(n > 0);
-}
-
-/// A pseudo-terminal pair (leader, follower) with the follower in raw mode.
-fn pty() -> (OwnedFd, OwnedFd) {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let leader = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&leader).unwrap();
-    unlockpt(&leader).unwrap();
-    let name = ptsname(&leader, Vec::new()).unwrap();
-    let follower = rustix::fs::open(
-        name.as_c_str(),
-        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .unwrap();
-    let mut t = rustix::termios::tcgetattr(&follower).unwrap();
-    t.make_raw();
-    rustix::termios::tcsetattr(&follower, rustix::termios::OptionalActions::Now, &t).unwrap();
-    (leader, follower)
 }
 
 #[test]

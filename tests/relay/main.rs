@@ -114,16 +114,22 @@ fn the_mode_chooses_the_path_and_small_chunks_still_deliver_everything() {
     let o = transfer(&bridge, pipe(), pipe(), 1 << 20);
     assert_eq!(o.path(), Path::Splice);
     // Splice asked for where it cannot be: an error before any byte, not a silent copy.
-    let (a, _b) = socketpair();
-    let (_c, d) = socketpair();
-    let o = bridge.run(
-        &mut Fd::new(a.as_fd()).unwrap(),
-        &mut Fd::new(d.as_fd()).unwrap(),
-    );
+    let o = socket_to_socket(&bridge);
     assert_eq!(o.bytes(), 0);
     let e = o.into_result().unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("not a pipe"), "{e}");
+}
+
+/// Runs `bridge` from one socketpair end to another (whose peers stay open and silent), for
+/// a bridge that refuses the pair before any byte.
+fn socket_to_socket(bridge: &Bridge) -> procwire::relay::Outcome {
+    let (a, _b) = socketpair();
+    let (_c, d) = socketpair();
+    bridge.run(
+        &mut Fd::new(a.as_fd()).unwrap(),
+        &mut Fd::new(d.as_fd()).unwrap(),
+    )
 }
 
 #[test]
@@ -297,12 +303,7 @@ fn with_a_pool_a_bridge_splices_into_a_socket_through_its_own_pipe() {
     );
     // Splice asked for: an error before any byte.
     bridge.mode(Mode::Splice);
-    let (a, _b) = socketpair();
-    let (_c, d) = socketpair();
-    let o = bridge.run(
-        &mut Fd::new(a.as_fd()).unwrap(),
-        &mut Fd::new(d.as_fd()).unwrap(),
-    );
+    let o = socket_to_socket(&bridge);
     assert_eq!(o.bytes(), 0);
     assert_eq!(
         o.error().unwrap().kind(),

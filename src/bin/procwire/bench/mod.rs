@@ -69,7 +69,7 @@ verdicts and findings; blocks timed to the reader's last byte):
                  {direction: \"file->wire\" (relay::send_file) or \"wire->file\" (recv_file),
                  kind (pipes|socketpair|loopback), method (sendfile|splice|copy), chunk (bytes
                  per system call), gb_s {median, ...} over repeats or null, error (the kernel's
-                 refusal, e.g. sendfile from a wire, or null)}; each run moves 8 MiB blocks of an
+                 refusal, e.g. sendfile from a wire, or null)}; each run moves 4 MiB blocks of an
                  in-memory file, the methods of a kind taking turns block by block
   findings     the conclusions printed after the table, as strings
   verdicts     one per workload (bulk transfer, small writes, request/response) and placement:

@@ -327,9 +327,9 @@ impl Plan {
         let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
         let mem = (self.chunks.len() * self.repeats) as u32;
         let spawn = self.spawn_time.unwrap_or_default() * self.repeats as u32;
-        // Each file-edge run also tries each of its 18 cells once, untimed (8 MiB each).
+        // Each file-edge run also tries each of its 18 cells once, untimed (4 MiB each).
         let file_edge = self.file_edge_time.map_or(Duration::ZERO, |t| {
-            (t + Duration::from_millis(90)) * self.repeats as u32
+            (t + Duration::from_millis(50)) * self.repeats as u32
         });
         per_run * tp + self.latency_time * lat + self.memcpy_time * mem + spawn + file_edge
     }

@@ -222,7 +222,9 @@ impl Report {
                     "no"
                 };
                 out.push(format!(
-                    "does a socketpair break splice? {direction}: {verdict} (splice {sp:.2} GB/s,                      {sp_ratio:.2}x a copy on a socketpair; {pp:.2} GB/s, {pp_ratio:.2}x a copy                      on pipes)"
+                    "does a socketpair break splice? {direction}: {verdict} (splice {sp:.2} GB/s, \
+                     {sp_ratio:.2}x a copy on a socketpair; {pp:.2} GB/s, {pp_ratio:.2}x a copy \
+                     on pipes)"
                 ));
             }
         }

@@ -54,7 +54,7 @@ pub const CHUNK: usize = procwire::relay::DEFAULT_CHUNK;
 
 /// Bytes per block: larger than any default pipe or socket buffer, small enough that a
 /// quick run has several blocks per method.
-const BLOCK: usize = 8 << 20;
+const BLOCK: usize = 4 << 20;
 
 /// One cell's figure from one run: GB/s over its timed blocks, or the kernel's refusal.
 #[derive(Clone, Debug, PartialEq)]
