@@ -96,3 +96,70 @@ pub fn compare(a: &Path, b: &Path) -> Result<String, String> {
         &matrix_of(&vb),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::matrix::tests::{ALL_SECTIONS, RECORDED, parse};
+    use super::*;
+
+    #[test]
+    fn two_files_side_by_side_with_ratios_per_cell() {
+        let (a, mut b) = (parse(RECORDED), parse(RECORDED));
+        // B: twice the queue of every kind, the same everything else.
+        for q in b["matrix"]["checks"]["queue"].as_array_mut().unwrap() {
+            q["queued"] = serde_json::json!(q["queued"].as_u64().unwrap() * 2);
+        }
+        let text = render("a.json", &matrix_of(&a), "b.json", &matrix_of(&b));
+        assert!(text.contains("A = a.json, B = b.json"), "{text}");
+        assert_eq!(text.matches("  pipes: B/A 2.00x").count(), 1, "{text}");
+        assert!(text.contains("  socketpair: B/A 2.00x"), "{text}");
+        assert!(text.contains("bulk transfer: B/A 1.00x"), "{text}");
+        assert!(text.contains("    A ancillary") || text.contains("    A pipes: not possible"));
+    }
+
+    #[test]
+    fn families_only_one_file_has_are_shown_as_absent_in_the_other() {
+        let text = render(
+            "old.json",
+            &matrix_of(&parse(RECORDED)),
+            "new.json",
+            &matrix_of(&parse(ALL_SECTIONS)),
+        );
+        assert!(
+            text.contains("    A file edge: not measured in this run"),
+            "{text}"
+        );
+        assert!(text.contains("    A not in this file"), "{text}");
+        assert!(text.contains("relaying: winner changed"), "{text}");
+    }
+
+    #[test]
+    fn missing_bad_and_unknown_files_are_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("procwire-compare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("nope.json");
+        let e = load(&missing).unwrap_err();
+        assert!(
+            e.starts_with(&format!("cannot read {}", missing.display())),
+            "{e}"
+        );
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "{not json").unwrap();
+        let e = load(&bad).unwrap_err();
+        assert!(e.contains("bad.json is not JSON"), "{e}");
+        let old = dir.join("old.json");
+        std::fs::write(&old, r#"{"schema": "procwire-bench/1"}"#).unwrap();
+        let e = load(&old).unwrap_err();
+        assert!(
+            e.contains("schema \"procwire-bench/1\", which this procwire does not know"),
+            "{e}"
+        );
+        let none = dir.join("none.json");
+        std::fs::write(&none, r#"{"rows": []}"#).unwrap();
+        assert!(load(&none).unwrap_err().contains("no \"schema\" field"));
+        let good = dir.join("good.json");
+        std::fs::write(&good, ALL_SECTIONS).unwrap();
+        assert!(compare(&good, &good).unwrap().contains("B/A 1.00x"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -745,3 +745,121 @@ impl Matrix {
         out
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A recorded `procwire bench --quick --json` of this build: no relay, fd_pass or
+    /// file_edge rows.
+    pub(crate) const RECORDED: &str = include_str!("fixtures/quick.json");
+    /// The same run with the other helpers' sections filled per the shared contract (made-up
+    /// figures) and schema 3.
+    pub(crate) const ALL_SECTIONS: &str = include_str!("fixtures/all-sections.json");
+
+    pub(crate) fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn every_cell_is_filled(m: &Matrix) {
+        assert_eq!(m.dimensions.len(), 8, "{m:#?}");
+        for d in &m.dimensions {
+            assert!(!d.figures.is_empty(), "{}", d.name);
+            for f in &d.figures {
+                assert!(f.text.len() > f.label.len() + 2, "{}: {f:?}", d.name);
+                assert!(!f.text.contains("NaN"), "{}: {f:?}", d.name);
+            }
+        }
+        assert_eq!(m.workloads.len(), 5);
+        for w in &m.workloads {
+            assert!(
+                w.winner.is_some() || w.text.contains("not measured in this run ("),
+                "{w:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_without_the_other_families_says_what_to_run() {
+        let m = matrix_of(&parse(RECORDED));
+        every_cell_is_filled(&m);
+        let text = m.render();
+        for family in ["fd_pass rows", "file_edge rows", "relay rows"] {
+            assert!(
+                text.contains(&format!("not measured in this run (the {family}")),
+                "{family}: {text}"
+            );
+        }
+        let w = |name: &str| m.workloads.iter().find(|w| w.workload == name).unwrap();
+        assert!(w("bulk transfer").winner.is_some());
+        assert!(w("interactive round trips").ratio.unwrap() >= 1.0);
+        assert!(w("rsync-like remote shell").audit_holds.is_some());
+        assert!(w("fd passing").text.contains("ENOTSOCK"), "{text}");
+        assert!(text.contains("IORING_OP_SEND_ZC: not meaningful on loopback"));
+        assert!(text.contains("pipes: not possible, sendmsg with SCM_RIGHTS: ENOTSOCK"));
+    }
+
+    #[test]
+    fn the_other_helpers_sections_fill_their_rows() {
+        let m = matrix_of(&parse(ALL_SECTIONS));
+        every_cell_is_filled(&m);
+        let text = m.render();
+        assert!(!text.contains("not measured in this run"), "{text}");
+        let relay = m
+            .workloads
+            .iter()
+            .find(|w| w.workload == "relaying")
+            .unwrap();
+        // The fixture's unix splice relay at 2.4 GB/s beats its copy at 1.6 GB/s.
+        assert_eq!(
+            relay.winner.as_deref(),
+            Some("unix relay by splice with 256 KiB chunks")
+        );
+        assert!((relay.ratio.unwrap() - 1.5).abs() < 1e-9, "{relay:?}");
+        assert_eq!(relay.audit_holds, Some(true));
+        let fd = m
+            .workloads
+            .iter()
+            .find(|w| w.workload == "fd passing")
+            .unwrap();
+        assert!(fd.text.contains("socketpair only"), "{fd:?}");
+        assert!(
+            text.contains("file->wire socketpair sendfile at 64 KiB: 3.10 GB/s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wire->file pipes splice at 64 KiB: refused, EINVAL"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn io_uring_refused_is_said_with_its_errno() {
+        let mut v = parse(RECORDED);
+        v["uring"] = serde_json::json!({
+            "available": false,
+            "error": "io_uring unavailable: Operation not permitted (os error 1) \
+                      (/proc/sys/kernel/io_uring_disabled is 2)",
+            "rows": []
+        });
+        let m = matrix_of(&v);
+        let d = m
+            .dimensions
+            .iter()
+            .find(|d| d.name == "io_uring opcodes")
+            .unwrap();
+        assert_eq!(d.figures.len(), 1);
+        assert!(
+            d.figures[0].text.contains("io_uring_disabled is 2"),
+            "{d:?}"
+        );
+        every_cell_is_filled(&m);
+    }
+
+    #[test]
+    fn a_file_with_nothing_but_a_schema_explains_every_row() {
+        let m = matrix_of(&serde_json::json!({"schema": "procwire-bench/2"}));
+        every_cell_is_filled(&m);
+        assert!(m.workloads.iter().all(|w| w.winner.is_none()));
+    }
+}
