@@ -350,17 +350,15 @@ fn round_trips(
             count += 1;
         }
     });
-    let result = (|| {
-        let (rfd, wfd) = fds(&ours);
-        let mut byte = [0u8];
-        ping_pong(time, |mode| match mode {
-            Mode::Procwire => ring.round_trip(wfd, rfd, ops),
-            Mode::Raw => {
-                raw_write_all(wfd, &byte)?;
-                raw_read_exact(rfd, &mut byte)
-            }
-        })
-    })();
+    let (rfd, wfd) = fds(&ours);
+    let mut byte = [0u8];
+    let result = ping_pong(time, |mode| match mode {
+        Mode::Procwire => ring.round_trip(wfd, rfd, ops),
+        Mode::Raw => {
+            raw_write_all(wfd, &byte)?;
+            raw_read_exact(rfd, &mut byte)
+        }
+    });
     let mut ours = ours;
     let shut = ours.shutdown_write();
     let rtts = finish(reader, result)?;
