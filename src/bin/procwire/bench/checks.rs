@@ -73,6 +73,18 @@ pub struct Attempt {
     pub skipped: bool,
 }
 
+impl Attempt {
+    /// An attempt that was made.
+    fn tried(on: impl Into<String>, ok: bool, detail: impl Into<String>) -> Attempt {
+        Attempt {
+            on: on.into(),
+            ok,
+            detail: detail.into(),
+            skipped: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct HalfClose {
     pub kind: String,
@@ -232,18 +244,12 @@ fn ancillary(kind: Kind) -> Attempt {
     };
     let on = kind.name().to_string();
     match run() {
-        Ok(_) => Attempt {
+        Ok(_) => Attempt::tried(on, true, "sendmsg with SCM_RIGHTS: accepted"),
+        Err(e) => Attempt::tried(
             on,
-            ok: true,
-            detail: "sendmsg with SCM_RIGHTS: accepted".into(),
-            skipped: false,
-        },
-        Err(e) => Attempt {
-            on,
-            ok: false,
-            detail: format!("sendmsg with SCM_RIGHTS: {}", errno_text(&e)),
-            skipped: false,
-        },
+            false,
+            format!("sendmsg with SCM_RIGHTS: {}", errno_text(&e)),
+        ),
     }
 }
 
@@ -334,27 +340,16 @@ fn local_shell(topology: Topology) -> Attempt {
     };
     let on = format!("sh -c cat on {}", topology.name());
     match run() {
-        Ok(true) => Attempt {
+        Ok(true) => Attempt::tried(
             on,
-            ok: true,
-            detail: format!(
+            true,
+            format!(
                 "4000 bytes echoed, EOF on input close, exit 0 ({:.1} ms)",
                 t.elapsed().as_secs_f64() * 1e3
             ),
-            skipped: false,
-        },
-        Ok(false) => Attempt {
-            on,
-            ok: false,
-            detail: "the bytes came back changed, or sh failed".into(),
-            skipped: false,
-        },
-        Err(e) => Attempt {
-            on,
-            ok: false,
-            detail: errno_text(&e),
-            skipped: false,
-        },
+        ),
+        Ok(false) => Attempt::tried(on, false, "the bytes came back changed, or sh failed"),
+        Err(e) => Attempt::tried(on, false, errno_text(&e)),
     }
 }
 
@@ -415,16 +410,15 @@ fn rsync_ssh() -> Attempt {
     let copied = std::fs::read(dir.join("dst/f")).is_ok_and(|f| f.len() == 100_000);
     let _ = std::fs::remove_dir_all(&dir);
     match result {
-        Ok(out) if out.status.success() && copied => Attempt {
+        Ok(out) if out.status.success() && copied => Attempt::tried(
             on,
-            ok: true,
-            detail: format!("100 KB copied ({:.0} ms)", t.elapsed().as_secs_f64() * 1e3),
-            skipped: false,
-        },
-        Ok(out) => Attempt {
+            true,
+            format!("100 KB copied ({:.0} ms)", t.elapsed().as_secs_f64() * 1e3),
+        ),
+        Ok(out) => Attempt::tried(
             on,
-            ok: false,
-            detail: format!(
+            false,
+            format!(
                 "rsync {}: {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
@@ -433,14 +427,8 @@ fn rsync_ssh() -> Attempt {
                     .unwrap_or("")
                     .trim()
             ),
-            skipped: false,
-        },
-        Err(e) => Attempt {
-            on,
-            ok: false,
-            detail: errno_text(&e),
-            skipped: false,
-        },
+        ),
+        Err(e) => Attempt::tried(on, false, errno_text(&e)),
     }
 }
 
