@@ -706,6 +706,9 @@ fn line(
             r.name, r.value
         );
     }
+    if let Some(p) = best_pipes.filter(|_| w.kind != "pipes") {
+        let _ = write!(text, "; best pipes {p:.2} {unit}");
+    }
     let _ = write!(
         text,
         "; audit ({audit}): {}",

@@ -54,7 +54,7 @@ pub fn budget(quick: bool, full: bool) -> (usize, f64, f64) {
     } else if full {
         (5, 0.3, 0.2)
     } else {
-        (3, 0.15, 0.08)
+        (3, 0.12, 0.06)
     }
 }
 
