@@ -318,8 +318,11 @@ impl UringSlots {
             // every completion of this batch is reaped below (or, failing that, the ring is
             // poisoned and the slots are never freed); `op.fd` is borrowed for the call, and the
             // kernel takes its own reference to the file when it reads the entry.
-            unsafe { self.ring.submission().push(&entry) }
-                .map_err(|_| io::Error::other("the io_uring submission queue is full"))?;
+            if unsafe { self.ring.submission().push(&entry) }.is_err() {
+                // Entries pushed before it would go out with the next batch: never reuse it.
+                self.poisoned = true;
+                return Err(io::Error::other("the io_uring submission queue is full"));
+            }
         }
         let mut left = ops.len();
         while left > 0 {
