@@ -29,7 +29,7 @@ fn ratios(ours: &[f64], raw: &[f64]) -> Vec<f64> {
 }
 
 /// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
-fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
+pub(super) fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
     let all: Vec<f64> = repeats.iter().flat_map(|r| r.iter()).copied().collect();
     let medians: Vec<f64> = repeats
         .iter()
@@ -229,6 +229,8 @@ impl Results {
             spawn,
             findings: Vec::new(),
             verdicts: Vec::new(),
+            uring: None,
+            matrix: None,
         };
         report.findings = report.findings();
         report.verdicts = report.verdicts();

@@ -100,6 +100,8 @@ pub(crate) fn sample() -> Report {
         }),
         findings: Vec::new(),
         verdicts: Vec::new(),
+        uring: None,
+        matrix: None,
     };
     r.findings = r.findings();
     r.verdicts = r.verdicts();

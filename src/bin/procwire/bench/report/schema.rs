@@ -32,6 +32,19 @@ pub struct Report {
     pub findings: Vec<String>,
     /// One recommendation per workload and placement, printed last.
     pub verdicts: Vec<Verdict>,
+    /// The io_uring rows; `None` when they were left out (`--kinds` without `uring`).
+    pub uring: Option<crate::bench::runners::uring::UringSection>,
+    /// The audit's decision matrix: the checks' facts, and the dimensions and workload lines
+    /// computed from this document (see `report::matrix`).
+    pub matrix: Option<MatrixSection>,
+}
+
+/// The `matrix` section: what the checks found, and the matrix computed from the document.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatrixSection {
+    pub checks: crate::bench::checks::Checks,
+    #[serde(flatten)]
+    pub matrix: super::matrix::Matrix,
 }
 
 /// What to use for one workload on one placement, and by how much it wins.

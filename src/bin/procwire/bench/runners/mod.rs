@@ -19,6 +19,7 @@ use super::schedule::RoundTrips;
 pub mod memcpy;
 pub mod model;
 pub mod spawn;
+pub mod uring;
 pub mod wire;
 
 pub use spawn::Spawns;
