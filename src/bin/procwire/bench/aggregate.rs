@@ -17,6 +17,8 @@ use super::schedule::RoundTrips;
 use super::stats::{Summary, percentile, ratio_noise};
 use crate::CmdResult;
 
+mod relay;
+
 /// The median over repeats of procwire's figure divided by the raw loop's figure of the same
 /// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
 /// then weighs on both; the median of these ratios is steadier than a ratio of medians.
@@ -58,6 +60,7 @@ pub struct Results {
     latency: HashMap<(usize, Placement), Vec<RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
     spawns: Vec<Spawns>,
+    relay: relay::RelaySamples,
 }
 
 impl Results {
@@ -119,6 +122,26 @@ impl Results {
                 let time = plan.spawn_time.unwrap_or_default();
                 self.spawns.push(exec.spawn(time)?);
             }
+            Task::Relay {
+                transport,
+                path,
+                chunk,
+                placement,
+                ..
+            } => {
+                let cell = (transport, path, chunk, placement);
+                self.relay.throughput(exec, plan, cpus, cell)?;
+            }
+            Task::RelayLatency {
+                transport,
+                path,
+                placement,
+                ..
+            } => {
+                let cell = (transport, path, placement);
+                self.relay.latency(exec, plan, cpus, cell)?;
+            }
+            Task::FdPass { placement, .. } => self.relay.fd_pass(exec, plan, cpus, placement)?,
         }
         Ok(())
     }
@@ -206,6 +229,7 @@ impl Results {
             })
             .collect();
         memcpy.sort_by_key(|m| m.chunk);
+        let (relay, fd_pass) = self.relay.cells(plan, &cpus);
         let (run_seconds, run_bytes) = match plan.budget {
             Budget::Time(t) => (Some(t.as_secs_f64()), None),
             Budget::Bytes(b) => (None, Some(b)),
@@ -229,7 +253,11 @@ impl Results {
             spawn,
             findings: Vec::new(),
             verdicts: Vec::new(),
+            relay,
+            relay_auto: None,
+            fd_pass,
         };
+        report.relay_auto = report.relay_auto();
         report.findings = report.findings();
         report.verdicts = report.verdicts();
         report
@@ -242,7 +270,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::bench::plan::{Row, Subject, default_rows};
+    use crate::bench::plan::{RelayPlan, Row, Subject, default_rows};
     use crate::bench::runners::Throughput;
 
     #[test]
@@ -348,6 +376,7 @@ mod tests {
             memcpy_time: Duration::from_millis(1),
             spawn_time: Some(Duration::from_millis(1)),
             omitted: Vec::new(),
+            relay: RelayPlan::none(),
         }
     }
 

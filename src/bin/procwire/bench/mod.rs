@@ -29,7 +29,7 @@ pub mod stats;
 
 use output::Output;
 pub use peer::{PeerArgs, parent_gone, run as run_peer};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, RELAY_CHUNKS, RelayPlan, default_rows};
 use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
@@ -91,9 +91,10 @@ pub struct Args {
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
-    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row)
+    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row;
+    /// relay: the relay rows; fd_pass: the descriptor-passing rows)
     #[arg(long, value_name = "KIND,...", value_delimiter = ',',
-          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn"])]
+          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn", "relay", "fd_pass"])]
     kinds: Vec<String>,
     /// Only these chunk sizes, e.g. --chunks 64K,1M
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
@@ -174,6 +175,40 @@ impl Args {
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
             omitted: plan::omitted(cpus, self.placement),
+            relay: self.relay_plan(),
+        }
+    }
+
+    /// The relay and fd-passing rows: shorter runs and fewer repeats than the wire rows, since
+    /// each cell is three runs of up to three processes.
+    fn relay_plan(&self) -> RelayPlan {
+        let (repeats, run, latency) = if self.quick {
+            (3, 0.025, 0.02)
+        } else if self.full {
+            (9, 0.25, 0.15)
+        } else {
+            (5, 0.06, 0.05)
+        };
+        let wants = |kind: &str| self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind);
+        RelayPlan {
+            transports: if wants("relay") {
+                plan::Transport::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
+            chunks: if self.chunks.is_empty() {
+                RELAY_CHUNKS.to_vec()
+            } else {
+                self.chunks.clone()
+            },
+            repeats: self.repeats.map_or(repeats, usize::from),
+            budget: match (self.bytes, self.duration) {
+                (Some(b), _) => Budget::Bytes(b),
+                (None, Some(d)) => Budget::Time(d),
+                (None, None) => Budget::Time(Duration::from_secs_f64(run)),
+            },
+            latency_time: Duration::from_secs_f64(latency),
+            fd_pass_time: wants("fd_pass").then(|| Duration::from_secs_f64(latency)),
         }
     }
 }

@@ -100,6 +100,9 @@ pub(crate) fn sample() -> Report {
         }),
         findings: Vec::new(),
         verdicts: Vec::new(),
+        relay: Vec::new(),
+        relay_auto: None,
+        fd_pass: Vec::new(),
     };
     r.findings = r.findings();
     r.verdicts = r.verdicts();

@@ -3,10 +3,12 @@
 //!
 //! Everything here is pure (results in, text out), so it is tested without running a bench.
 
+mod relay;
 mod schema;
 mod table;
 mod verdicts;
 
+pub use relay::{FdPassCell, RelayAuto, RelayCell};
 pub use schema::*;
 
 #[cfg(test)]

@@ -32,6 +32,12 @@ pub struct Report {
     pub findings: Vec<String>,
     /// One recommendation per workload and placement, printed last.
     pub verdicts: Vec<Verdict>,
+    /// The relay rows (empty when they did not run).
+    pub relay: Vec<super::RelayCell>,
+    /// Which path `procwire relay --mode auto` should take here (null without relay rows).
+    pub relay_auto: Option<super::RelayAuto>,
+    /// The descriptor-passing rows (empty when they did not run).
+    pub fd_pass: Vec<super::FdPassCell>,
 }
 
 /// What to use for one workload on one placement, and by how much it wins.
@@ -120,7 +126,7 @@ pub struct LatencyCell {
     pub ratio_clear: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Latency {
     pub median: f64,
     pub p99: f64,

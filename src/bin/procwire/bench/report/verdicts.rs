@@ -269,6 +269,13 @@ impl Report {
                 let _ = writeln!(s, "  {}", v.text);
             }
         }
+        let relay = self.relay_lines();
+        if !relay.is_empty() {
+            let _ = writeln!(s, "\nRelay and descriptor passing, against the targets:");
+            for line in relay {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
         s
     }
 }
