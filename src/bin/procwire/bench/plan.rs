@@ -621,7 +621,10 @@ mod tests {
             Task::Throughput { repeat, .. }
             | Task::Latency { repeat, .. }
             | Task::Memcpy { repeat, .. }
-            | Task::Spawn { repeat } => repeat,
+            | Task::Spawn { repeat }
+            | Task::Relay { repeat, .. }
+            | Task::RelayLatency { repeat, .. }
+            | Task::FdPass { repeat, .. } => repeat,
         };
         let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
         assert!(first_1 > 0);
@@ -682,5 +685,65 @@ mod tests {
         let a = plan(1, vec![Placement::SameCpu]).forecast();
         let b = plan(3, vec![Placement::SameCpu]).forecast();
         assert!(b > a * 2);
+    }
+
+    #[test]
+    fn relay_tasks_rotate_their_paths_and_stop_at_their_repeats() {
+        let both = vec![Placement::SameCpu, Placement::CrossCpu];
+        let p = Plan {
+            relay: RelayPlan {
+                transports: Transport::ALL.to_vec(),
+                chunks: vec![4 << 10, 1 << 20],
+                repeats: 2,
+                budget: Budget::Time(Duration::from_millis(10)),
+                latency_time: Duration::from_millis(10),
+                fd_pass_time: Some(Duration::from_millis(10)),
+            },
+            ..plan(3, both.clone())
+        };
+        let tasks = p.schedule();
+        let relay: Vec<(usize, RelayPath)> = tasks
+            .iter()
+            .filter_map(|t| match *t {
+                Task::Relay { repeat, path, .. } => Some((repeat, path)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(relay.len(), 2 * 2 * 3 * 2 * 2);
+        assert!(relay.iter().all(|&(repeat, _)| repeat < 2), "{relay:?}");
+        // Each cell's three paths back to back, the first rotating with repeat and chunk.
+        let firsts: Vec<RelayPath> = relay.iter().step_by(3).map(|r| r.1).take(2).collect();
+        assert_eq!(firsts, [RelayPath::Direct, RelayPath::Copy]);
+        let count = |f: fn(&Task) -> bool| tasks.iter().filter(|t| f(t)).count();
+        assert_eq!(
+            count(|t| matches!(t, Task::RelayLatency { .. })),
+            2 * 3 * 2 * 2
+        );
+        assert_eq!(count(|t| matches!(t, Task::FdPass { .. })), 2 * 2);
+        assert!(p.forecast() > plan(3, both).forecast());
+        let lines: Vec<String> = tasks.iter().map(|t| t.describe(&p)).collect();
+        assert!(lines.contains(&"repeat 2/3: relay tcp on different CPUs".to_string()));
+        assert!(lines.contains(&"repeat 1/3: fd passing on same CPU".to_string()));
+        assert_eq!(
+            RelayPath::rotated(4),
+            [RelayPath::Copy, RelayPath::Splice, RelayPath::Direct]
+        );
+    }
+
+    #[test]
+    fn a_relay_gets_a_cpu_of_its_own_when_there_are_two() {
+        let cross = Placement::CrossCpu;
+        assert_eq!(
+            cross.relay_cpus(&[2, 5], RelayPath::Copy),
+            Some((2, Some(5), 2))
+        );
+        assert_eq!(
+            cross.relay_cpus(&[2, 5], RelayPath::Direct),
+            Some((2, None, 5))
+        );
+        let same = Placement::SameCpu.relay_cpus(&[2, 5], RelayPath::Splice);
+        assert_eq!(same, Some((2, Some(2), 2)));
+        assert_eq!(cross.relay_cpus(&[2], RelayPath::Splice), None);
+        assert_eq!(Transport::Tcp.kind(), Kind::Loopback);
     }
 }

@@ -37,6 +37,7 @@ pub struct RelayAuto {
 }
 
 /// Descriptor-passing round trips (send 1 descriptor, receive, close; both ways) per second
+/// (at each repeat's median round trip)
 /// between two processes: `pass::Channel` against a raw `sendmsg`/`recvmsg` loop.
 #[derive(Debug, Serialize)]
 pub struct FdPassCell {
@@ -369,5 +370,108 @@ impl Report {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::sample;
+    use super::*;
+
+    #[test]
+    fn json_carries_the_contract_s_names() {
+        let v: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        let cells = v["relay"].as_array().unwrap();
+        assert_eq!(cells.len(), 2 * 2 * 3 * 2);
+        for c in cells {
+            for key in [
+                "transport",
+                "placement",
+                "cpus",
+                "path",
+                "chunk",
+                "gb_s",
+                "relay_cpu_s_per_gb",
+                "rtt_us",
+            ] {
+                assert!(c.get(key).is_some(), "missing {key} in {c}");
+            }
+            assert_eq!(c["cpus"].as_array().unwrap().len(), 3);
+        }
+        let direct = &cells[0];
+        assert_eq!(
+            (&direct["transport"], &direct["path"], &direct["placement"]),
+            (&"unix".into(), &"direct".into(), &"same_cpu".into())
+        );
+        assert!(direct["relay_cpu_s_per_gb"].is_null());
+        assert_eq!(direct["cpus"], serde_json::json!([0, null, 0]));
+        assert_eq!(cells[2]["path"], "copy");
+        assert_eq!(cells[2]["relay_cpu_s_per_gb"], 1.0);
+        assert!(cells[2]["gb_s"]["median"].is_f64());
+        assert!(cells[2]["rtt_us"]["median"].is_f64());
+        assert_eq!(v["relay_auto"]["unix"], "splice");
+        assert_eq!(v["relay_auto"]["tcp"], "splice");
+        assert!(v["relay_auto"]["why"].as_str().unwrap().contains("0.95x"));
+        let fd = &v["fd_pass"][1];
+        for key in ["placement", "cpus", "channel_per_s", "raw_per_s", "ratio"] {
+            assert!(fd.get(key).is_some(), "fd_pass.{key}");
+        }
+        assert_eq!(fd["placement"], "cross_cpu");
+        assert_eq!(fd["ratio"], 0.96);
+    }
+
+    #[test]
+    fn the_table_has_a_block_per_transport_and_placement() {
+        let t = sample().table();
+        assert!(
+            t.contains("\nRelay, sender -> relay -> receiver: GB/s median of 3"),
+            "{t}"
+        );
+        assert!(
+            t.contains("(sender CPU 0, relay CPU 1, receiver CPU 0)"),
+            "{t}"
+        );
+        assert_eq!(t.matches("\n  splice ").count(), 4, "{t}");
+        assert!(t.contains("1.60 (0.50)"), "{t}");
+        assert!(
+            t.contains("Channel     96000  raw sendmsg/recvmsg    100000  0.960x"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn verdict_lines_weigh_the_targets() {
+        let r = sample();
+        let lines = r.verdict_lines();
+        assert!(
+            lines.contains("\nRelay and descriptor passing, against the targets:\n"),
+            "{lines}"
+        );
+        // TCP splice at 0.95x the GB/s and 0.70x the CPU: auto splices, and the target is met.
+        assert!(
+            lines.contains(
+                "relay tcp->tcp on same CPU: splice moves 0.95x the copy relay's GB/s at 0.70x"
+            ),
+            "{lines}"
+        );
+        assert!(lines.contains("0.9x the GB/s: met"), "{lines}");
+        assert!(lines.contains("splice 19.0 µs (1.90x, met)"), "{lines}");
+        assert!(
+            lines.contains("procwire relay --mode auto on this machine: unix splice, tcp splice")
+        );
+        assert!(lines.contains("0.960x (target >= 0.95x: met)"), "{lines}");
+        // Splice that is slower and no cheaper is no auto choice.
+        let mut slow = sample();
+        for c in &mut slow.relay {
+            if c.transport == Transport::Tcp && c.path == RelayPath::Splice {
+                c.relay_cpu_s_per_gb = Some(0.95);
+            }
+        }
+        assert_eq!(slow.relay_auto().unwrap().tcp, RelayPath::Copy);
+        slow.relay.retain(|c| c.transport == Transport::Unix);
+        assert!(
+            slow.relay_auto().is_none(),
+            "one transport alone decides nothing"
+        );
     }
 }
