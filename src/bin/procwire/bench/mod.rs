@@ -95,7 +95,7 @@ pub struct Args {
     /// A short run (under 30 s): shorter runs, same matrix
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// A long run (about 9 minutes on an idle machine): more repeats, longer runs
+    /// A long run (about 10 minutes on an idle machine): more repeats, longer runs
     #[arg(long)]
     full: bool,
     /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
@@ -416,7 +416,7 @@ mod tests {
             "{:?}",
             full.forecast()
         );
-        // --help says "about 9 minutes" for --full.
+        // --help says "about 10 minutes" for --full.
         assert!(
             full.forecast() > Duration::from_secs(8 * 60),
             "{:?}",

@@ -174,13 +174,14 @@ fn per_s(us: &[f64]) -> f64 {
     1e6 / percentile(us, 50.0)
 }
 
-/// The pairs' ratios: in ABBA BAAB order the `k`th block of one loop and the `k`th of the
-/// other always share a pair, so block `k` of each list is paired.
+/// The pairs' ratios, each of the two blocks' median round trips (so one round trip stalled
+/// by the host does not decide a pair): in ABBA BAAB order the `k`th block of one loop and
+/// the `k`th of the other always share a pair, so block `k` of each list is paired.
 fn block_pairs(ours: &[f64], raw: &[f64]) -> Vec<f64> {
     let n = ROUND_TRIPS_PER_BLOCK as usize;
     ours.chunks_exact(n)
         .zip(raw.chunks_exact(n))
-        .map(|(o, r)| r.iter().sum::<f64>() / o.iter().sum::<f64>())
+        .map(|(o, r)| percentile(r, 50.0) / percentile(o, 50.0))
         .collect()
 }
 
@@ -200,8 +201,9 @@ mod tests {
         }
         assert_eq!(p, r);
         let n = ROUND_TRIPS_PER_BLOCK as usize;
-        let ours = [[2.0; 1].repeat(n), [4.0; 1].repeat(n)].concat();
+        let mut ours = [[2.0; 1].repeat(n), [4.0; 1].repeat(n)].concat();
         let raw = [[1.0; 1].repeat(n), [4.0; 1].repeat(n)].concat();
+        ours[n + 1] = 400.0; // one stalled round trip
         assert_eq!(block_pairs(&ours, &raw), [0.5, 1.0]);
         assert!((per_s(&[2.0, 2.0, 90.0]) - 500_000.0).abs() < 1e-6);
     }
