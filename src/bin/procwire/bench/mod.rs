@@ -214,10 +214,15 @@ impl Args {
             } else {
                 Vec::new()
             },
-            chunks: if self.chunks.is_empty() {
-                RELAY_CHUNKS.to_vec()
-            } else {
-                self.chunks.clone()
+            chunks: match (self.chunks.is_empty(), self.quick) {
+                (false, _) => self.chunks.clone(),
+                // --quick: the bulk sizes the targets are read at.
+                (true, true) => RELAY_CHUNKS
+                    .iter()
+                    .copied()
+                    .filter(|&c| c >= 64 << 10)
+                    .collect(),
+                (true, false) => RELAY_CHUNKS.to_vec(),
             },
             repeats: self.repeats.map_or(repeats, usize::from),
             budget: match (self.bytes, self.duration) {
