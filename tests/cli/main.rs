@@ -404,6 +404,61 @@ fn an_interrupted_bench_keeps_the_old_output_files_and_its_peer_is_quiet() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The relay and fd-passing rows run end to end (real relay processes, real descriptor
+/// passing) and fill their JSON sections; the figures themselves are not judged here.
+#[test]
+fn bench_relay_and_fd_pass_rows_fill_their_json_sections() {
+    let dir = scratch("relayrows");
+    let json = dir.join("r.json");
+    let out = procwire(&[
+        "bench",
+        "--kinds",
+        "relay,fd_pass",
+        "--chunks",
+        "64K",
+        "--repeats",
+        "1",
+        "--duration",
+        "5ms",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
+    let relay = v["relay"].as_array().unwrap();
+    // Two transports, three paths, one chunk, on each placement.
+    assert_eq!(relay.len(), 2 * 3 * placements, "{relay:#?}");
+    for c in relay {
+        assert!(c["gb_s"]["median"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["rtt_us"]["median"].as_f64().unwrap() > 0.0, "{c}");
+        assert_eq!(
+            c["relay_cpu_s_per_gb"].is_null(),
+            c["path"] == "direct",
+            "{c}"
+        );
+    }
+    for t in ["unix", "tcp"] {
+        let path = v["relay_auto"][t].as_str().unwrap();
+        assert!(path == "splice" || path == "copy", "{path}");
+    }
+    let fd = v["fd_pass"].as_array().unwrap();
+    assert_eq!(fd.len(), placements);
+    assert!(fd[0]["channel_per_s"]["median"].as_f64().unwrap() > 0.0);
+    assert!(v["throughput"].as_array().unwrap().is_empty());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("Relay, sender -> relay -> receiver"),
+        "{table}"
+    );
+    assert!(
+        table.contains("procwire relay --mode auto on this machine"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bench_refuses_a_chart_of_nothing_before_measuring() {
     let dir = scratch("nochart");

@@ -30,7 +30,7 @@ pub mod stats;
 
 use output::Output;
 pub use peer::{PeerArgs, parent_gone, run as run_peer};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, RELAY_CHUNKS, RelayPlan, default_rows};
 use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
@@ -80,16 +80,34 @@ verdicts and findings; blocks timed to the reader's last byte):
                  half_close, connect_watchdog, remote_shell} (what procwire tried and what the
                  kernel answered), dimensions [{name, audit, figures [{label, value, text}],
                  source}] and workloads [{workload, winner, runner_up, value, ratio,
-                 audit_holds, text}], computed from this document";
+                 audit_holds, text}], computed from this document
+  relay        [] without relay rows, else one object per cell: transport (unix|tcp: AF_UNIX
+                 socketpairs or TCP loopback on both hops), placement, cpus [sender, relay or
+                 null when direct, receiver] (different CPUs: sender and receiver share the
+                 first, the relay has the second), path (direct|copy|splice: no relay, or
+                 procwire::relay::relay() in Mode::Copy or Mode::Splice in its own process),
+                 chunk (the sender's write size), gb_s {median, ...} (bytes delivered to the
+                 receiver per second, one sample per repeat), relay_cpu_s_per_gb (the relay's
+                 CPU time over the bytes it moved, median; from /proc/<pid>/schedstat; null
+                 when direct), rtt_us (1-byte round trips through this path, as latency's
+                 procwire_us; the same for each chunk of a path)
+  relay_auto   null without relay rows of both transports, else {unix, tcp: splice|copy, why}:
+                 the path procwire relay --mode auto should take here (read by procwire relay
+                 --tune FILE)
+  fd_pass      [] without fd-passing rows, else per placement: {placement, cpus,
+                 channel_per_s, raw_per_s (round trips per second at each repeat's median
+                 round trip: send 1 descriptor over a SOCK_SEQPACKET socketpair, receive it,
+                 send it back, close it; pass::Channel against raw sendmsg/recvmsg), ratio
+                 (channel / raw, median over block pairs)}";
 
 /// Measure which wire wins on this machine
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = JSON_SCHEMA)]
 pub struct Args {
-    /// A short run (under 20 s): shorter runs, same matrix
+    /// A short run (under 30 s): shorter runs, same matrix
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// A long run (about 9 minutes on an idle machine): more repeats, longer runs
+    /// A long run (about 10 minutes on an idle machine): more repeats, longer runs
     #[arg(long)]
     full: bool,
     /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
@@ -104,9 +122,9 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
     /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row;
-    /// uring: the io_uring rows)
+    /// uring: the io_uring rows; relay: the relay rows; fd_pass: the descriptor-passing rows)
     #[arg(long, value_name = "KIND,...", value_delimiter = ',',
-          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn", "uring"])]
+          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn", "uring", "relay", "fd_pass"])]
     kinds: Vec<String>,
     /// Print the audit's decision matrix only (every dimension answered by a figure or a
     /// check, and a line per workload) instead of the table
@@ -197,6 +215,45 @@ impl Args {
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
             omitted: plan::omitted(cpus, self.placement),
+            relay: self.relay_plan(),
+        }
+    }
+
+    /// The relay and fd-passing rows: shorter runs and fewer repeats than the wire rows, since
+    /// each cell is three runs of up to three processes.
+    fn relay_plan(&self) -> RelayPlan {
+        let (repeats, run, latency, fd_pass) = if self.quick {
+            (3, 0.025, 0.02, 0.04)
+        } else if self.full {
+            (5, 0.25, 0.15, 0.5)
+        } else {
+            (5, 0.06, 0.05, 0.15)
+        };
+        let wants = |kind: &str| self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind);
+        RelayPlan {
+            transports: if wants("relay") {
+                plan::Transport::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
+            chunks: match (self.chunks.is_empty(), self.quick) {
+                (false, _) => self.chunks.clone(),
+                // --quick: the bulk sizes the issue's targets are read at.
+                (true, true) => RELAY_CHUNKS
+                    .iter()
+                    .copied()
+                    .filter(|&c| c >= 64 << 10)
+                    .collect(),
+                (true, false) => RELAY_CHUNKS.to_vec(),
+            },
+            repeats: self.repeats.map_or(repeats, usize::from),
+            budget: match (self.bytes, self.duration) {
+                (Some(b), _) => Budget::Bytes(b),
+                (None, Some(d)) => Budget::Time(d),
+                (None, None) => Budget::Time(Duration::from_secs_f64(run)),
+            },
+            latency_time: Duration::from_secs_f64(latency),
+            fd_pass_time: wants("fd_pass").then(|| Duration::from_secs_f64(fd_pass)),
         }
     }
 }
@@ -447,12 +504,14 @@ mod tests {
         let quick = args(true, false).plan(&[0, 1]);
         let full = args(false, true).plan(&[0, 1]);
         assert!(
-            quick.forecast() < Duration::from_secs(20),
+            // --help says "under 30 s" (20 s before the relay and fd-passing rows).
+            quick.forecast() < Duration::from_secs(30),
             "{:?}",
             quick.forecast()
         );
         assert!(
-            default.forecast() < Duration::from_secs(100),
+            // About two minutes (100 s before the relay and fd-passing rows).
+            default.forecast() < Duration::from_secs(120),
             "{:?}",
             default.forecast()
         );
@@ -461,7 +520,7 @@ mod tests {
             "{:?}",
             full.forecast()
         );
-        // --help says "about 9 minutes" for --full.
+        // --help says "about 10 minutes" for --full.
         assert!(
             full.forecast() > Duration::from_secs(8 * 60),
             "{:?}",

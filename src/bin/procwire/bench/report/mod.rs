@@ -6,10 +6,12 @@
 
 pub mod compare;
 pub mod matrix;
+mod relay;
 mod schema;
 mod table;
 mod verdicts;
 
+pub use relay::{FdPassCell, RelayAuto, RelayCell};
 pub use schema::*;
 
 #[cfg(test)]

@@ -37,6 +37,12 @@ pub struct Report {
     /// The audit's decision matrix: the checks' facts, and the dimensions and workload lines
     /// computed from this document (see `report::matrix`).
     pub matrix: Option<MatrixSection>,
+    /// The relay rows (empty when they did not run).
+    pub relay: Vec<super::RelayCell>,
+    /// Which path `procwire relay --mode auto` should take here (null without relay rows).
+    pub relay_auto: Option<super::RelayAuto>,
+    /// The descriptor-passing rows (empty when they did not run).
+    pub fd_pass: Vec<super::FdPassCell>,
 }
 
 /// The `matrix` section: what the checks found, and the matrix computed from the document.
@@ -133,7 +139,7 @@ pub struct LatencyCell {
     pub ratio_clear: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Latency {
     pub median: f64,
     pub p99: f64,
