@@ -438,14 +438,18 @@ impl Shared {
 }
 
 pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
+    // Before the runtime: a --mode splice without pipes fails here, whatever the runtime needs.
+    let (options, banner) = setup(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| io::Error::new(e.kind(), format!("starting the tokio runtime: {e}")))?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, options, banner))
 }
 
-async fn serve(args: &Args) -> CmdResult {
+/// The relay's options (mode after --tune, the shared pipe pool), and what the start line says
+/// of them (the granted pipe size).
+fn setup(args: &Args) -> Result<(Options, String), Status> {
     let transport = if args.listen.is_tcp() || args.to.is_tcp() {
         "tcp"
     } else {
@@ -501,6 +505,10 @@ async fn serve(args: &Args) -> CmdResult {
         .pipe_size(args.pipe_size)
         .pool(pool);
 
+    Ok((options, format!("mode {mode_note}; {pipes}")))
+}
+
+async fn serve(args: &Args, options: Options, banner: String) -> CmdResult {
     let signals = |kind: SignalKind, name: &str| {
         signal(kind).map_err(|e| io::Error::new(e.kind(), format!("handling {name}: {e}")))
     };
@@ -512,7 +520,7 @@ async fn serve(args: &Args) -> CmdResult {
         _ => None,
     });
     eprintln!(
-        "procwire relay: listening on {local}, relaying to {}; mode {mode_note}; {pipes}",
+        "procwire relay: listening on {local}, relaying to {}; {banner}",
         args.to
     );
 
