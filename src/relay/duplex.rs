@@ -222,7 +222,7 @@ impl<'a> Dir<'a> {
                     self.filled(r, pool);
                 }
                 Op::Drain { len, more } => {
-                    let r = self.drain(len, more, sigpipe);
+                    let r = self.drain(len, more, Some(sigpipe));
                     self.engine.drained(r);
                 }
                 Op::Shut => self.shut(),
@@ -262,18 +262,20 @@ impl<'a> Dir<'a> {
 
     /// The system call of an [`Op::Drain`]: splice the pipe into the destination, or send the
     /// buffer's pending bytes. A splice into a socket whose peer is gone raises `SIGPIPE`,
-    /// which `sigpipe` (blocking it on this thread) then discards.
+    /// which `sigpipe` (blocking it on this thread: needed whenever [`Dir::splices`]) then
+    /// discards.
     pub(super) fn drain(
         &mut self,
         len: usize,
         more: bool,
-        sigpipe: &SigpipeBlocked,
+        sigpipe: Option<&SigpipeBlocked>,
     ) -> io::Result<usize> {
         match &self.pipe {
             Some(pipe) => {
                 let r = sys::splice::splice_nonblock(pipe.read.as_fd(), self.dst.fd, len, more);
                 if r.as_ref()
                     .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                    && let Some(sigpipe) = sigpipe
                 {
                     sigpipe.discard();
                 }
@@ -284,6 +286,11 @@ impl<'a> Dir<'a> {
                 sys::io::write(self.dst, &self.buf[start..start + len])
             }
         }
+    }
+
+    /// Whether it splices through a pipe now (its drains can raise `SIGPIPE`).
+    pub(super) fn splices(&self) -> bool {
+        self.pipe.is_some()
     }
 
     /// An [`Op::Shut`]: `shutdown(SHUT_WR)` the destination.
@@ -446,7 +453,7 @@ pub(super) fn stop_the_other(dirs: &mut [Dir<'_>; 2], first: &mut Option<usize>)
 }
 
 /// Ends both directions with `e` (a failed wait), direction 0 first.
-pub(super) fn fail_both(dirs: &mut [Dir<'_>; 2], first: &mut Option<usize>, e: io::Error) {
+fn fail_both(dirs: &mut [Dir<'_>; 2], first: &mut Option<usize>, e: io::Error) {
     *first = Some(0);
     dirs[1].engine.fail(io::Error::new(e.kind(), e.to_string()));
     dirs[0].engine.fail(e);

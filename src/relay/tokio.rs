@@ -15,7 +15,8 @@
 //! fallback before the first byte and the [`Why`](super::Why) of each direction's
 //! [`Path`](super::Path), the half-close (bytes in the pipe reach the destination before its
 //! `shutdown(SHUT_WR)`, the other direction keeps flowing), the counts kept on error, and
-//! no `SIGPIPE` (blocked on the polling thread for the length of each poll, and discarded).
+//! no `SIGPIPE` (blocked on the polling thread for the rest of any poll that splices into a
+//! socket, then discarded and unblocked).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -48,7 +49,7 @@ use std::time::Duration;
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::time::Instant;
 
-use super::duplex::{Dir, Options, Report, TURN, fail_both, stop_the_other, targets};
+use super::duplex::{Dir, Options, Report, TURN, stop_the_other, targets};
 use super::engine::Op;
 use super::pool::PipePool;
 use crate::sys;
@@ -238,13 +239,9 @@ fn poll_dirs(
     pool: &PipePool,
     progress: &Progress,
 ) -> Poll2 {
-    let sigpipe = match SigpipeBlocked::new() {
-        Ok(s) => s,
-        Err(e) => {
-            fail_both(dirs, first, e);
-            return Poll2::Done;
-        }
-    };
+    // Blocked only while this poll may splice into a socket (the copy path sends with
+    // MSG_NOSIGNAL): three system calls saved per poll on the copy path.
+    let mut sigpipe: Option<SigpipeBlocked> = None;
     let mut moved = false;
     let mut busy = false;
     // Direction 0 reads a and writes b; direction 1 reads b and writes a.
@@ -263,7 +260,17 @@ fn poll_dirs(
                     Poll::Pending => break,
                 },
                 Op::Drain { len, more } => {
-                    match sys::tokio::poll_write(dst, cx, |_| d.drain(len, more, &sigpipe)) {
+                    if d.splices() && sigpipe.is_none() {
+                        match SigpipeBlocked::new() {
+                            Ok(s) => sigpipe = Some(s),
+                            Err(e) => {
+                                d.engine.fail(e);
+                                continue;
+                            }
+                        }
+                    }
+                    let guard = sigpipe.as_ref();
+                    match sys::tokio::poll_write(dst, cx, |_| d.drain(len, more, guard)) {
                         Poll::Ready(r) => {
                             if let Ok(n) = r {
                                 progress.add(i, n);

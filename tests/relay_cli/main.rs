@@ -20,6 +20,7 @@ use support::bounded::BOUND;
 use support::{read_stream, write_stream};
 
 mod faults;
+mod library;
 mod options;
 mod transfer;
 
