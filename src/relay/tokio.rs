@@ -1,9 +1,9 @@
-//! The async two-way relay (feature `tokio`): the same per-direction [engine](super::engine),
-//! pipe pool, half-close, [`Options`] and [`Report`] as the blocking [`relay()`](super::relay()),
+//! The async two-way relay (feature `tokio`): the same sans-IO engine per direction, pipe
+//! pool, half-close, [`Options`] and [`Report`] as the blocking [`relay()`](super::relay()),
 //! waiting in tokio's reactor instead of [poll(2)].
 //!
-//! Each descriptor is registered once with the reactor ([`AsyncFd`](::tokio::io::unix::AsyncFd),
-//! epoll(7) underneath, edge triggered). A direction's fill runs when the source was last said
+//! Each descriptor is registered once with the reactor ([`AsyncFd`], epoll(7) underneath,
+//! edge triggered). A direction's fill runs when the source was last said
 //! to be readable and its drain when the destination was last said to be writable; the
 //! readiness hint is cleared only when the system call really returns `EAGAIN` (through
 //! `try_io`), never after a short transfer. Both directions are one future, polled on one task:

@@ -492,8 +492,7 @@ fn setup(args: &Args) -> Result<(Options, String), Status> {
                     format!(
                         "--mode splice: no pipe to splice through ({no}); use --mode auto or copy"
                     ),
-                )
-                .into());
+                ));
             }
             Err(no) => format!("no pipe ({no}): connections copy"),
         }
