@@ -69,7 +69,7 @@ fn a_thousand_resets_in_batches_neither_stall_panic_nor_leak() {
             c.reset();
         }
     });
-    let mut relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &storm, "--stats"]);
+    let mut relay = Relay::local(&storm, &["--stats"]);
     let idle = fd_counts(relay.pid());
 
     const BATCHES: usize = 20;

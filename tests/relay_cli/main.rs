@@ -57,6 +57,13 @@ impl Relay {
         r
     }
 
+    /// Starts one listening on a free port of 127.0.0.1 and relaying to `to`, with `extra`.
+    pub fn local(to: &str, extra: &[&str]) -> Relay {
+        let mut args = vec!["--listen", "127.0.0.1:0", "--to", to];
+        args.extend(extra);
+        Relay::start(&args)
+    }
+
     /// Starts it without waiting for anything.
     pub fn spawn(args: &[&str]) -> Relay {
         let mut child = Command::new(PROCWIRE)

@@ -2,7 +2,7 @@
 //! --once, SIGTERM with --grace, --unlink, --mode splice without pipes, --tune, and usage
 //! errors.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixListener;
 use std::process::Command;
@@ -12,18 +12,21 @@ use std::time::{Duration, Instant};
 use crate::support::bounded::BOUND;
 use crate::{Conn, PROCWIRE, Relay, Target, exchange, exchange_server, field, sock_path};
 
+/// Waits for the relay to close `c` with no byte sent to it, not before `at_least` after
+/// `since` (a timer never fires early; the hang-guard is the only upper bound); returns the
+/// connection's `--stats` line.
+#[track_caller]
+fn closed_by_relay(relay: &mut Relay, c: &Conn, since: Instant, at_least: Duration) -> String {
+    let (got, _) = c.read_to_end_bounded();
+    assert!(got.is_empty());
+    assert!(since.elapsed() >= at_least, "{:?}", since.elapsed());
+    relay.wait_line("the close", |l| l.contains(" closed "))
+}
+
 #[test]
 fn max_connections_refuses_beyond_the_cap_and_frees_the_slot_on_close() {
     let to = Target::tcp().echo();
-    let mut relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--max-connections",
-        "2",
-        "--stats",
-    ]);
+    let mut relay = Relay::local(&to, &["--max-connections", "2", "--stats"]);
     let a = relay.connect();
     a.round_trip();
     let b = relay.connect();
@@ -50,37 +53,13 @@ fn max_connections_refuses_beyond_the_cap_and_frees_the_slot_on_close() {
 #[test]
 fn idle_timeout_closes_a_quiet_connection_and_says_so() {
     let to = Target::unix().echo();
-    let mut relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--idle-timeout",
-        "300ms",
-        "--stats",
-    ]);
+    let mut relay = Relay::local(&to, &["--idle-timeout", "300ms", "--stats"]);
     let c = relay.connect();
     c.round_trip();
-    let quiet = Instant::now();
-    let (got, _) = c.read_to_end_bounded();
-    assert!(got.is_empty());
-    // The timer never fires early; the upper bound is only a hang-guard.
-    assert!(
-        quiet.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        quiet.elapsed()
-    );
-    let l = relay.wait_line("the close", |l| l.contains(" closed "));
+    let l = closed_by_relay(&mut relay, &c, Instant::now(), Duration::from_millis(300));
     assert!(field(&l, "error").contains("idle timeout"), "{l}");
     assert_eq!(field(&l, "to_target"), "1");
     assert_eq!(field(&l, "from_target"), "1");
-    // A busy connection is not cut: 2 s of small messages, each gap well under the limit.
-    let c = relay.connect();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(1) {
-        c.round_trip();
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -107,25 +86,10 @@ fn connect_timeout_gives_up_on_a_target_whose_backlog_is_full() {
     }
     assert!(!fillers.is_empty());
     let to = addr.to_string();
-    let mut relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--connect-timeout",
-        "300ms",
-        "--stats",
-    ]);
+    let mut relay = Relay::local(&to, &["--connect-timeout", "300ms", "--stats"]);
     let t = Instant::now();
     let c = relay.connect();
-    let (got, _) = c.read_to_end_bounded();
-    assert!(got.is_empty());
-    assert!(
-        t.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        t.elapsed()
-    );
-    let l = relay.wait_line("the failure", |l| l.contains(" closed "));
+    let l = closed_by_relay(&mut relay, &c, t, Duration::from_millis(300));
     assert!(field(&l, "error").contains("no answer within 300ms"), "{l}");
     drop(fd);
 }
@@ -134,7 +98,7 @@ fn connect_timeout_gives_up_on_a_target_whose_backlog_is_full() {
 fn once_relays_one_connection_then_exits_0_or_1() {
     let (tx, _rx) = std::sync::mpsc::channel();
     let to = Target::tcp().serve(exchange_server(tx));
-    let relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &to, "--once"]);
+    let relay = Relay::local(&to, &["--once"]);
     exchange(&relay.listen.clone(), 9, 1 << 20, 1 << 20);
     let (st, log) = relay.wait();
     assert_eq!(st.code(), Some(0), "{log}");
@@ -143,7 +107,7 @@ fn once_relays_one_connection_then_exits_0_or_1() {
     let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let to = gone.local_addr().unwrap().to_string();
     drop(gone);
-    let relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &to, "--once"]);
+    let relay = Relay::local(&to, &["--once"]);
     let c = relay.connect();
     let _ = c.read_to_end_bounded();
     let (st, log) = relay.wait();
@@ -155,15 +119,7 @@ fn once_relays_one_connection_then_exits_0_or_1() {
 fn sigterm_stops_accepting_and_lets_live_connections_finish_within_the_grace() {
     let (tx, rx) = std::sync::mpsc::channel();
     let to = Target::tcp().serve(exchange_server(tx));
-    let mut relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--grace",
-        "60s",
-        "--stats",
-    ]);
+    let mut relay = Relay::local(&to, &["--grace", "60s", "--stats"]);
     // A live connection, mid-way: its header and some bytes sent, not finished.
     let c = relay.connect();
     let mut w = c.file();
@@ -175,6 +131,10 @@ fn sigterm_stops_accepting_and_lets_live_connections_finish_within_the_grace() {
     let mut first = vec![0u8; 5000];
     s.fill(&mut first);
     w.write_all(&first).unwrap();
+    // The whole answer is back: the relay has accepted it and reached the target.
+    let mut answer = vec![0u8; 1000];
+    c.file().read_exact(&mut answer).unwrap();
+    assert_eq!(crate::support::Stream::new(78).check(&answer), Ok(()));
     relay.term();
     relay.wait_line("the stop", |l| l.contains("stopping; 1 live"));
     // No new connection is accepted.
@@ -188,8 +148,8 @@ fn sigterm_stops_accepting_and_lets_live_connections_finish_within_the_grace() {
     s.fill(&mut rest);
     w.write_all(&rest).unwrap();
     c.shut_write();
-    let got = crate::support::read_stream(&mut c.file(), 78, "the answer");
-    assert_eq!(got, 1000);
+    let (more, eof) = c.read_to_end_bounded();
+    assert!(more.is_empty() && eof);
     assert_eq!(rx.recv_timeout(BOUND).unwrap(), (77, 12000));
     let (st, log) = relay.wait();
     assert!(st.success(), "{log}");
@@ -197,15 +157,7 @@ fn sigterm_stops_accepting_and_lets_live_connections_finish_within_the_grace() {
 
     // A connection that does not finish is cut off at the end of the grace.
     let to = Target::unix().echo();
-    let relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--grace",
-        "200ms",
-        "--stats",
-    ]);
+    let relay = Relay::local(&to, &["--grace", "200ms", "--stats"]);
     let c = relay.connect();
     c.round_trip();
     relay.term();
@@ -322,15 +274,7 @@ fn tune_takes_auto_s_path_from_a_bench_file_or_says_what_is_missing() {
     )
     .unwrap();
     let file_arg = file.display().to_string();
-    let mut relay = Relay::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--to",
-        &to,
-        "--tune",
-        &file_arg,
-        "--stats",
-    ]);
+    let mut relay = Relay::local(&to, &["--tune", &file_arg, "--stats"]);
     assert!(
         relay.log().contains("auto -> copy for tcp"),
         "{}",
@@ -346,76 +290,34 @@ fn tune_takes_auto_s_path_from_a_bench_file_or_says_what_is_missing() {
 
 #[test]
 fn bad_arguments_are_usage_errors_with_status_2() {
-    for args in [
-        &["relay"][..],
-        &["relay", "--listen", "127.0.0.1:0"],
-        &["relay", "--listen", "nowhere", "--to", "127.0.0.1:1"],
-        &["relay", "--listen", "127.0.0.1:0", "--to", "unix:"],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--mode",
-            "fast",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--pipe-size",
-            "0",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--buffer",
-            "1X",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--max-connections",
-            "0",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--idle-timeout",
-            "-1s",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--grace",
-            "soon",
-        ],
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--to",
-            "h:1",
-            "--connect-timeout",
-            "0",
-        ],
-    ] {
-        let out = Command::new(PROCWIRE).args(args).output().unwrap();
+    let whole: [&[&str]; 4] = [
+        &[],
+        &["--listen", "127.0.0.1:0"],
+        &["--listen", "nowhere", "--to", "127.0.0.1:1"],
+        &["--listen", "127.0.0.1:0", "--to", "unix:"],
+    ];
+    // Each after a good --listen and --to.
+    let options: [&[&str]; 7] = [
+        &["--mode", "fast"],
+        &["--pipe-size", "0"],
+        &["--buffer", "1X"],
+        &["--max-connections", "0"],
+        &["--idle-timeout", "-1s"],
+        &["--grace", "soon"],
+        &["--connect-timeout", "0"],
+    ];
+    let good = ["--listen", "127.0.0.1:0", "--to", "h:1"];
+    let cases = whole.iter().map(|a| a.to_vec()).chain(
+        options
+            .iter()
+            .map(|o| good.iter().chain(o.iter()).copied().collect()),
+    );
+    for args in cases {
+        let out = Command::new(PROCWIRE)
+            .arg("relay")
+            .args(&args)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(

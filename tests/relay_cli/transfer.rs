@@ -123,7 +123,7 @@ fn a_client_that_shuts_its_write_side_gets_the_whole_response() {
         crate::support::write_stream(&mut c.file(), 6, answer, 1 << 20);
         drop(c);
     });
-    let relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &to]);
+    let relay = Relay::local(&to, &[]);
     for _ in 0..3 {
         let c = relay.connect();
         crate::support::write_stream(&mut c.file(), 5, 100_000, 4096);
@@ -150,7 +150,7 @@ fn half_close_with_socat_as_client_and_as_server() {
         got.reverse();
         w.write_all(&got).unwrap();
     });
-    let relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &to, "--mode", "auto"]);
+    let relay = Relay::local(&to, &["--mode", "auto"]);
     let out = Command::new("socat")
         .args(["-t", "30", "-b", "65536", "STDIO"])
         .arg(format!("TCP:{}", relay.listen))
@@ -177,7 +177,7 @@ fn half_close_with_socat_as_client_and_as_server() {
         thread::sleep(std::time::Duration::from_millis(5));
     }
     let to = format!("unix:{}", path.display());
-    let relay = Relay::start(&["--listen", "127.0.0.1:0", "--to", &to]);
+    let relay = Relay::local(&to, &[]);
     let c: Conn = relay.connect();
     let (got, eof) = c.read_to_end_bounded();
     assert!(eof);
