@@ -322,7 +322,7 @@ mod tests {
     use std::thread;
 
     use super::*;
-    use crate::relay::{End, Mode, Path};
+    use crate::relay::{End, Mode, Path, Why};
 
     /// Two connected stream sockets: (our end, the peer's end).
     fn pair(tcp: bool) -> (OwnedFd, OwnedFd) {
@@ -490,6 +490,35 @@ mod tests {
                 );
                 assert!(matches!((s.end(), t.end()), (End::Eof, End::Eof)));
             }
+        }
+    }
+
+    #[test]
+    fn an_exhausted_pool_copies_in_auto_and_fails_in_splice_mode() {
+        for mode in [Mode::Auto, Mode::Splice] {
+            let (a, pa) = pair(false);
+            let (b, pb) = pair(true);
+            let (x, y) = (peer(pa, data(70_000, 3)), peer(pb, data(90_000, 4)));
+            let pool = PipePool::new(1 << 16, 1);
+            let mut o = options(mode);
+            o.pool(pool.clone());
+            let r = runtime().block_on(relay(a, b, &o));
+            let (ab, ba) = (r.a_to_b(), r.b_to_a());
+            assert_eq!(ab.path(), Path::Splice, "{r}");
+            if mode == Mode::Auto {
+                assert_eq!(ba.path(), Path::Copy, "{r}");
+                assert!(matches!(ba.why(), Why::NoPipe(_)), "{r}");
+                assert!(r.error().is_none(), "{r}");
+                assert_eq!((ab.bytes(), ba.bytes()), (70_000, 90_000));
+                assert!(y.join().unwrap() == data(70_000, 3));
+                assert!(x.join().unwrap() == data(90_000, 4));
+            } else {
+                let e = r.error().unwrap();
+                assert_eq!(e.kind(), io::ErrorKind::ResourceBusy, "{r}");
+                assert!(e.to_string().contains("exhausted"), "{e}");
+                drop((x, y));
+            }
+            assert_eq!((pool.live(), pool.idle()), (1, 1), "the pipe went back");
         }
     }
 
