@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod exec;
 mod probe;
+mod relay;
 mod units;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
@@ -99,6 +100,13 @@ enum Command {
     /// exited and nothing is left to read. Use it wherever a remote shell goes:
     /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
     Exec(exec::Args),
+    /// Forward TCP or Unix stream connections to another address, spliced (or copied)
+    ///
+    /// Accepts on --listen and relays each connection to --to in both directions: spliced
+    /// through pipes from a shared pool where both ends allow it (--mode auto), with correct
+    /// half-close, byte counts per connection (--stats), an idle timeout, a connection cap and a
+    /// graceful stop on SIGTERM/SIGINT (--grace).
+    Relay(relay::Args),
     #[command(hide = true)]
     BenchPeer(bench::PeerArgs),
 }
@@ -119,6 +127,7 @@ fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
         Command::Exec(args) => exec::run(args, out),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
+        Command::Relay(args) => relay::run(args, out),
         Command::BenchPeer(args) => bench::run_peer(args),
     }
 }
