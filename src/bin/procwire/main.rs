@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod connect;
 mod exec;
 mod probe;
 mod units;
@@ -99,6 +100,14 @@ enum Command {
     /// exited and nothing is left to read. Use it wherever a remote shell goes:
     /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
     Exec(exec::Args),
+    /// Connect two programs: A's stdout to B's stdin and B's stdout to A's stdin
+    ///
+    /// One wire (a socketpair, or two pipes) between them, with us out of the data path. When
+    /// one program exits the other reads EOF; we wait for both and exit pipefail-style: 0 when
+    /// both exit 0, else the status of the first that failed. Their stderr is inherited, or
+    /// forwarded in whole lines prefixed with [A] and [B]. SIGINT and SIGTERM are forwarded to
+    /// both, and neither outlives us.
+    Connect(connect::Args),
     #[command(hide = true)]
     BenchPeer(bench::PeerArgs),
 }
@@ -109,6 +118,7 @@ impl Command {
     fn label(&self) -> &'static str {
         match self {
             Command::Exec(_) => "procwire exec",
+            Command::Connect(_) => "procwire connect",
             _ => "procwire",
         }
     }
@@ -117,6 +127,7 @@ impl Command {
 fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
     match command {
         Command::Exec(args) => exec::run(args, out),
+        Command::Connect(args) => connect::run(args, out),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
         Command::BenchPeer(args) => bench::run_peer(args),
