@@ -91,43 +91,21 @@ fn bulk_echo_with_a_half_close_from_the_program() {
     }
 }
 
+/// Whichever program exits first, the other reads what it sent, then EOF, and finishes.
 #[test]
-fn a_exits_first_and_b_reads_eof() {
+fn when_one_program_exits_the_other_reads_eof() {
+    let listener =
+        |me: &str| format!(r#"read l; echo "{me} read $l" >&2; cat; echo {me}-saw-eof >&2"#);
     for wire in WIRES {
-        let (c, err) = code(&[
-            "--wire",
-            wire,
-            "--",
-            "sh",
-            "-c",
-            "echo hello",
-            "--",
-            "sh",
-            "-c",
-            r#"read l; echo "B read $l" >&2; cat; echo B-saw-eof >&2"#,
-        ]);
-        assert_eq!(c, 0, "{wire}: {err}");
-        assert_eq!(err, "B read hello\nB-saw-eof\n", "{wire}");
-    }
-}
-
-#[test]
-fn b_exits_first_and_a_reads_eof() {
-    for wire in WIRES {
-        let (c, err) = code(&[
-            "--wire",
-            wire,
-            "--",
-            "sh",
-            "-c",
-            r#"read l; echo "A read $l" >&2; cat; echo A-saw-eof >&2"#,
-            "--",
-            "sh",
-            "-c",
-            "echo bye",
-        ]);
-        assert_eq!(c, 0, "{wire}: {err}");
-        assert_eq!(err, "A read bye\nA-saw-eof\n", "{wire}");
+        for (a, b, listening) in [
+            ("echo hello".to_owned(), listener("B"), "B"),
+            (listener("A"), "echo hello".to_owned(), "A"),
+        ] {
+            let (c, err) = code(&["--wire", wire, "--", "sh", "-c", &a, "--", "sh", "-c", &b]);
+            assert_eq!(c, 0, "{wire}: {err}");
+            let want = format!("{listening} read hello\n{listening}-saw-eof\n");
+            assert_eq!(err, want, "{wire}: {listening} listening");
+        }
     }
 }
 
