@@ -56,9 +56,9 @@ impl std::fmt::Debug for Signaller {
 impl Handle {
     /// A [`Signaller`] for this child, so other threads can signal it while this handle waits.
     ///
-    /// From then on [`wait`](Self::wait) waits on the pidfd in [poll(2)] rather than blocking
-    /// in waitpid(2) under the lock a signaller needs (so a signal is never held up by the
-    /// wait).
+    /// From then on [`wait`](Self::wait) waits on the pidfd in [poll(2)] (without pidfds, on
+    /// old kernels, it asks `waitpid(WNOHANG)` with short naps) rather than blocking in
+    /// waitpid(2) under the lock a signaller needs, so a signal is never held up by the wait.
     ///
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub fn signaller(&mut self) -> Signaller {

@@ -25,7 +25,11 @@
 //!
 //! Exit status, pipefail-style: 0 when both exit 0; else the status of the first program that
 //! failed (its code, or 128+N for signal N); 124 when `--timeout` ran out; 127/126 when a
-//! program was not found or could not be executed; 2 for usage errors.
+//! program was not found or could not be executed; 2 for usage errors. "First" is the order
+//! the waiter threads report in. On a socketpair a program that fails because its peer's exit
+//! gave it EOF is always reported second (the EOF is our shutdown, made after the report); on
+//! pipes the kernel gives that EOF at the exit itself, so two failures moments apart may be
+//! reported in either order.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
