@@ -259,11 +259,12 @@ fn programs(args: &Args) -> Result<Vec<Program>, Status> {
 }
 
 /// The tip for a command line without `--` (see [`crate::exec::tip_separator`]), `program`
-/// being the first word clap refused.
-pub fn tip(program: &str) -> String {
+/// being the first word clap refused, if any.
+pub fn tip(program: Option<&str>) -> String {
     format!(
-        "put each program after a `--` of its own: procwire connect [OPTIONS] -- {program} \
-         [ARGS]... -- CMD_B [ARGS]..."
+        "put each program after a `--` of its own: procwire connect [OPTIONS] -- {} \
+         [ARGS]... -- CMD_B [ARGS]...",
+        program.unwrap_or("CMD_A")
     )
 }
 

@@ -127,11 +127,12 @@ fn topology_parser() -> impl TypedValueParser<Value = Topology> {
 /// option).
 pub fn tip_separator(e: &mut clap::Error, argv: &[OsString]) {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let tip: fn(&str) -> String = match argv.get(1).and_then(|a| a.to_str()) {
+    let tip: fn(Option<&str>) -> String = match argv.get(1).and_then(|a| a.to_str()) {
         Some("exec") => |program| {
             format!(
                 "put the program and its arguments after `--`: procwire exec [OPTIONS] -- \
-                 {program} [ARGS]..."
+                 {} [ARGS]...",
+                program.unwrap_or("PROGRAM")
             )
         },
         Some("connect") => crate::connect::tip,
@@ -146,8 +147,8 @@ pub fn tip_separator(e: &mut clap::Error, argv: &[OsString]) {
         return;
     }
     let program = match e.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(arg)) if !arg.starts_with('-') => arg.as_str(),
-        _ => "PROGRAM",
+        Some(ContextValue::String(arg)) if !arg.starts_with('-') => Some(arg.as_str()),
+        _ => None,
     };
     let tip = tip(program);
     let mut tips = match e.get(ContextKind::Suggested) {
