@@ -132,6 +132,22 @@ fn writing_to_an_exited_program_is_a_broken_pipe_on_both_wires() {
     }
 }
 
+/// A program that writes without end to a peer that has exited is stopped, not left blocked
+/// on a full wire (on a socketpair our copy of the exited end would otherwise keep it open):
+/// `yes` dies of SIGPIPE, or, when its write was already asleep on a full socket, gets EPIPE
+/// and exits 1. Either way procwire finishes and names B.
+#[test]
+fn a_writer_to_an_exited_program_is_not_left_blocked() {
+    for wire in WIRES {
+        let (c, err) = code(&["--wire", wire, "--", "true", "--", "yes"]);
+        assert!(c == 128 + 13 || c == 1, "{wire}: {c}: {err}");
+        assert!(
+            err.contains("procwire connect: B (yes, pid "),
+            "{wire}: {err}"
+        );
+    }
+}
+
 /// On a socketpair, EOF arrives when A exits even though a descendant of A still holds A's
 /// end: procwire shuts that end down rather than waiting for every holder to close it.
 #[test]
