@@ -102,6 +102,11 @@ impl Wired {
     /// watchdog can shut them down.
     pub(super) fn set_up(plan: &Plan, shared: &Shared) -> io::Result<Wired> {
         let wire = make_wire(plan.topology)?;
+        if plan.stdout_elsewhere && plan.topology == Topology::SocketPair {
+            // The child's stdin is the other end of this very socket: without the shutdown
+            // our reads would wait for the child's exit instead of ending at once.
+            crate::sys::io::shutdown(wire.ours_in.as_fd(), rustix::net::Shutdown::Read)?;
+        }
         if plan.child_stdout_nonblocking {
             crate::fd::set_nonblocking(&wire.child_stdout, true)?;
         }
@@ -195,11 +200,6 @@ impl Command {
         let Wired { wire, probe, side } = Wired::set_up(&plan, &shared)?;
         let (side_ours, side_theirs) = side.unzip();
         self.hooks(&plan);
-        if plan.stdout_elsewhere && plan.topology == Topology::SocketPair {
-            // The child's stdin is the other end of this very socket: without the shutdown
-            // our reads would wait for the child's exit instead of ending at once.
-            crate::sys::io::shutdown(wire.ours_in.as_fd(), rustix::net::Shutdown::Read)?;
-        }
         let process = self.start(&plan, wire.child_stdin, wire.child_stdout, side_theirs)?;
         let process = Arc::new(OsProcess::new(process, plan.group));
 
@@ -213,7 +213,6 @@ impl Command {
         if plan.stdin_elsewhere {
             child.writer.close()?;
         }
-
         if let (Some(ours), StderrTo::Capture(settings)) = (side_ours, &mut self.stderr) {
             child.handle.stderr_grace = settings.grace_period();
             child.handle.drain = Some(settings.start(ours)?);
