@@ -92,14 +92,6 @@ enum Command {
     /// the median of interleaved repeats. About 90 s, --quick under 20 s, --full about 9 min on an
     /// idle 2-CPU machine (the plan's forecast; longer on a busy one).
     Bench(bench::Args),
-    /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
-    ///
-    /// PROGRAM runs with its stdin and stdout on a socketpair (or --wire), its stderr on a
-    /// bounded side channel forwarded to ours, and optional connect and stall watchdogs. Our
-    /// stdin's EOF half-closes its input; its output is forwarded until EOF, or until it has
-    /// exited and nothing is left to read. Use it wherever a remote shell goes:
-    /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
-    Exec(exec::Args),
     /// Connect two programs: A's stdout to B's stdin and B's stdout to A's stdin
     ///
     /// One wire (a socketpair, or two pipes) between them, with us out of the data path. When
@@ -108,6 +100,14 @@ enum Command {
     /// forwarded in whole lines prefixed with [A] and [B]. SIGINT and SIGTERM are forwarded to
     /// both, and neither outlives us.
     Connect(connect::Args),
+    /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
+    ///
+    /// PROGRAM runs with its stdin and stdout on a socketpair (or --wire), its stderr on a
+    /// bounded side channel forwarded to ours, and optional connect and stall watchdogs. Our
+    /// stdin's EOF half-closes its input; its output is forwarded until EOF, or until it has
+    /// exited and nothing is left to read. Use it wherever a remote shell goes:
+    /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
+    Exec(exec::Args),
     #[command(hide = true)]
     BenchPeer(bench::PeerArgs),
 }
