@@ -33,6 +33,8 @@ pub struct Handle {
     pub(crate) watchdog: Option<WatchdogThread>,
     pub(crate) policy: KillPolicy,
     pub(crate) done: bool,
+    /// A [`Signaller`](super::Signaller) was handed out: never wait under the process lock.
+    pub(crate) signallers: bool,
 }
 
 impl Handle {
@@ -45,6 +47,7 @@ impl Handle {
             watchdog: None,
             policy,
             done: false,
+            signallers: false,
         }
     }
 
@@ -87,7 +90,7 @@ impl Handle {
     /// [`io::ErrorKind::TimedOut`] with a [`TimedOut`] holding the [`Exit`] when a watchdog
     /// killed the child; the OS's error if waiting failed.
     pub fn wait(mut self) -> io::Result<Exit> {
-        let status = if self.watchdog.is_none() {
+        let status = if self.watchdog.is_none() && !self.signallers {
             // Nothing else can signal the child now (the handle is ours), so block in
             // waitpid(2) itself, holding the lock: one syscall, as std's wait.
             self.process.wait_blocking()?
@@ -136,13 +139,7 @@ impl Handle {
     /// [`io::ErrorKind::InvalidInput`] for a number that is not a signal (or is one the C
     /// library reserves for itself); otherwise as [`kill`](Self::kill).
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        let signal = Signal::from_named_raw(sig).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{sig} is not a signal number procwire can send (see signal(7))"),
-            )
-        })?;
-        self.process.signal(signal)
+        self.process.signal(super::signaller::signal_number(sig)?)
     }
 
     /// Waits at most `timeout` for the child to exit and reaps it: `Ok(None)` if it is still

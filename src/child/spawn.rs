@@ -33,6 +33,8 @@ pub(super) struct Plan {
     pub(super) capture: bool,
     /// The child's stdin comes from what [`Command::stdin`] gave, not from the wire.
     pub(super) stdin_elsewhere: bool,
+    /// The child's stdout goes where [`Command::stdout`] said, not to the wire.
+    pub(super) stdout_elsewhere: bool,
     /// Signals reach the child's whole process group.
     pub(super) group: bool,
     pub(super) ignore_sigpipe: bool,
@@ -57,6 +59,12 @@ impl Plan {
             );
         }
         let armed = cmd.timeouts.armed();
+        if armed && cmd.stdout_set {
+            return invalid(
+                "a watchdog watches the child's stdout on the wire, and stdout was given \
+                 elsewhere (Command::stdout); drop the timeouts or the stdout",
+            );
+        }
         let sockets = cmd.topology != Topology::Pipes;
         Ok(Plan {
             topology: cmd.topology,
@@ -66,6 +74,7 @@ impl Plan {
             sockets,
             capture: matches!(cmd.stderr, StderrTo::Capture(_)),
             stdin_elsewhere: cmd.stdin_set,
+            stdout_elsewhere: cmd.stdout_set,
             group: cmd.signals_group(),
             ignore_sigpipe: cmd.sigpipe == Sigpipe::Ignore,
             new_session: cmd.new_session,
@@ -93,6 +102,11 @@ impl Wired {
     /// watchdog can shut them down.
     pub(super) fn set_up(plan: &Plan, shared: &Shared) -> io::Result<Wired> {
         let wire = make_wire(plan.topology)?;
+        if plan.stdout_elsewhere && plan.topology == Topology::SocketPair {
+            // The child's stdin is the other end of this very socket: without the shutdown
+            // our reads would wait for the child's exit instead of ending at once.
+            crate::sys::io::shutdown(wire.ours_in.as_fd(), rustix::net::Shutdown::Read)?;
+        }
         if plan.child_stdout_nonblocking {
             crate::fd::set_nonblocking(&wire.child_stdout, true)?;
         }
@@ -150,7 +164,9 @@ impl Command {
         if !plan.stdin_elsewhere {
             self.inner.stdin(Stdio::from(stdin));
         }
-        self.inner.stdout(Stdio::from(stdout));
+        if !plan.stdout_elsewhere {
+            self.inner.stdout(Stdio::from(stdout));
+        }
         self.inner.stderr(match (stderr, &self.stderr) {
             (Some(theirs), _) => Stdio::from(theirs),
             (None, StderrTo::Inherit) => Stdio::inherit(),
@@ -160,7 +176,9 @@ impl Command {
         if !plan.stdin_elsewhere {
             self.inner.stdin(Stdio::null());
         }
-        self.inner.stdout(Stdio::null());
+        if !plan.stdout_elsewhere {
+            self.inner.stdout(Stdio::null());
+        }
         self.inner.stderr(Stdio::null());
         spawned.map_err(|e| spawn_error(&self.program, e))
     }

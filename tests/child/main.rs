@@ -6,6 +6,7 @@ mod support;
 
 mod at_exit;
 mod fds;
+mod given;
 mod group;
 mod kill;
 mod sigpipe;

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod connect;
 mod exec;
 mod probe;
 mod relay;
@@ -92,6 +93,14 @@ enum Command {
     /// the median of interleaved repeats. About 90 s, --quick under 20 s, --full about 9 min on an
     /// idle 2-CPU machine (the plan's forecast; longer on a busy one).
     Bench(bench::Args),
+    /// Connect two programs: A's stdout to B's stdin and B's stdout to A's stdin
+    ///
+    /// One wire (a socketpair, or two pipes) between them, with us out of the data path. When
+    /// one program exits the other reads EOF; we wait for both and exit pipefail-style: 0 when
+    /// both exit 0, else the status of the first that failed. Their stderr is inherited, or
+    /// forwarded in whole lines prefixed with [A] and [B]. SIGINT and SIGTERM are forwarded to
+    /// both, and neither outlives us.
+    Connect(connect::Args),
     /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
     ///
     /// PROGRAM runs with its stdin and stdout on a socketpair (or --wire), its stderr on a
@@ -117,6 +126,7 @@ impl Command {
     fn label(&self) -> &'static str {
         match self {
             Command::Exec(_) => "procwire exec",
+            Command::Connect(_) => "procwire connect",
             _ => "procwire",
         }
     }
@@ -125,6 +135,7 @@ impl Command {
 fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
     match command {
         Command::Exec(args) => exec::run(args, out),
+        Command::Connect(args) => connect::run(args, out),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
         Command::Relay(args) => relay::run(args, out),
