@@ -255,7 +255,7 @@ impl std::fmt::Debug for Handle {
 }
 
 /// Leaves a process that would not die to a detached thread, so it does not stay a zombie.
-fn reap_in_background(process: Arc<OsProcess>) {
+pub(super) fn reap_in_background(process: Arc<OsProcess>) {
     let spawned = std::thread::Builder::new()
         .name("procwire-reaper".into())
         .spawn(move || {

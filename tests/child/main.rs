@@ -8,6 +8,8 @@ mod at_exit;
 mod fds;
 mod group;
 mod kill;
+#[cfg(feature = "tokio")]
+mod parity;
 mod sigpipe;
 mod splice;
 mod std_gaps;
