@@ -10,6 +10,8 @@ mod group;
 mod kill;
 #[cfg(feature = "tokio")]
 mod parity;
+#[cfg(feature = "tokio")]
+mod scale;
 mod sigpipe;
 mod splice;
 mod std_gaps;
