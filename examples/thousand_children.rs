@@ -36,7 +36,10 @@ fn command() -> Command {
 
 fn check(i: usize, echoed: &[u8], exit: &procwire::child::Exit) {
     assert_eq!(echoed, data(i), "child {i}");
-    assert!(exit.success() && exit.stderr_tail() == b"start\nend\n", "child {i}");
+    assert!(
+        exit.success() && exit.stderr_tail() == b"start\nend\n",
+        "child {i}"
+    );
 }
 
 /// Spawns all, then serves each in turn; returns the peak thread count seen.

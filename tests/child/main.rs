@@ -16,6 +16,8 @@ mod sigpipe;
 mod splice;
 mod std_gaps;
 mod stderr;
+#[cfg(feature = "tokio")]
+mod tokio_child;
 mod transfer;
 mod watchdog;
 
