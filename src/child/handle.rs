@@ -136,13 +136,7 @@ impl Handle {
     /// [`io::ErrorKind::InvalidInput`] for a number that is not a signal (or is one the C
     /// library reserves for itself); otherwise as [`kill`](Self::kill).
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        let signal = Signal::from_named_raw(sig).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{sig} is not a signal number procwire can send (see signal(7))"),
-            )
-        })?;
-        self.process.signal(signal)
+        self.process.signal(signal_number(sig)?)
     }
 
     /// Waits at most `timeout` for the child to exit and reaps it: `Ok(None)` if it is still
@@ -223,15 +217,7 @@ impl Handle {
         self.stop_watchdog(true);
         let stderr = self.drain.take().map(|d| d.finish(self.stderr_grace));
         let exit = Exit { status, stderr };
-        match self.shared.fired() {
-            Some(f) => Err(TimedOut {
-                watchdog: f.watchdog,
-                after: f.after,
-                exit: Some(Box::new(exit)),
-            }
-            .into_io()),
-            None => Ok(exit),
-        }
+        with_firing(&self.shared, exit)
     }
 }
 
@@ -252,6 +238,29 @@ impl std::fmt::Debug for Handle {
             .field("timed_out", &self.timed_out())
             .finish()
     }
+}
+
+/// `exit`, or, when a watchdog fired, the [`TimedOut`] error that carries it.
+pub(super) fn with_firing(shared: &Shared, exit: Exit) -> io::Result<Exit> {
+    match shared.fired() {
+        Some(f) => Err(TimedOut {
+            watchdog: f.watchdog,
+            after: f.after,
+            exit: Some(Box::new(exit)),
+        }
+        .into_io()),
+        None => Ok(exit),
+    }
+}
+
+/// The signal numbered `sig`; `InvalidInput` when it is not one procwire can send.
+pub(super) fn signal_number(sig: i32) -> io::Result<Signal> {
+    Signal::from_named_raw(sig).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{sig} is not a signal number procwire can send (see signal(7))"),
+        )
+    })
 }
 
 /// Leaves a process that would not die to a detached thread, so it does not stay a zombie.

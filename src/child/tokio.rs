@@ -28,7 +28,7 @@
 //! wakes every handle: on socket topologies by `shutdown(2)` of our ends (readiness follows),
 //! on pipes through the watchdog's eventfd, which each half registers beside its end. Reads,
 //! writes and [`Handle::wait`] then return [`io::ErrorKind::TimedOut`] with a
-//! [`TimedOut`](super::TimedOut).
+//! [`TimedOut`].
 //!
 //! # Drop
 //!
@@ -83,14 +83,14 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::task::JoinHandle;
 
 use super::command::{Command, StderrTo};
-use super::handle::reap_in_background;
+use super::handle::{reap_in_background, signal_number, with_firing};
 use super::io_halves::discard_socket;
 use super::policy::{Close, Ending, Seen as Observed, Step};
 use super::process::{Exited, Kill, OsProcess, Reap};
 use super::spawn::{Launched, dup};
 use super::state::{Dir, Shared};
 use super::watchdog::{Act, Seen, ThreadSide, Watch, Watched};
-use super::{Exit, KillPolicy, TimedOut, Watchdog};
+use super::{Exit, KillPolicy, Watchdog};
 use crate::stderr;
 use crate::sys::io::Target;
 use crate::wire::Kind;
@@ -286,11 +286,16 @@ async fn run_watchdog(
     }
 }
 
-/// Whether the watchdog's eventfd (registered beside a pipe end) has fired; registers the
-/// task's waker on it otherwise.
-fn woken(wake: Option<&AsyncFd<OwnedFd>>, cx: &mut Context<'_>) -> bool {
+/// Before a read or write: the watchdog's error once one fired. On pipes, also registers the
+/// task's waker on the watchdog's eventfd (beside the end's own readiness), so a firing wakes
+/// a task that waits on a silent pipe.
+fn fired(shared: &Shared, wake: Option<&AsyncFd<OwnedFd>>, cx: &mut Context<'_>) -> io::Result<()> {
+    shared.check()?;
     // The eventfd is written once, when a watchdog fires, and never read: ready for good.
-    wake.is_some_and(|w| w.poll_read_ready(cx).is_ready())
+    if wake.is_some_and(|w| w.poll_read_ready(cx).is_ready()) {
+        shared.check()?;
+    }
+    Ok(())
 }
 
 /// Our end of the child's stdout, async: the twin of [`super::Reader`], with the same drop
@@ -340,10 +345,7 @@ impl AsyncRead for Reader {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.shared.check()?;
-        if woken(this.wake.as_ref(), cx) {
-            this.shared.check()?;
-        }
+        fired(&this.shared, this.wake.as_ref(), cx)?;
         let Some(fd) = &this.fd else {
             return Poll::Ready(Ok(()));
         };
@@ -420,10 +422,7 @@ impl AsyncWrite for Writer {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.shared.check()?;
-        if woken(this.wake.as_ref(), cx) {
-            this.shared.check()?;
-        }
+        fired(&this.shared, this.wake.as_ref(), cx)?;
         let Some(fd) = &this.fd else {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -528,13 +527,7 @@ impl Handle {
     /// `InvalidInput` for a number that is not a signal procwire can send; otherwise as
     /// [`kill`](Self::kill).
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        let signal = Signal::from_named_raw(sig).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{sig} is not a signal number procwire can send (see signal(7))"),
-            )
-        })?;
-        self.process.signal(signal)
+        self.process.signal(signal_number(sig)?)
     }
 
     /// Waits for the child to exit (the pidfd's readiness, then the reap), then stops the
@@ -646,8 +639,12 @@ impl Handle {
         self.done = true;
         self.shared.disarm();
         drop(self.drain.take());
-        let (process, exit) = (self.process.clone(), self.exit.clone());
-        reap_later(process, exit, None);
+        reap_later(
+            self.process.clone(),
+            self.exit.clone(),
+            self.shared.clone(),
+            None,
+        );
     }
 
     async fn finish(&mut self, status: ExitStatus) -> io::Result<Exit> {
@@ -662,23 +659,16 @@ impl Handle {
         };
         self.done = true;
         let exit = Exit { status, stderr };
-        match self.shared.fired() {
-            Some(f) => Err(TimedOut {
-                watchdog: f.watchdog,
-                after: f.after,
-                exit: Some(Box::new(exit)),
-            }
-            .into_io()),
-            None => Ok(exit),
-        }
+        with_firing(&self.shared, exit)
     }
 }
 
-/// Runs `policy` (if any) on the process and then reaps it, in a task on the current runtime
-/// or, without one, on a thread; never blocks the caller.
+/// Runs `policy` (if any) on the process, disarms the watchdog, and reaps the process: in a
+/// task on the current runtime or, without one, on a thread. Never blocks the caller.
 fn reap_later(
     process: Arc<OsProcess>,
     exit: Option<Arc<AsyncFd<OwnedFd>>>,
+    shared: Arc<Shared>,
     policy: Option<KillPolicy>,
 ) {
     match tokio::runtime::Handle::try_current() {
@@ -689,6 +679,8 @@ fn reap_later(
                 if let Some(policy) = policy {
                     let _ = terminate(&process, exit.as_deref(), &policy, &mut || {}).await;
                 }
+                shared.disarm();
+                // At once if the policy reaped it; otherwise whenever it exits.
                 let _ = exited(&process, exit.as_deref(), None).await;
                 guard.0 = None;
             });
@@ -701,8 +693,10 @@ fn reap_later(
                     if let Some(policy) = policy {
                         let _ = super::policy::terminate(&*process, &policy, &mut || {});
                     }
+                    shared.disarm();
                     let _ = super::process::WaitExit::wait_exit(&*process, None);
                 });
+            // Without a thread the zombie stays until this process exits.
             drop(spawned);
         }
     }
@@ -728,36 +722,12 @@ impl Drop for Handle {
             return;
         }
         drop(self.drain.take());
-        let (process, exit, shared) =
-            (self.process.clone(), self.exit.clone(), self.shared.clone());
-        let policy = KillPolicy::DROP;
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    let mut guard = ThreadOnDrop(Some(process.clone()));
-                    let ending = terminate(&process, exit.as_deref(), &policy, &mut || {}).await;
-                    shared.disarm();
-                    if !matches!(
-                        ending,
-                        Ok(Ending::Exited(_) | Ending::Terminated(_) | Ending::Killed(_))
-                    ) {
-                        let _ = exited(&process, exit.as_deref(), None).await;
-                    }
-                    guard.0 = None;
-                });
-            }
-            Err(_) => {
-                drop(exit);
-                let spawned = std::thread::Builder::new()
-                    .name("procwire-reaper".into())
-                    .spawn(move || {
-                        let _ = super::policy::terminate(&*process, &policy, &mut || {});
-                        shared.disarm();
-                        let _ = super::process::WaitExit::wait_exit(&*process, None);
-                    });
-                drop(spawned);
-            }
-        }
+        reap_later(
+            self.process.clone(),
+            self.exit.clone(),
+            self.shared.clone(),
+            Some(KillPolicy::DROP),
+        );
     }
 }
 
