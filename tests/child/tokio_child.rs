@@ -143,3 +143,26 @@ fn spawn_async_outside_a_runtime_is_an_error() {
     let e = Command::new("true").spawn_async().unwrap_err();
     assert!(e.to_string().contains("tokio runtime"), "{e}");
 }
+
+#[test]
+fn a_write_to_a_child_that_never_reads_is_woken_by_the_stall_watchdog() {
+    runtime().block_on(async {
+        for topology in Topology::ALL {
+            let mut child = Command::new("sleep")
+                .arg("30")
+                .topology(topology)
+                .stderr(StderrTo::Null)
+                .stall_timeout(Duration::from_millis(300))
+                .spawn_async()
+                .unwrap();
+            // Far more than any pipe or socket buffer holds: the write waits until woken.
+            let flood = vec![0u8; 64 << 20];
+            let e = child.write_all(&flood).await.unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{topology}: {e}");
+            let waited = child.wait().await.unwrap_err();
+            let t = procwire::child::TimedOut::of(&waited).unwrap();
+            assert_eq!(t.watchdog(), procwire::child::Watchdog::Stall, "{topology}");
+            assert_eq!(t.exit().unwrap().signal(), Some(15), "{topology}");
+        }
+    });
+}
