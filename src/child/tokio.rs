@@ -28,7 +28,7 @@
 //! wakes every handle: on socket topologies by `shutdown(2)` of our ends (readiness follows),
 //! on pipes through the watchdog's eventfd, which each half registers beside its end. Reads,
 //! writes and [`Handle::wait`] then return [`io::ErrorKind::TimedOut`] with a
-//! [`TimedOut`].
+//! [`TimedOut`](super::TimedOut).
 //!
 //! # Drop
 //!
@@ -539,7 +539,7 @@ impl Handle {
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::TimedOut`] with a [`TimedOut`] holding the [`Exit`] when a watchdog
+    /// [`io::ErrorKind::TimedOut`] with a [`TimedOut`](super::TimedOut) holding the [`Exit`] when a watchdog
     /// killed the child; the OS's error if waiting failed.
     ///
     /// # Cancel safety
