@@ -193,15 +193,7 @@ impl Handle {
                 // It may be in its own SIGTERM grace for this very child: do not wait for it.
                 self.stop_watchdog(false);
                 reap_in_background(self.process.clone());
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "child {} was not reaped within {:?} of SIGKILL (uninterruptible \
-                         sleep?); a background thread will reap it",
-                        self.id(),
-                        policy.kill
-                    ),
-                ))
+                Err(unreaped(self.id(), policy.kill, "thread"))
             }
         }
     }
@@ -251,6 +243,18 @@ pub(super) fn with_firing(shared: &Shared, exit: Exit) -> io::Result<Exit> {
         .into_io()),
         None => Ok(exit),
     }
+}
+
+/// The error of a close policy that ended with the child not reaped; `by`: who reaps it now
+/// (a background "thread" or "task").
+pub(super) fn unreaped(pid: u32, kill: Duration, by: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "child {pid} was not reaped within {kill:?} of SIGKILL (uninterruptible sleep?); \
+             a background {by} will reap it"
+        ),
+    )
 }
 
 /// The signal numbered `sig`; `InvalidInput` when it is not one procwire can send.

@@ -83,7 +83,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::task::JoinHandle;
 
 use super::command::{Command, StderrTo};
-use super::handle::{reap_in_background, signal_number, with_firing};
+use super::handle::{reap_in_background, signal_number, unreaped, with_firing};
 use super::io_halves::discard_socket;
 use super::policy::{Close, Ending, Seen as Observed, Step};
 use super::process::{Exited, Kill, OsProcess, Reap};
@@ -599,15 +599,7 @@ impl Handle {
             }
             Ok(Ending::Unreaped) => {
                 self.let_go();
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "child {} was not reaped within {:?} of SIGKILL (uninterruptible \
-                         sleep?); a background task will reap it",
-                        self.id(),
-                        policy.kill
-                    ),
-                ))
+                Err(unreaped(self.id(), policy.kill, "task"))
             }
             Err(e) => {
                 // ECHILD: reaped elsewhere; any other error may leave it running.
