@@ -196,15 +196,7 @@ impl Handle {
                 // It may be in its own SIGTERM grace for this very child: do not wait for it.
                 self.stop_watchdog(false);
                 reap_in_background(self.process.clone());
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "child {} was not reaped within {:?} of SIGKILL (uninterruptible \
-                         sleep?); a background thread will reap it",
-                        self.id(),
-                        policy.kill
-                    ),
-                ))
+                Err(unreaped(self.id(), policy.kill, "thread"))
             }
         }
     }
@@ -220,15 +212,7 @@ impl Handle {
         self.stop_watchdog(true);
         let stderr = self.drain.take().map(|d| d.finish(self.stderr_grace));
         let exit = Exit { status, stderr };
-        match self.shared.fired() {
-            Some(f) => Err(TimedOut {
-                watchdog: f.watchdog,
-                after: f.after,
-                exit: Some(Box::new(exit)),
-            }
-            .into_io()),
-            None => Ok(exit),
-        }
+        with_firing(&self.shared, exit)
     }
 }
 
@@ -251,8 +235,34 @@ impl std::fmt::Debug for Handle {
     }
 }
 
+/// `exit`, or, when a watchdog fired, the [`TimedOut`] error that carries it.
+pub(super) fn with_firing(shared: &Shared, exit: Exit) -> io::Result<Exit> {
+    match shared.fired() {
+        Some(f) => Err(TimedOut {
+            watchdog: f.watchdog,
+            after: f.after,
+            exit: Some(Box::new(exit)),
+        }
+        .into_io()),
+        None => Ok(exit),
+    }
+}
+
+/// The error of a close policy that ended with the child not reaped; `by`: who reaps it now
+/// (a background "thread" or "task").
+pub(super) fn unreaped(pid: u32, kill: Duration, by: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "child {pid} was not reaped within {kill:?} of SIGKILL (uninterruptible sleep?); \
+             a background {by} will reap it"
+        ),
+    )
+}
+
+
 /// Leaves a process that would not die to a detached thread, so it does not stay a zombie.
-fn reap_in_background(process: Arc<OsProcess>) {
+pub(super) fn reap_in_background(process: Arc<OsProcess>) {
     let spawned = std::thread::Builder::new()
         .name("procwire-reaper".into())
         .spawn(move || {

@@ -134,6 +134,8 @@ mod spawn;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod watchdog;
 
 pub use command::{Command, Sigpipe, SpawnError, StderrTo, Topology};

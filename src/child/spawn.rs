@@ -195,19 +195,21 @@ impl Command {
     ///   or both [`new_session`](Self::new_session) and [`process_group`](Self::process_group).
     /// - The OS's error, with a hint, when the wire, side channel or threads cannot be made.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        let plan = Plan::of(self)?;
-        let shared = Arc::new(Shared::new(plan.armed)?);
-        let Wired { wire, probe, side } = Wired::set_up(&plan, &shared)?;
-        let (side_ours, side_theirs) = side.unzip();
-        self.hooks(&plan);
-        let process = self.start(&plan, wire.child_stdin, wire.child_stdout, side_theirs)?;
-        let process = Arc::new(OsProcess::new(process, plan.group));
+        let Launched {
+            plan,
+            shared,
+            ours_in,
+            ours_out,
+            probe,
+            side_ours,
+            process,
+        } = self.launch()?;
 
         // The one rollback guard: from here on a failure drops `child`, which closes our ends
         // (the child sees EOF) and then runs the drop policy on the process.
         let mut child = Child::new(
-            Reader::new(wire.ours_in, shared.clone(), process.clone(), plan.poll),
-            Writer::new(wire.ours_out, shared.clone(), plan.poll),
+            Reader::new(ours_in, shared.clone(), process.clone(), plan.poll),
+            Writer::new(ours_out, shared.clone(), plan.poll),
             Handle::new(process.clone(), shared.clone(), self.policy),
         );
         if plan.stdin_elsewhere {
@@ -222,6 +224,43 @@ impl Command {
             child.handle.watchdog = Some(WatchdogThread::spawn(shared, process, watch, probe)?);
         }
         Ok(child)
+    }
+}
+
+/// A started process and our ends of everything around it, before any driver (the blocking
+/// one above, or the tokio one) wraps them. Dropping it closes our ends but does not reap the
+/// process: wrap it at once.
+pub(super) struct Launched {
+    pub(super) plan: Plan,
+    pub(super) shared: Arc<Shared>,
+    pub(super) ours_in: ReadHalf,
+    pub(super) ours_out: WriteHalf,
+    /// The watchdog's duplicate of our read end (when armed).
+    pub(super) probe: Option<OwnedFd>,
+    /// Our end of the stderr side channel (when captured).
+    pub(super) side_ours: Option<OwnedFd>,
+    pub(super) process: Arc<OsProcess>,
+}
+
+impl Command {
+    /// The plan, the wire and side channel, the hooks and the start: everything of a spawn
+    /// that does not depend on the driver.
+    pub(super) fn launch(&mut self) -> io::Result<Launched> {
+        let plan = Plan::of(self)?;
+        let shared = Arc::new(Shared::new(plan.armed)?);
+        let Wired { wire, probe, side } = Wired::set_up(&plan, &shared)?;
+        let (side_ours, side_theirs) = side.unzip();
+        self.hooks(&plan);
+        let process = self.start(&plan, wire.child_stdin, wire.child_stdout, side_theirs)?;
+        Ok(Launched {
+            plan,
+            shared,
+            ours_in: wire.ours_in,
+            ours_out: wire.ours_out,
+            probe,
+            side_ours,
+            process: Arc::new(OsProcess::new(process, plan.group)),
+        })
     }
 }
 
@@ -284,7 +323,7 @@ fn make_wire(topology: Topology) -> io::Result<Wire> {
 }
 
 /// A close-on-exec duplicate (`fcntl(F_DUPFD_CLOEXEC)`).
-fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
+pub(super) fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, 3)
         .map_err(|e| crate::sys::hint(e.into(), "duplicating a wire descriptor"))
 }
