@@ -89,6 +89,7 @@
 //! | `policy.rs` | the close policy as a **sans-IO step machine** (`Close`: given what the last step observed, the next action), and its thin blocking driver |
 //! | `watchdog.rs` | the timing rule (`decide`) and the whole watchdog sequence (sample, probe, fire, `SIGTERM`, wait, `SIGKILL`) as a **sans-IO step machine** (`Watch`); its blocking driver, generic over the process seam and the clock; the thread that runs it |
 //! | `handle.rs` | [`Handle`]: wait, close, kill, drop |
+//! | `signaller.rs` | [`Signaller`]: signals from other threads while the handle waits |
 //! | `io_halves.rs` | [`Reader`], [`Writer`] and [`Child`] |
 //! | `command.rs` | the [`Command`] builder, [`Topology`], [`StderrTo`], [`Sigpipe`], [`SpawnError`] |
 //! | `spawn.rs` | [`Command::spawn`]: a pure plan (validated, no descriptor), the wire's set-up, the pre-exec hooks, and a short spawn whose one rollback guard is the `Child` |
@@ -128,15 +129,19 @@ mod handle;
 mod io_halves;
 mod policy;
 mod process;
+mod signaller;
 mod spawn;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod watchdog;
 
 pub use command::{Command, Sigpipe, SpawnError, StderrTo, Topology};
 pub use handle::Handle;
 pub use io_halves::{Child, Reader, Writer};
+pub use signaller::Signaller;
 
 /// The deadlines of the close policy: close the child's input, wait up to [`close`](Self::close)
 /// for it to exit, send `SIGTERM`, wait up to [`term`](Self::term), send `SIGKILL`, wait up to

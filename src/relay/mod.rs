@@ -2,14 +2,14 @@
 //! copy where it cannot, and an outcome that says which it was, why, and how many bytes went
 //! through whatever happened.
 //!
-//! Two drivers: [`relay()`], both directions between two stream sockets on one thread, each
+//! Three drivers: [`relay()`], both directions between two stream sockets on one thread, each
 //! spliced through a pipe of its own from a shared [`PipePool`] (or copied), with correct
-//! half-close; and [`Bridge`], one direction driven by a blocking loop (`procwire exec`
-//! bridges a child's wire to its own stdin and stdout with it). Both are thin drivers of one
-//! sans-IO engine per direction (no descriptor, no thread, no clock) that decides when to
-//! fill, drain, fall back, shut and stop, including the end-at-exit rule below; an async
-//! driver runs it the same way. The system calls go through the crate's one OS layer. The
-//! file edges [`send_file`] and [`recv_file`] move a file to or from a wire.
+//! half-close; its async twin [`tokio::Relay`] (feature `tokio`); and [`Bridge`], one
+//! direction driven by a blocking loop (`procwire exec` bridges a child's wire to its own
+//! stdin and stdout with it). All are thin drivers of one sans-IO engine per direction (no
+//! descriptor, no thread, no clock) that decides when to fill, drain, fall back, shut and
+//! stop, including the end-at-exit rule below. The system calls go through the crate's one
+//! OS layer. The file edges [`send_file`] and [`recv_file`] move a file to or from a wire.
 //!
 //! # Why splice
 //!
@@ -103,6 +103,8 @@ mod engine;
 mod file;
 pub(crate) mod owner;
 mod pool;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};
 pub use duplex::{DEFAULT_BUFFER, Options, Report, relay};
