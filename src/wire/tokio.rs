@@ -20,6 +20,15 @@
 //! `poll_shutdown` is [`End::shutdown_write`]'s half-close on every kind: `shutdown(SHUT_WR)` on
 //! a socket, closing the write descriptor of a pipe; the peer reads what was written, then EOF.
 //!
+//! # Caveat: a pending write and the peer's `shutdown_read`
+//!
+//! On a socketpair, Linux wakes a writer blocked in `sendmsg(2)` when the peer shuts its read
+//! side down, but `poll(2)`/`epoll(7)` report no `EPOLLOUT` for it while the send budget is
+//! full, so an async write pending then stays pending until something else happens on the
+//! socket (the peer reading or closing). Close the end (drop it), not just its read side, to
+//! make a pending peer's write fail. The in-memory model (`procwire::model`) wakes such a
+//! writer.
+//!
 //! # Cancel safety
 //!
 //! Every operation is one `AsyncRead`/`AsyncWrite` poll, so the usual tokio rules hold:
