@@ -97,7 +97,20 @@ fn poll_read_fd(
     Poll::Ready(Ok(()))
 }
 
-fn writer<'a>(fd: Option<&'a Fd>) -> io::Result<&'a Fd> {
+/// The half-close of a write side: `shutdown(SHUT_WR)` on a socket (the descriptor stays, it
+/// may be shared with the read side), closing the descriptor of a pipe.
+fn shutdown_write(kind: Kind, write: &mut Option<Fd>) -> io::Result<()> {
+    if !kind.is_socket() {
+        drop(write.take());
+        return Ok(());
+    }
+    match write {
+        Some(fd) => crate::sys::io::shutdown(fd.get_ref().as_fd(), Shutdown::Write),
+        None => Ok(()),
+    }
+}
+
+fn writer(fd: Option<&Fd>) -> io::Result<&Fd> {
     fd.ok_or_else(super::rw::write_side_closed)
 }
 
@@ -240,14 +253,7 @@ impl AsyncEnd {
     /// `AsyncWriteExt::shutdown`, which calls it): `shutdown(SHUT_WR)` for sockets, closing the
     /// write pipe for pipes. Never waits. Calling it twice is harmless.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
-        if self.kind.is_socket() {
-            if let Some(fd) = &self.write {
-                crate::sys::io::shutdown(fd.get_ref().as_fd(), Shutdown::Write)?;
-            }
-        } else {
-            drop(self.write.take());
-        }
-        Ok(())
+        shutdown_write(self.kind, &mut self.write)
     }
 
     /// Half-closes the incoming direction, as [`End::shutdown_read`] (see its caveats: a TCP
@@ -357,54 +363,70 @@ impl TryFrom<AsyncEnd> for tokio::net::TcpStream {
     }
 }
 
-impl AsyncRead for AsyncEnd {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_fd(self.read.as_ref(), cx, buf)
-    }
+/// `AsyncRead` for `$t` over its optional read registration `$read`.
+macro_rules! impl_async_read {
+    ($t:ty, $read:ident) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read_fd(self.$read.as_ref(), cx, buf)
+            }
+        }
+    };
 }
 
-impl AsyncWrite for AsyncEnd {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write_fd(self.write.as_ref(), self.kind.is_socket(), cx, buf)
-    }
+/// `AsyncWrite` for `$t` over its optional write registration `$write`; `poll_shutdown` calls
+/// `$t::shutdown_write`, which never waits.
+macro_rules! impl_async_write {
+    ($t:ty, $write:ident) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_write_fd(self.$write.as_ref(), self.kind.is_socket(), cx, buf)
+            }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        poll_write_vectored_fd(self.write.as_ref(), self.kind.is_socket(), cx, bufs)
-    }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                poll_write_vectored_fd(self.$write.as_ref(), self.kind.is_socket(), cx, bufs)
+            }
 
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
 
-    /// [`AsyncEnd::shutdown_write`]: never pending.
-    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_write())
-    }
+            fn poll_shutdown(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                Poll::Ready(self.shutdown_write())
+            }
+        }
+    };
 }
+
+impl_async_read!(AsyncEnd, read);
+impl_async_write!(AsyncEnd, write);
 
 impl fmt::Debug for AsyncEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncEnd")
-            .field("kind", &self.kind)
-            .field("read_fd", &self.read_fd().map(|fd| fd.as_raw_fd()))
-            .field("write_fd", &self.write_fd().map(|fd| fd.as_raw_fd()))
-            .finish()
+        let fds = [
+            ("read_fd", self.read.as_ref()),
+            ("write_fd", self.write.as_ref()),
+        ];
+        debug(f, "AsyncEnd", self.kind, &fds)
     }
 }
 
@@ -522,6 +544,14 @@ impl AsyncWriteHalf {
         self.kind
     }
 
+    /// Half-closes the outgoing direction at once, as [`AsyncEnd::shutdown_write`] (and as
+    /// `AsyncWriteExt::shutdown`, which calls it): `shutdown(SHUT_WR)` on a socket, closing the
+    /// descriptor of a pipe (later writes fail with `BrokenPipe`). Never waits; twice is
+    /// harmless.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        shutdown_write(self.kind, &mut self.fd)
+    }
+
     /// The descriptor back from the reactor as a blocking-API [`WriteHalf`] (still
     /// non-blocking), without half-closing anything.
     ///
@@ -556,68 +586,35 @@ impl Drop for AsyncWriteHalf {
     }
 }
 
-impl AsyncRead for AsyncReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_fd(self.fd.as_ref(), cx, buf)
+impl_async_read!(AsyncReadHalf, fd);
+impl_async_write!(AsyncWriteHalf, fd);
+
+/// `Debug` of an async end or half: its kind and its descriptors' numbers.
+fn debug(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    kind: Kind,
+    fds: &[(&str, Option<&Fd>)],
+) -> fmt::Result {
+    let mut d = f.debug_struct(name);
+    d.field("kind", &kind);
+    for (what, fd) in fds {
+        d.field(what, &fd.map(|fd| fd.as_raw_fd()));
+    }
+    d.finish()
+}
+
+impl fmt::Debug for AsyncReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug(f, "AsyncReadHalf", self.kind, &[("fd", self.fd.as_ref())])
     }
 }
 
-impl AsyncWrite for AsyncWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write_fd(self.fd.as_ref(), self.kind.is_socket(), cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        poll_write_vectored_fd(self.fd.as_ref(), self.kind.is_socket(), cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// The half-close of [`AsyncEnd::shutdown_write`]: never pending.
-    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.kind.is_socket() {
-            drop(self.fd.take());
-            return Poll::Ready(Ok(()));
-        }
-        Poll::Ready(match &self.fd {
-            Some(fd) => crate::sys::io::shutdown(fd.get_ref().as_fd(), Shutdown::Write),
-            None => Ok(()),
-        })
+impl fmt::Debug for AsyncWriteHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug(f, "AsyncWriteHalf", self.kind, &[("fd", self.fd.as_ref())])
     }
 }
-
-macro_rules! half_fmt {
-    ($t:ident) => {
-        impl fmt::Debug for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($t))
-                    .field("kind", &self.kind)
-                    .field("fd", &self.fd.as_ref().map(|fd| fd.as_raw_fd()))
-                    .finish()
-            }
-        }
-    };
-}
-half_fmt!(AsyncReadHalf);
-half_fmt!(AsyncWriteHalf);
 
 impl TryFrom<tokio::net::unix::pipe::Receiver> for AsyncReadHalf {
     type Error = io::Error;
