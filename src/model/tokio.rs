@@ -1,32 +1,5 @@
-//! `tokio::io::AsyncRead`/`AsyncWrite` for [`MemStream`] (feature `tokio`): the model as a
-//! drop-in replacement for `tokio::io::duplex` with Linux's socketpair semantics and faults.
-//!
-//! The async calls follow the rules of a non-blocking end (the [module docs](super)), with
-//! `Pending` where the sync call would return `WouldBlock`, and the task woken when that changes:
-//!
-//! - a pending read is woken by bytes, the peer's `shutdown(Write)`, this end's
-//!   `shutdown(Read)` or the peer's drop (with the pending `ConnectionReset` if it left unread
-//!   bytes behind); `tokio::io::simplex` leaves such a reader asleep (tokio#6914);
-//! - a pending write is woken by room (at most half the capacity in use, the kernel's
-//!   threshold), the peer's `shutdown(Read)`, this end's `shutdown(Write)` or the peer's drop;
-//! - an injected [`Fault::WouldBlock`](super::Fault::WouldBlock) is `Pending`: the task is woken
-//!   again at once if the call could go on (a kernel end that said `EAGAIN` spuriously and is
-//!   still ready), else by the change that lets it go on; never a busy loop inside the poll.
-//!   Injected errors are returned as they are (`Interrupted` too: tokio's helpers such as
-//!   `read_exact` do not retry it, exactly as they would not for a kernel end), and
-//!   [`Fault::Short`](super::Fault::Short) caps the call's count.
-//!
-//! Non-blocking mode and the timeouts apply to the blocking `Read`/`Write` forms only: an async
-//! call never blocks the thread. Use `tokio::time::timeout` for a bound.
-//!
-//! One task waker is kept per direction and side; a second task polling the same direction of
-//! the same end (through a clone) displaces the first, which is woken to poll again, so no
-//! wake-up is lost.
-//!
-//! # Cancel safety
-//!
-//! As for a kernel stream: a `read`, `write` or `shutdown` future dropped before completion
-//! moved nothing; `read_exact`/`write_all` lose what they moved before the cancellation.
+//! `tokio::io::AsyncRead`/`AsyncWrite` for [`MemStream`] (feature `tokio`); the rules are in
+//! the docs of the `AsyncRead` impl.
 
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
@@ -141,9 +114,38 @@ impl MemStream {
     }
 }
 
-/// Reads what is buffered (up to the buffer and any injected `Short` fault); `Pending` on an
-/// empty open end, woken by data, EOF, a shutdown or the peer's drop. See the [module
-/// docs](self).
+/// `tokio::io::AsyncRead`/`AsyncWrite` for [`MemStream`] (feature `tokio`): the model as a
+/// drop-in replacement for `tokio::io::duplex` with Linux's socketpair semantics and faults.
+///
+/// The async calls follow the rules of a non-blocking end (the [module docs](crate::model)), with
+/// `Pending` where the sync call would return `WouldBlock`, and the task woken when that changes:
+///
+/// - a pending read is woken by bytes, the peer's `shutdown(Write)`, this end's
+///   `shutdown(Read)` or the peer's drop (with the pending `ConnectionReset` if it left unread
+///   bytes behind); `tokio::io::simplex` leaves such a reader asleep (tokio#6914);
+/// - a pending write is woken by room (at most half the capacity in use, the kernel's
+///   threshold), the peer's `shutdown(Read)`, this end's `shutdown(Write)` or the peer's drop;
+/// - an injected [`Fault::WouldBlock`](super::Fault::WouldBlock) is `Pending`: the task is woken
+///   again at once if the call could go on (a kernel end that said `EAGAIN` spuriously and is
+///   still ready), else by the change that lets it go on; never a busy loop inside the poll.
+///   Injected errors are returned as they are (`Interrupted` too: tokio's helpers such as
+///   `read_exact` do not retry it, exactly as they would not for a kernel end), and
+///   [`Fault::Short`](super::Fault::Short) caps the call's count.
+///
+/// Non-blocking mode and the timeouts apply to the blocking `Read`/`Write` forms only: an async
+/// call never blocks the thread. Use `tokio::time::timeout` for a bound.
+///
+/// One task waker is kept per direction and side; a second task polling the same direction of
+/// the same end (through a clone) displaces the first, which is woken to poll again, so no
+/// wake-up is lost.
+///
+/// # Cancel safety
+///
+/// As for a kernel stream: a `read`, `write` or `shutdown` future dropped before completion
+/// moved nothing; `read_exact`/`write_all` lose what they moved before the cancellation.
+///
+/// A read returns what is buffered (up to the buffer and any injected `Short` fault);
+/// `Pending` on an empty open end.
 impl AsyncRead for MemStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -156,6 +158,7 @@ impl AsyncRead for MemStream {
 
 /// Writes what fits (up to any injected `Short` fault); `Pending` on a full direction, woken by
 /// room, a shutdown or the peer's drop. `poll_shutdown` is [`MemStream::shutdown`]`(Write)`.
+/// The rules, faults and cancel safety are those of the `AsyncRead` impl.
 impl AsyncWrite for MemStream {
     fn poll_write(
         self: Pin<&mut Self>,
