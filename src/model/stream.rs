@@ -13,6 +13,17 @@
 //! - A blocked writer is woken when at most half the capacity is in use, not on every read: the
 //!   kernel's `sock_writeable` threshold (`sk_wmem_alloc < sk_sndbuf / 2`). A reader taking 4 KiB
 //!   at a time from a full 208 KiB buffer wakes the writer once, not 26 times.
+//!
+//! What is left (measured with `procwire bench --quick --kinds model`; the causes are
+//! suspects, not proven): with chunks of 64 KiB and more the model moves 0.3-0.6x what a kernel
+//! socketpair moves between the same two threads, on one CPU and on two, and these fixes did
+//! not change that (they fixed the 1-byte round trip on one CPU). Suspects: both copies happen
+//! under the one mutex, so on two CPUs the writer's copy in and the reader's copy out never
+//! overlap (the kernel queues `sk_buff`s and the reader copies one out while the writer fills
+//! the next); and a `futex(2)` wake is not a synchronous wake-up as the kernel's
+//! `sk_data_ready` is, so on one CPU the woken reader may preempt the writer after every
+//! chunk. Overlapping the copies needs a queue of segments each side fills or drains outside
+//! the lock (reserve, copy, commit), with a reader lock for clones.
 
 use std::collections::VecDeque;
 use std::fmt;
