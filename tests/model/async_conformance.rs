@@ -17,8 +17,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 mod async_io;
 
 use async_io::{
-    TOTAL, bounded, fill_until_pending, flag, interleave, op, poll_read_once, poll_write_once,
-    receive, rt, rt2, send,
+    both_ways, bounded, fill_until_pending, flag, interleave, op, poll_read_once, poll_write_once,
+    rt, rt2,
 };
 
 /// One end of an async duplex stream under test.
@@ -239,25 +239,8 @@ fn model_a_pending_write_is_woken_by_the_peers_shutdown_read() {
 fn the_async_model_moves_64_mib_both_ways_intact() {
     rt2().block_on(async {
         let (a, b) = MemStream::pair().unwrap();
-        let (mut ar, mut br) = (a.try_clone().unwrap(), b.try_clone().unwrap());
-        let (mut aw, mut bw) = (a, b);
-        let tasks = [
-            tokio::spawn(async move {
-                send(&mut aw, 1, TOTAL).await;
-                0
-            }),
-            tokio::spawn(async move {
-                send(&mut bw, 2, TOTAL).await;
-                0
-            }),
-            tokio::spawn(async move { receive(&mut br, 1).await }),
-            tokio::spawn(async move { receive(&mut ar, 2).await }),
-        ];
-        let mut counts = Vec::new();
-        for t in tasks {
-            counts.push(bounded("transfer", t).await.unwrap());
-        }
-        assert_eq!(counts, [0, 0, TOTAL, TOTAL]);
+        let (ar, br) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+        both_ways(ar, a, br, b, "model").await;
     });
 }
 

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::async_io::{
-    TOTAL, bounded, fill_until_pending, flag, interleave, op, poll_read_once, receive, rt, rt2,
-    send,
+    TOTAL, both_ways, bounded, fill_until_pending, flag, interleave, op, poll_read_once, receive,
+    rt, rt2, send,
 };
 
 fn async_pair(kind: Kind) -> (AsyncEnd, AsyncEnd) {
@@ -22,48 +22,28 @@ fn async_pair(kind: Kind) -> (AsyncEnd, AsyncEnd) {
     pair.into_ends()
 }
 
-fn both_ways(kind: Kind) {
+fn transfer(kind: Kind) {
     rt2().block_on(async {
         let (a, b) = async_pair(kind);
-        let (mut ar, mut aw) = a.into_split().unwrap();
-        let (mut br, mut bw) = b.into_split().unwrap();
-        let tasks = [
-            tokio::spawn(async move {
-                send(&mut aw, 1, TOTAL).await;
-                0
-            }),
-            tokio::spawn(async move {
-                send(&mut bw, 2, TOTAL).await;
-                0
-            }),
-            tokio::spawn(async move { receive(&mut br, 1).await }),
-            tokio::spawn(async move { receive(&mut ar, 2).await }),
-        ];
-        let mut counts = Vec::new();
-        for t in tasks {
-            counts.push(bounded("transfer", t).await.unwrap());
-        }
-        assert_eq!(
-            counts,
-            [0, 0, TOTAL, TOTAL],
-            "{kind}: bytes received before EOF"
-        );
+        let (ar, aw) = a.into_split().unwrap();
+        let (br, bw) = b.into_split().unwrap();
+        both_ways(ar, aw, br, bw, kind.name()).await;
     });
 }
 
 #[test]
 fn async_socketpair_moves_64_mib_both_ways_intact() {
-    both_ways(Kind::SocketPair);
+    transfer(Kind::SocketPair);
 }
 
 #[test]
 fn async_pipes_move_64_mib_both_ways_intact() {
-    both_ways(Kind::Pipes);
+    transfer(Kind::Pipes);
 }
 
 #[test]
 fn async_loopback_moves_64_mib_both_ways_intact() {
-    both_ways(Kind::Loopback);
+    transfer(Kind::Loopback);
 }
 
 #[test]

@@ -82,6 +82,30 @@ pub async fn receive<R: AsyncRead + Unpin>(r: &mut R, seed: u64) -> usize {
     }
 }
 
+/// Moves [`TOTAL`] bytes each way at once in four tasks (a's writer to b's reader with stream
+/// 1, b's writer to a's reader with stream 2) and checks every byte and the EOF after them.
+pub async fn both_ways<R, W>(mut ar: R, mut aw: W, mut br: R, mut bw: W, what: &str)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let writers = [
+        tokio::spawn(async move { send(&mut aw, 1, TOTAL).await }),
+        tokio::spawn(async move { send(&mut bw, 2, TOTAL).await }),
+    ];
+    let readers = [
+        tokio::spawn(async move { receive(&mut br, 1).await }),
+        tokio::spawn(async move { receive(&mut ar, 2).await }),
+    ];
+    for w in writers {
+        bounded(what, w).await.unwrap();
+    }
+    for r in readers {
+        let got = bounded(what, r).await.unwrap();
+        assert_eq!(got, TOTAL, "{what}: bytes received before EOF");
+    }
+}
+
 /// `fut` bounded by [`BOUND`]: a lost wake-up fails the test instead of hanging it.
 pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
     match tokio::time::timeout(BOUND, fut).await {
