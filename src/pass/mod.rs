@@ -83,6 +83,7 @@
 //! [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
 //! [read(2)]: https://man7.org/linux/man-pages/man2/read.2.html
 
+mod activation;
 mod channel;
 
 use std::io::{self, IoSlice, IoSliceMut};
@@ -90,6 +91,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::net::{RecvFlags, ReturnFlags};
 
+pub use activation::{ListenFd, listen_fds};
 pub use channel::{Channel, Kind, Message};
 
 use crate::sys::scm;

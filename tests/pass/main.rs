@@ -11,6 +11,7 @@ mod prop;
 mod python;
 mod quirk;
 mod roundtrip;
+mod spawn_fds;
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
