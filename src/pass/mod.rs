@@ -84,6 +84,7 @@
 //! [read(2)]: https://man7.org/linux/man-pages/man2/read.2.html
 
 mod activation;
+mod broker;
 mod channel;
 
 use std::io::{self, IoSlice, IoSliceMut};
@@ -92,6 +93,10 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::net::{RecvFlags, ReturnFlags};
 
 pub use activation::{ListenFd, listen_fds};
+pub use broker::{
+    Broker, CONTROL_ENV, CONTROL_FD, CONTROL_PID_ENV, Control, Introduction, MAX_NAME, MemberId,
+    Peer,
+};
 pub use channel::{Channel, Kind, Message};
 
 use crate::sys::scm;

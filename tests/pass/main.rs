@@ -4,8 +4,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker;
 mod channel;
 mod ctrunc;
+mod handoff;
 mod kinds;
 mod prop;
 mod python;
