@@ -86,6 +86,8 @@
 mod activation;
 mod broker;
 mod channel;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -125,6 +127,12 @@ pub fn send_fds(
     data: &[IoSlice<'_>],
     fds: &[BorrowedFd<'_>],
 ) -> io::Result<usize> {
+    check_send_fds(data, fds)?;
+    scm::send(socket.as_fd(), data, fds)
+}
+
+/// [`send_fds`]'s checks, before any syscall (the async form makes the same).
+fn check_send_fds(data: &[IoSlice<'_>], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if fds.is_empty() {
         return Err(scm::invalid(
             "send_fds: no descriptors to send; use a plain write for data alone".into(),
@@ -137,7 +145,7 @@ pub fn send_fds(
                 .into(),
         ));
     }
-    scm::send(socket.as_fd(), data, fds)
+    Ok(())
 }
 
 /// Receives one message into `bufs` (vectored) with up to `max_fds` (1..=[`MAX_FDS`])
@@ -172,6 +180,12 @@ pub fn recv_fds(
     bufs: &mut [IoSliceMut<'_>],
     max_fds: usize,
 ) -> io::Result<(usize, Vec<OwnedFd>)> {
+    check_recv_fds(max_fds)?;
+    recv_once(socket.as_fd(), bufs, max_fds)
+}
+
+/// [`recv_fds`]'s checks, before any syscall.
+fn check_recv_fds(max_fds: usize) -> io::Result<()> {
     if max_fds == 0 {
         return Err(scm::invalid(
             "recv_fds: max_fds is 0; use a plain read for data alone (which would make the \
@@ -179,8 +193,18 @@ pub fn recv_fds(
                 .into(),
         ));
     }
-    scm::check_count(max_fds, "recv_fds")?;
-    let socket = socket.as_fd();
+    scm::check_count(max_fds, "recv_fds")
+}
+
+/// One [`recv_fds`] receive, after the checks: `SO_PASSCRED` asked, then one [recvmsg(2)];
+/// `MSG_TRUNC` is an error.
+///
+/// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+fn recv_once(
+    socket: BorrowedFd<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+    max_fds: usize,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
     let creds = rustix::net::sockopt::socket_passcred(socket)
         .map_err(|e| crate::sys::hint(e.into(), "getsockopt(SO_PASSCRED)"))?;
     let got = scm::recv(socket, bufs, max_fds, creds, RecvFlags::empty())?;

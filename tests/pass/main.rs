@@ -14,6 +14,8 @@ mod python;
 mod quirk;
 mod roundtrip;
 mod spawn_fds;
+#[cfg(feature = "tokio")]
+mod tokio_forms;
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
