@@ -3,7 +3,7 @@
 //!
 //! What tokio has lacked since 2020 (tokio#2975): `SCM_RIGHTS` on `tokio::net::UnixStream`
 //! without reaching for `AsRawFd` and a hand-rolled readiness loop that gets the edge cases
-//! wrong. The syscalls are the blocking forms' ([`crate::sys::scm`]: `MSG_CMSG_CLOEXEC`,
+//! wrong. The syscalls are the blocking forms' (`MSG_CMSG_CLOEXEC`,
 //! `MSG_CTRUNC` an error with every arrived descriptor closed, `MSG_NOSIGNAL`); only the waiting
 //! differs. A call runs when tokio's reactor last said the socket was ready, and readiness is
 //! cleared **only** when [sendmsg(2)]/[recvmsg(2)] really return `EAGAIN` (tokio's `async_io`

@@ -222,38 +222,34 @@ fn control_helper(want: &str, env: &str, fd3: Option<OwnedFd>) -> String {
 
 #[test]
 fn control_from_env_refuses_what_a_broker_did_not_set_up() {
-    let out = control_helper("NotFound", "", None);
-    assert!(out.contains("PROCWIRE_CONTROL is not set"), "{out}");
-    let (_r, w) = crate::pipe();
-    let out = control_helper(
-        "NotFound",
-        "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=1",
-        Some(w),
-    );
-    assert!(out.contains("not this process's pid"), "{out}");
-    let (_r, w) = crate::pipe();
-    let out = control_helper(
-        "InvalidInput",
-        "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=$$",
-        Some(w),
-    );
-    assert!(out.contains("not a socket"), "{out}");
-    let out = control_helper(
-        "NotFound",
-        "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=$$",
-        None,
-    );
-    assert!(out.contains("not open"), "{out}");
-    let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
-    let out = control_helper(
-        "InvalidInput",
-        "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=$$",
-        Some(OwnedFd::from(a)),
-    );
-    assert!(
-        out.contains("needs AF_UNIX SOCK_SEQPACKET or SOCK_STREAM"),
-        "{out}"
-    );
+    let ours = "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=$$";
+    let pipe_end = || Some(crate::pipe().1);
+    let datagram = || {
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        Some(OwnedFd::from(a))
+    };
+    let none = || None;
+    let cases: [(&str, &str, &dyn Fn() -> Option<OwnedFd>, &str); 5] = [
+        ("NotFound", "", &none, "PROCWIRE_CONTROL is not set"),
+        (
+            "NotFound",
+            "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=1",
+            &pipe_end,
+            "not this process's pid",
+        ),
+        ("InvalidInput", ours, &pipe_end, "not a socket"),
+        ("NotFound", ours, &none, "not open"),
+        (
+            "InvalidInput",
+            ours,
+            &datagram,
+            "needs AF_UNIX SOCK_SEQPACKET or SOCK_STREAM",
+        ),
+    ];
+    for (want, env, fd3, says) in cases {
+        let out = control_helper(want, env, fd3());
+        assert!(out.contains(says), "{env}: {out}");
+    }
 }
 
 #[test]

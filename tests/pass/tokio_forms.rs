@@ -6,7 +6,7 @@ use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use procwire::pass::tokio::{self as apass, recv_fds, send_fds};
+use procwire::pass::tokio::{self as apass, FdSocket, recv_fds, send_fds};
 use procwire::pass::{self, Kind, MAX_FDS};
 
 use crate::{pipe, read_n, write_to};
@@ -35,61 +35,46 @@ fn check_fds(fds: &[OwnedFd], r: &OwnedFd) {
     assert_eq!(read_n(r, fds.len()), want);
 }
 
+/// Sends `data` with `n` copies of `w` from `a`, receives on `b` with room for `max_fds`,
+/// and checks what arrived.
+async fn trip(
+    a: &impl FdSocket,
+    b: &impl FdSocket,
+    data: &[u8],
+    (r, w): (&OwnedFd, &OwnedFd),
+    n: usize,
+    max_fds: usize,
+) {
+    let fds: Vec<BorrowedFd<'_>> = vec![w.as_fd(); n];
+    let sent = send_fds(a, &[IoSlice::new(data)], &fds).await.unwrap();
+    assert_eq!(sent, data.len());
+    let mut buf = [0u8; 64];
+    let (got, fds) = recv_fds(b, &mut [IoSliceMut::new(&mut buf)], max_fds)
+        .await
+        .unwrap();
+    assert_eq!(&buf[..got], data);
+    assert_eq!(fds.len(), n);
+    check_fds(&fds, r);
+}
+
 #[test]
 fn send_and_recv_on_a_stream_its_halves_and_a_datagram_socket() {
     rt().block_on(guard(async {
         let (r, w) = pipe();
-        let three: Vec<BorrowedFd<'_>> = vec![w.as_fd(); 3];
-        let mut buf = [0u8; 8];
-
-        let (a, b) = tokio::net::UnixStream::pair().unwrap();
-        assert_eq!(
-            send_fds(&a, &[IoSlice::new(b"whole")], &three)
-                .await
-                .unwrap(),
-            5
-        );
-        let (n, fds) = recv_fds(&b, &mut [IoSliceMut::new(&mut buf)], MAX_FDS)
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"whole");
-        check_fds(&fds, &r);
-
-        // Borrowed halves.
-        let (mut a, mut b) = (a, b);
+        let p = (&r, &w);
+        let (mut a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        trip(&a, &b, b"whole", p, 3, MAX_FDS).await;
         {
             let (_ar, aw) = a.split();
             let (br, _bw) = b.split();
-            send_fds(&aw, &[IoSlice::new(b"split")], &three)
-                .await
-                .unwrap();
-            let (n, fds) = recv_fds(&br, &mut [IoSliceMut::new(&mut buf)], 3)
-                .await
-                .unwrap();
-            assert_eq!(&buf[..n], b"split");
-            check_fds(&fds, &r);
+            trip(&aw, &br, b"borrowed halves", p, 3, 3).await;
         }
-        // Owned halves, the other way.
-        let (_ar, aw) = a.into_split();
-        let (br, _bw) = b.into_split();
-        send_fds(&aw, &[IoSlice::new(b"owned")], &three[..1])
-            .await
-            .unwrap();
-        let (n, fds) = recv_fds(&br, &mut [IoSliceMut::new(&mut buf)], 1)
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"owned");
-        check_fds(&fds, &r);
-
+        let (ar, aw) = a.into_split();
+        let (br, bw) = b.into_split();
+        trip(&aw, &br, b"owned halves", p, 1, 1).await;
+        trip(&bw, &ar, b"the other way", p, 2, 2).await;
         let (a, b) = tokio::net::UnixDatagram::pair().unwrap();
-        send_fds(&a, &[IoSlice::new(b"dgram")], &three)
-            .await
-            .unwrap();
-        let (n, fds) = recv_fds(&b, &mut [IoSliceMut::new(&mut buf)], 3)
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"dgram");
-        check_fds(&fds, &r);
+        trip(&a, &b, b"dgram", p, 3, 3).await;
     }));
 }
 
@@ -110,7 +95,7 @@ fn the_async_forms_make_the_same_checks_and_errors_as_the_blocking_ones() {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         // MSG_CTRUNC: 8 sent, room for 2 (1 rounded up); nothing leaks.
         let before = procwire::fd::open_fds().unwrap().len();
-        send_fds(&a, &[IoSlice::new(b"eight")], &vec![w.as_fd(); 8])
+        send_fds(&a, &[IoSlice::new(b"eight")], &[w.as_fd(); 8])
             .await
             .unwrap();
         let e = recv_fds(&b, &mut [IoSliceMut::new(&mut [0u8; 8])], 1)
