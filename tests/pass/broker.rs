@@ -220,6 +220,9 @@ fn control_helper(want: &str, env: &str, fd3: Option<OwnedFd>) -> String {
     out
 }
 
+/// Makes what the helper gets as descriptor 3, if anything.
+type MakeFd3 = dyn Fn() -> Option<OwnedFd>;
+
 #[test]
 fn control_from_env_refuses_what_a_broker_did_not_set_up() {
     let ours = "PROCWIRE_CONTROL=3 PROCWIRE_CONTROL_PID=$$";
@@ -229,7 +232,7 @@ fn control_from_env_refuses_what_a_broker_did_not_set_up() {
         Some(OwnedFd::from(a))
     };
     let none = || None;
-    let cases: [(&str, &str, &dyn Fn() -> Option<OwnedFd>, &str); 5] = [
+    let cases: [(&str, &str, &MakeFd3, &str); 5] = [
         ("NotFound", "", &none, "PROCWIRE_CONTROL is not set"),
         (
             "NotFound",
