@@ -162,6 +162,15 @@ impl Command {
             return Ok(None);
         }
         check_targets(&fds)?;
+        for (_, fd) in &mut fds {
+            // A source on 0, 1 or 2 (this process closed its stdio) would be replaced by the
+            // child's stdio before the hook runs: move it up first.
+            if fd.as_raw_fd() < 3 {
+                *fd = rustix::io::fcntl_dupfd_cloexec(&*fd, 3).map_err(|e| {
+                    crate::sys::hint(e.into(), "Command::fd: moving a descriptor above 2")
+                })?;
+            }
+        }
         let exec = match env.is_empty() && pid_vars.is_empty() {
             true => None,
             false => Some(self.exec_with(&env, &pid_vars)?),

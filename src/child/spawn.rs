@@ -181,8 +181,9 @@ impl Command {
     ///   or both [`new_session`](Self::new_session) and [`process_group`](Self::process_group).
     /// - The OS's error, with a hint, when the wire, side channel or threads cannot be made.
     pub fn spawn(&mut self) -> io::Result<Child> {
-        let plan = Plan::of(self)?;
+        // First: it consumes the descriptors to pass, so a refused spawn closes them too.
         let passing = self.prepare_passing()?;
+        let plan = Plan::of(self)?;
         let shared = Arc::new(Shared::new(plan.armed)?);
         let Wired { wire, probe, side } = Wired::set_up(&plan, &shared)?;
         let (side_ours, side_theirs) = side.unzip();
