@@ -2,6 +2,7 @@
 
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::child::passing::{LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID};
 use crate::sys::ffi;
@@ -24,15 +25,16 @@ pub struct ListenFd {
 /// variables were meant for a parent of ours that did not unset them). Otherwise each
 /// descriptor is checked (open, and not close-on-exec: an inherited one), made close-on-exec
 /// ([fcntl(2)] `F_SETFD`), so our own children do not inherit it, and returned as an
-/// [`OwnedFd`]. In every case `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` are removed from
-/// the environment, so our children are not told about descriptors they do not have. A second
-/// call finds nothing.
+/// [`OwnedFd`]. Only the first call in a process looks; later ones return an empty vector.
 ///
 /// # Call it early
 ///
-/// Call it at the start of `main`, before any thread starts: removing environment variables
-/// ([`std::env::remove_var`]) races with a `getenv` on another thread, and until the call the
-/// descriptors are not close-on-exec (a child spawned meanwhile would inherit them).
+/// Call it at the start of `main`, before any thread starts. Until the call the descriptors
+/// are not close-on-exec (a child spawned meanwhile would inherit them). And only in a process
+/// with a single thread are `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` removed from the
+/// environment ([`std::env::remove_var`], which races with a `getenv` on another thread, so
+/// it is not done when there is one): otherwise they stay, harmlessly, since `LISTEN_PID`
+/// names this process and our children ignore them.
 ///
 /// # Errors
 ///
@@ -44,12 +46,14 @@ pub struct ListenFd {
 /// [sd_listen_fds(3)]: https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html
 /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
 pub fn listen_fds() -> io::Result<Vec<ListenFd>> {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::SeqCst) {
+        return Ok(Vec::new());
+    }
     let pid = std::env::var(LISTEN_PID).ok();
     let count = std::env::var(LISTEN_FDS).ok();
     let names = std::env::var(LISTEN_FDNAMES).ok();
-    for key in [LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES] {
-        ffi::remove_env(key);
-    }
+    ffi::remove_env_if_alone(&[LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES]);
     let ours = std::process::id().to_string();
     if pid.as_deref().map(str::trim) != Some(ours.as_str()) {
         return Ok(Vec::new());

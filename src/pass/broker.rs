@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
@@ -313,20 +314,22 @@ pub struct Control {
 impl Control {
     /// Takes over the control socket this process was started with by a [`Broker`]: reads
     /// [`CONTROL_ENV`] (the descriptor's number) and [`CONTROL_PID_ENV`] (which must be this
-    /// process's pid), removes both from the environment (so our own children are not told
-    /// about a descriptor they do not have), checks the descriptor (open, inherited: not
-    /// close-on-exec; an `AF_UNIX` `SOCK_SEQPACKET` or `SOCK_STREAM` socket, [getsockopt(2)]),
-    /// and makes it close-on-exec ([fcntl(2)]). A second call fails: the variables are gone.
+    /// process's pid), checks the descriptor (open, inherited: not close-on-exec; an
+    /// `AF_UNIX` `SOCK_SEQPACKET` or `SOCK_STREAM` socket, [getsockopt(2)]), and makes it
+    /// close-on-exec ([fcntl(2)]). Only the first call in a process looks; a second fails.
     ///
     /// # Call it early
     ///
-    /// At the start of `main`, before threads start: removing environment variables
-    /// ([`std::env::remove_var`]) races with a `getenv` on another thread, and until the call
-    /// the socket is not close-on-exec (a child spawned meanwhile would inherit it).
+    /// At the start of `main`, before threads start. Until the call the socket is not
+    /// close-on-exec (a child spawned meanwhile would inherit it). And only in a process with a
+    /// single thread are the two variables removed from the environment
+    /// ([`std::env::remove_var`], which races with a `getenv` on another thread); otherwise
+    /// they stay, harmlessly: `PROCWIRE_CONTROL_PID` names this process, so our children
+    /// ignore them.
     ///
     /// # Errors
     ///
-    /// - `NotFound`: the variables are missing (not started by a broker, or a second call),
+    /// - `NotFound`: a second call, the variables are missing (not started by a broker),
     ///   `CONTROL_PID_ENV` is another pid (meant for a parent of ours), or the descriptor is
     ///   not open.
     /// - `InvalidInput`: not a number, close-on-exec (opened by this process, not inherited),
@@ -335,10 +338,16 @@ impl Control {
     /// [getsockopt(2)]: https://man7.org/linux/man-pages/man2/getsockopt.2.html
     /// [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
     pub fn from_env() -> io::Result<Control> {
+        static DONE: AtomicBool = AtomicBool::new(false);
+        if DONE.swap(true, Ordering::SeqCst) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "Control::from_env: the control socket was taken over already in this process",
+            ));
+        }
         let fd = std::env::var(CONTROL_ENV).ok();
         let pid = std::env::var(CONTROL_PID_ENV).ok();
-        ffi::remove_env(CONTROL_ENV);
-        ffi::remove_env(CONTROL_PID_ENV);
+        ffi::remove_env_if_alone(&[CONTROL_ENV, CONTROL_PID_ENV]);
         let not_found = |why: String| {
             io::Error::new(io::ErrorKind::NotFound, format!("Control::from_env: {why}"))
         };

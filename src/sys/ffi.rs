@@ -1,8 +1,13 @@
 //! The calls with no safe wrapper in `rustix` or `std`: the one file of procwire allowed
-//! `unsafe` (`#![deny(unsafe_code)]` holds everywhere else). Two jobs, each a small type:
+//! `unsafe` (`#![deny(unsafe_code)]` holds everywhere else). Its jobs:
 //!
-//! - [`PreExec`]: what a child runs between `fork` and `exec`.
+//! - [`PreExec`]: what a child runs between `fork` and `exec`, including the descriptors it
+//!   maps to chosen numbers and, when the child's pid must be in its environment, the exec
+//!   itself ([`Passing`], [`Exec`]).
 //! - [`SigpipeBlocked`]: `SIGPIPE` kept away from a thread that splices into sockets.
+//! - [`take_inherited`] and [`remove_env_if_alone`]: taking over a descriptor inherited through
+//!   `exec` (socket activation, a broker's control socket) and unsetting the variables that
+//!   announced it.
 //!
 //! Every `unsafe` block has a `// SAFETY:` line saying why it is sound.
 
@@ -370,15 +375,24 @@ pub(crate) fn take_inherited(fd: RawFd, what: &str) -> io::Result<OwnedFd> {
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
-/// Removes `key` from this process's environment ([`std::env::remove_var`]).
+/// Removes `keys` from this process's environment ([`std::env::remove_var`]) if this process
+/// has a single thread (`/proc/self/task` has one entry); returns whether it did.
 ///
-/// Unsafe in std because another thread reading the environment at the same moment (a
-/// `getenv` in C code, `std::env::var`) may read freed memory. The public callers
-/// (`pass::listen_fds`, `pass::Control::from_env`) say so and ask to be called early in
-/// `main`, before threads start.
-pub(crate) fn remove_env(key: &str) {
-    // SAFETY: see above: the callers' documented contract is that no other thread runs.
-    unsafe { std::env::remove_var(key) };
+/// `remove_var` is unsafe because a `getenv` on another thread at the same moment may read
+/// freed memory. With one thread there is no other thread, and none can start meanwhile (only
+/// this one could start it). With more, the variables stay: the public callers
+/// (`pass::listen_fds`, `pass::Control::from_env`) only remove variables whose companion names
+/// this process's pid, so a child of ours ignores them anyway.
+pub(crate) fn remove_env_if_alone(keys: &[&str]) -> bool {
+    let alone = std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1);
+    if alone {
+        for key in keys {
+            // SAFETY: this is the process's only thread (see above), so nothing reads the
+            // environment concurrently.
+            unsafe { std::env::remove_var(key) };
+        }
+    }
+    alone
 }
 
 // ---- SigpipeBlocked -------------------------------------------------------------------

@@ -231,9 +231,10 @@ fn activated_child() {
     let pid = std::process::id().to_string();
     assert_eq!(std::env::var("LISTEN_PID").unwrap(), pid);
     let got = pass::listen_fds().unwrap();
-    for key in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-        assert!(std::env::var_os(key).is_none(), "{key} still set");
-    }
+    // libtest runs the test on a thread of its own: more than one thread, so the variables
+    // are left (removing them would race with getenv elsewhere), still naming this process.
+    assert!(std::fs::read_dir("/proc/self/task").unwrap().count() > 1);
+    assert_eq!(std::env::var("LISTEN_PID").unwrap(), pid);
     let names: Vec<&str> = got.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["alpha", "beta"]);
     for (i, l) in got.iter().enumerate() {
@@ -241,7 +242,7 @@ fn activated_child() {
         assert!(procwire::fd::is_cloexec(&l.fd).unwrap());
         crate::write_to(&l.fd, l.name.as_bytes());
     }
-    // A second call finds nothing: the variables are gone.
+    // A second call finds nothing, though the variables are still there.
     assert!(pass::listen_fds().unwrap().is_empty());
     println!("{HELPER_OK}");
 }
@@ -264,7 +265,6 @@ fn misdirected_child() {
         return;
     }
     assert!(pass::listen_fds().unwrap().is_empty());
-    assert!(std::env::var_os("LISTEN_FDS").is_none());
     // Descriptor 3 was not touched: still inherited, not close-on-exec.
     let info = std::fs::read_to_string("/proc/self/fdinfo/3").unwrap();
     let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap();
