@@ -106,9 +106,10 @@
 //!
 //! The child takes them over with [`listen_fds`]: it checks `LISTEN_PID`, checks each
 //! descriptor is open and not close-on-exec (inherited, not opened here), makes it
-//! close-on-exec, and unsets the three variables. Caveats: unsetting variables races with
-//! `getenv` on other threads, and until the call the descriptors are inheritable, so call it
-//! first thing in `main`. A process that forks without `exec` keeps its pid in neither
+//! close-on-exec, and unsets the three variables if this process has a single thread
+//! (unsetting races with `getenv` on other threads, which std makes `unsafe`; left set, they
+//! are harmless, since `LISTEN_PID` names this process). Until the call the descriptors are
+//! inheritable: call it first thing in `main`. A process that forks without `exec` keeps its pid in neither
 //! child, so `LISTEN_PID` still protects; a pid reused after the intended process died while
 //! the variables lingered in a descendant is the protocol's own residual race.
 //!
