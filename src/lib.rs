@@ -97,6 +97,8 @@ pub mod relay;
 pub mod rsh;
 pub mod stderr;
 mod sys;
+#[cfg(feature = "uring")]
+pub mod uring;
 pub mod wire;
 
 pub use names::ParseNameError;

@@ -130,6 +130,7 @@ pub struct Command {
     pub(super) process_group: Option<i32>,
     pub(super) new_session: bool,
     pub(super) stdin_set: bool,
+    pub(super) stdout_set: bool,
     pub(super) hooks: Option<Arc<PreExec>>,
     /// Descriptors and environment for the next spawn only ([`Command::fd`],
     /// [`Command::listen_fds`]; see `passing.rs`).
@@ -159,6 +160,7 @@ impl Command {
             process_group: None,
             new_session: false,
             stdin_set: false,
+            stdout_set: false,
             hooks: None,
             passing: Default::default(),
             arg0: None,
@@ -276,6 +278,23 @@ impl Command {
     pub fn stdin(&mut self, stdin: impl Into<Stdio>) -> &mut Command {
         self.inner.stdin(stdin.into());
         self.stdin_set = true;
+        self
+    }
+
+    /// Gives the child this stdout instead of the wire (e.g. one end of a wire the caller made
+    /// and gives another program too, as `procwire connect` does), while its stdin stays on
+    /// the wire unless [`stdin`](Self::stdin) is given as well. The [`Reader`](super::Reader)
+    /// then reads EOF (on [`Topology::SocketPair`] our end is shut for reading,
+    /// [shutdown(2)] `SHUT_RD`, since the child's stdin holds the same socket). Kept for later
+    /// spawns as [`stdin`](Self::stdin) is.
+    ///
+    /// The watchdogs watch the child's stdout on the wire, so they are refused at spawn
+    /// (`InvalidInput`) beside this.
+    ///
+    /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+    pub fn stdout(&mut self, stdout: impl Into<Stdio>) -> &mut Command {
+        self.inner.stdout(stdout.into());
+        self.stdout_set = true;
         self
     }
 

@@ -33,6 +33,8 @@ pub struct Handle {
     pub(crate) watchdog: Option<WatchdogThread>,
     pub(crate) policy: KillPolicy,
     pub(crate) done: bool,
+    /// A [`Signaller`](super::Signaller) was handed out: never wait under the process lock.
+    pub(crate) signallers: bool,
 }
 
 impl Handle {
@@ -45,6 +47,7 @@ impl Handle {
             watchdog: None,
             policy,
             done: false,
+            signallers: false,
         }
     }
 
@@ -87,7 +90,7 @@ impl Handle {
     /// [`io::ErrorKind::TimedOut`] with a [`TimedOut`] holding the [`Exit`] when a watchdog
     /// killed the child; the OS's error if waiting failed.
     pub fn wait(mut self) -> io::Result<Exit> {
-        let status = if self.watchdog.is_none() {
+        let status = if self.watchdog.is_none() && !self.signallers {
             // Nothing else can signal the child now (the handle is ours), so block in
             // waitpid(2) itself, holding the lock: one syscall, as std's wait.
             self.process.wait_blocking()?
@@ -136,13 +139,7 @@ impl Handle {
     /// [`io::ErrorKind::InvalidInput`] for a number that is not a signal (or is one the C
     /// library reserves for itself); otherwise as [`kill`](Self::kill).
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        let signal = Signal::from_named_raw(sig).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{sig} is not a signal number procwire can send (see signal(7))"),
-            )
-        })?;
-        self.process.signal(signal)
+        self.process.signal(super::signaller::signal_number(sig)?)
     }
 
     /// Waits at most `timeout` for the child to exit and reaps it: `Ok(None)` if it is still
@@ -199,15 +196,7 @@ impl Handle {
                 // It may be in its own SIGTERM grace for this very child: do not wait for it.
                 self.stop_watchdog(false);
                 reap_in_background(self.process.clone());
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "child {} was not reaped within {:?} of SIGKILL (uninterruptible \
-                         sleep?); a background thread will reap it",
-                        self.id(),
-                        policy.kill
-                    ),
-                ))
+                Err(unreaped(self.id(), policy.kill, "thread"))
             }
         }
     }
@@ -223,15 +212,7 @@ impl Handle {
         self.stop_watchdog(true);
         let stderr = self.drain.take().map(|d| d.finish(self.stderr_grace));
         let exit = Exit { status, stderr };
-        match self.shared.fired() {
-            Some(f) => Err(TimedOut {
-                watchdog: f.watchdog,
-                after: f.after,
-                exit: Some(Box::new(exit)),
-            }
-            .into_io()),
-            None => Ok(exit),
-        }
+        with_firing(&self.shared, exit)
     }
 }
 
@@ -254,8 +235,33 @@ impl std::fmt::Debug for Handle {
     }
 }
 
+/// `exit`, or, when a watchdog fired, the [`TimedOut`] error that carries it.
+pub(super) fn with_firing(shared: &Shared, exit: Exit) -> io::Result<Exit> {
+    match shared.fired() {
+        Some(f) => Err(TimedOut {
+            watchdog: f.watchdog,
+            after: f.after,
+            exit: Some(Box::new(exit)),
+        }
+        .into_io()),
+        None => Ok(exit),
+    }
+}
+
+/// The error of a close policy that ended with the child not reaped; `by`: who reaps it now
+/// (a background "thread" or "task").
+pub(super) fn unreaped(pid: u32, kill: Duration, by: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "child {pid} was not reaped within {kill:?} of SIGKILL (uninterruptible sleep?); \
+             a background {by} will reap it"
+        ),
+    )
+}
+
 /// Leaves a process that would not die to a detached thread, so it does not stay a zombie.
-fn reap_in_background(process: Arc<OsProcess>) {
+pub(super) fn reap_in_background(process: Arc<OsProcess>) {
     let spawned = std::thread::Builder::new()
         .name("procwire-reaper".into())
         .spawn(move || {

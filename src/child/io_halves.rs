@@ -251,10 +251,13 @@ impl Drop for Reader {
 ///
 /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
 fn let_go(half: ReadHalf) {
-    if !half.kind().is_socket() {
-        return;
+    if half.kind().is_socket() {
+        discard_socket(half.as_fd());
     }
-    let fd = half.as_fd();
+}
+
+/// The socket part of [`let_go`]: `SHUT_RD`, then read away what is queued.
+pub(super) fn discard_socket(fd: BorrowedFd<'_>) {
     if crate::sys::io::shutdown(fd, Shutdown::Read).is_err() {
         return;
     }

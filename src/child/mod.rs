@@ -89,6 +89,7 @@
 //! | `policy.rs` | the close policy as a **sans-IO step machine** (`Close`: given what the last step observed, the next action), and its thin blocking driver |
 //! | `watchdog.rs` | the timing rule (`decide`) and the whole watchdog sequence (sample, probe, fire, `SIGTERM`, wait, `SIGKILL`) as a **sans-IO step machine** (`Watch`); its blocking driver, generic over the process seam and the clock; the thread that runs it |
 //! | `handle.rs` | [`Handle`]: wait, close, kill, drop |
+//! | `signaller.rs` | [`Signaller`]: signals from other threads while the handle waits |
 //! | `io_halves.rs` | [`Reader`], [`Writer`] and [`Child`] |
 //! | `command.rs` | the [`Command`] builder, [`Topology`], [`StderrTo`], [`Sigpipe`], [`SpawnError`] |
 //! | `passing.rs` | [`Command::fd`] and [`Command::listen_fds`]: descriptors mapped to chosen numbers in the child, validated before the spawn and mapped by the pre-exec hook |
@@ -130,15 +131,19 @@ mod io_halves;
 pub(crate) mod passing;
 mod policy;
 mod process;
+mod signaller;
 mod spawn;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod watchdog;
 
 pub use command::{Command, Sigpipe, SpawnError, StderrTo, Topology};
 pub use handle::Handle;
 pub use io_halves::{Child, Reader, Writer};
+pub use signaller::Signaller;
 
 /// The deadlines of the close policy: close the child's input, wait up to [`close`](Self::close)
 /// for it to exit, send `SIGTERM`, wait up to [`term`](Self::term), send `SIGKILL`, wait up to

@@ -64,8 +64,8 @@ impl Command {
     /// # Errors (at [`spawn`](Self::spawn))
     ///
     /// `InvalidInput` for `child_fd` 0, 1 or 2 (the child's stdin and stdout are the wire,
-    /// its stderr what [`stderr`](Self::stderr) chose: use [`stdin`](Self::stdin) for another
-    /// stdin), for a number mapped twice (also by [`listen_fds`](Self::listen_fds) or a
+    /// its stderr what [`stderr`](Self::stderr) chose: use [`stdin`](Self::stdin) and
+    /// [`stdout`](Self::stdout) for others), for a number mapped twice (also by [`listen_fds`](Self::listen_fds) or a
     /// [`Broker`](crate::pass::Broker), which use 3 and up), or for one at or above this
     /// process's `RLIMIT_NOFILE` soft limit ([getrlimit(2)]; the child inherits the limit and
     /// `dup3` would fail with `EBADF`).
@@ -237,7 +237,7 @@ fn check_targets(fds: &[(RawFd, OwnedFd)]) -> io::Result<()> {
         if *target < 3 {
             return Err(invalid(format!(
                 "Command::fd: cannot map a descriptor onto {target}: 0 and 1 are the child's \
-                 wire and 2 its stderr; map onto 3 or more (or use Command::stdin / \
+                 wire and 2 its stderr; map onto 3 or more (or use Command::stdin, Command::stdout, \
                  Command::stderr)"
             )));
         }

@@ -33,6 +33,8 @@ pub(super) struct Plan {
     pub(super) capture: bool,
     /// The child's stdin comes from what [`Command::stdin`] gave, not from the wire.
     pub(super) stdin_elsewhere: bool,
+    /// The child's stdout goes where [`Command::stdout`] said, not to the wire.
+    pub(super) stdout_elsewhere: bool,
     /// Signals reach the child's whole process group.
     pub(super) group: bool,
     pub(super) ignore_sigpipe: bool,
@@ -57,6 +59,12 @@ impl Plan {
             );
         }
         let armed = cmd.timeouts.armed();
+        if armed && cmd.stdout_set {
+            return invalid(
+                "a watchdog watches the child's stdout on the wire, and stdout was given \
+                 elsewhere (Command::stdout); drop the timeouts or the stdout",
+            );
+        }
         let sockets = cmd.topology != Topology::Pipes;
         Ok(Plan {
             topology: cmd.topology,
@@ -66,6 +74,7 @@ impl Plan {
             sockets,
             capture: matches!(cmd.stderr, StderrTo::Capture(_)),
             stdin_elsewhere: cmd.stdin_set,
+            stdout_elsewhere: cmd.stdout_set,
             group: cmd.signals_group(),
             ignore_sigpipe: cmd.sigpipe == Sigpipe::Ignore,
             new_session: cmd.new_session,
@@ -93,6 +102,11 @@ impl Wired {
     /// watchdog can shut them down.
     pub(super) fn set_up(plan: &Plan, shared: &Shared) -> io::Result<Wired> {
         let wire = make_wire(plan.topology)?;
+        if plan.stdout_elsewhere && plan.topology == Topology::SocketPair {
+            // The child's stdin is the other end of this very socket: without the shutdown
+            // our reads would wait for the child's exit instead of ending at once.
+            crate::sys::io::shutdown(wire.ours_in.as_fd(), rustix::net::Shutdown::Read)?;
+        }
         if plan.child_stdout_nonblocking {
             crate::fd::set_nonblocking(&wire.child_stdout, true)?;
         }
@@ -154,7 +168,9 @@ impl Command {
         if !plan.stdin_elsewhere {
             self.inner.stdin(Stdio::from(stdin));
         }
-        self.inner.stdout(Stdio::from(stdout));
+        if !plan.stdout_elsewhere {
+            self.inner.stdout(Stdio::from(stdout));
+        }
         self.inner.stderr(match (stderr, &self.stderr) {
             (Some(theirs), _) => Stdio::from(theirs),
             (None, StderrTo::Inherit) => Stdio::inherit(),
@@ -164,7 +180,9 @@ impl Command {
         if !plan.stdin_elsewhere {
             self.inner.stdin(Stdio::null());
         }
-        self.inner.stdout(Stdio::null());
+        if !plan.stdout_elsewhere {
+            self.inner.stdout(Stdio::null());
+        }
         self.inner.stderr(Stdio::null());
         spawned.map_err(|e| spawn_error(&self.program, e))
     }
@@ -181,6 +199,57 @@ impl Command {
     ///   or both [`new_session`](Self::new_session) and [`process_group`](Self::process_group).
     /// - The OS's error, with a hint, when the wire, side channel or threads cannot be made.
     pub fn spawn(&mut self) -> io::Result<Child> {
+        let Launched {
+            plan,
+            shared,
+            ours_in,
+            ours_out,
+            probe,
+            side_ours,
+            process,
+        } = self.launch()?;
+
+        // The one rollback guard: from here on a failure drops `child`, which closes our ends
+        // (the child sees EOF) and then runs the drop policy on the process.
+        let mut child = Child::new(
+            Reader::new(ours_in, shared.clone(), process.clone(), plan.poll),
+            Writer::new(ours_out, shared.clone(), plan.poll),
+            Handle::new(process.clone(), shared.clone(), self.policy),
+        );
+        if plan.stdin_elsewhere {
+            child.writer.close()?;
+        }
+        if let (Some(ours), StderrTo::Capture(settings)) = (side_ours, &mut self.stderr) {
+            child.handle.stderr_grace = settings.grace_period();
+            child.handle.drain = Some(settings.start(ours)?);
+        }
+        if plan.armed {
+            let watch = Watch::new(self.timeouts, self.policy.term, plan.group);
+            child.handle.watchdog = Some(WatchdogThread::spawn(shared, process, watch, probe)?);
+        }
+        Ok(child)
+    }
+}
+
+/// A started process and our ends of everything around it, before any driver (the blocking
+/// one above, or the tokio one) wraps them. Dropping it closes our ends but does not reap the
+/// process: wrap it at once.
+pub(super) struct Launched {
+    pub(super) plan: Plan,
+    pub(super) shared: Arc<Shared>,
+    pub(super) ours_in: ReadHalf,
+    pub(super) ours_out: WriteHalf,
+    /// The watchdog's duplicate of our read end (when armed).
+    pub(super) probe: Option<OwnedFd>,
+    /// Our end of the stderr side channel (when captured).
+    pub(super) side_ours: Option<OwnedFd>,
+    pub(super) process: Arc<OsProcess>,
+}
+
+impl Command {
+    /// The plan, the wire and side channel, the hooks and the start: everything of a spawn
+    /// that does not depend on the driver.
+    pub(super) fn launch(&mut self) -> io::Result<Launched> {
         // First: it consumes the descriptors to pass, so a refused spawn closes them too.
         let passing = self.prepare_passing()?;
         let plan = Plan::of(self)?;
@@ -197,27 +266,15 @@ impl Command {
             hooks.set_passing(Passing::default());
         }
         let process = started?;
-        let process = Arc::new(OsProcess::new(process, plan.group));
-
-        // The one rollback guard: from here on a failure drops `child`, which closes our ends
-        // (the child sees EOF) and then runs the drop policy on the process.
-        let mut child = Child::new(
-            Reader::new(wire.ours_in, shared.clone(), process.clone(), plan.poll),
-            Writer::new(wire.ours_out, shared.clone(), plan.poll),
-            Handle::new(process.clone(), shared.clone(), self.policy),
-        );
-        if plan.stdin_elsewhere {
-            child.writer.close()?;
-        }
-        if let (Some(ours), StderrTo::Capture(settings)) = (side_ours, &mut self.stderr) {
-            child.handle.stderr_grace = settings.grace_period();
-            child.handle.drain = Some(settings.start(ours)?);
-        }
-        if plan.armed {
-            let watch = Watch::new(self.timeouts, self.policy.term, plan.group);
-            child.handle.watchdog = Some(WatchdogThread::spawn(shared, process, watch, probe)?);
-        }
-        Ok(child)
+        Ok(Launched {
+            plan,
+            shared,
+            ours_in: wire.ours_in,
+            ours_out: wire.ours_out,
+            probe,
+            side_ours,
+            process: Arc::new(OsProcess::new(process, plan.group)),
+        })
     }
 }
 
@@ -280,7 +337,7 @@ fn make_wire(topology: Topology) -> io::Result<Wire> {
 }
 
 /// A close-on-exec duplicate (`fcntl(F_DUPFD_CLOEXEC)`).
-fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
+pub(super) fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<OwnedFd> {
     rustix::io::fcntl_dupfd_cloexec(fd, 3)
         .map_err(|e| crate::sys::hint(e.into(), "duplicating a wire descriptor"))
 }

@@ -83,6 +83,10 @@ pub(crate) struct Shared {
     /// watchdog's sample and its wait is not lost.
     stop: Mutex<Pause>,
     poke: Condvar,
+    /// The async watchdog's wake-up, notified beside `poke` (a stored permit stands for a poke
+    /// that came while the task was not waiting).
+    #[cfg(feature = "tokio")]
+    poke_task: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -103,6 +107,8 @@ impl Shared {
             reader_gone: AtomicBool::new(false),
             stop: Mutex::new(Pause::default()),
             poke: Condvar::new(),
+            #[cfg(feature = "tokio")]
+            poke_task: tokio::sync::Notify::new(),
         })
     }
 
@@ -198,12 +204,38 @@ impl Shared {
     fn poke_watchdog(&self) {
         self.stop.lock().unwrap_or_else(|e| e.into_inner()).poked = true;
         self.poke.notify_all();
+        #[cfg(feature = "tokio")]
+        self.poke_task.notify_one();
     }
 
     /// Stops the watchdog thread for good (nothing will be killed or woken by it any more).
     pub(crate) fn disarm(&self) {
         self.stop.lock().unwrap_or_else(|e| e.into_inner()).stopped = true;
         self.poke.notify_all();
+        #[cfg(feature = "tokio")]
+        self.poke_task.notify_one();
+    }
+
+    /// [`pause`](Self::pause) for the async watchdog: a tokio timer beside the notification.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn pause_async(&self, d: Duration) -> bool {
+        if let Some(stopped) = self.take_poke() {
+            return stopped;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = self.poke_task.notified() => {}
+        }
+        self.take_poke().unwrap_or(false)
+    }
+
+    /// Whether stopped, and clears a poke; `None` when neither happened.
+    #[cfg(feature = "tokio")]
+    fn take_poke(&self) -> Option<bool> {
+        let mut p = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = p.stopped || p.poked;
+        p.poked = false;
+        seen.then_some(p.stopped)
     }
 
     /// Sleeps `d` (`None`: until stopped) unless stopped or poked first (a poke since the last

@@ -332,9 +332,9 @@ where
 /// stdout, polled at the connect deadline so a byte waiting unread counts as arrived, and when
 /// a watchdog is due after the child exited. Dropped with the reader (so a child writing on to
 /// a pipe sees it closed).
-struct ThreadSide {
-    shared: Arc<Shared>,
-    probe: Option<OwnedFd>,
+pub(super) struct ThreadSide {
+    pub(super) shared: Arc<Shared>,
+    pub(super) probe: Option<OwnedFd>,
 }
 
 impl Watched for ThreadSide {

@@ -21,7 +21,7 @@ pub const DEFAULT_BUFFER: usize = 256 << 10;
 
 /// Moves per direction before the other gets a turn, so one busy direction cannot starve
 /// the other.
-const TURN: usize = 16;
+pub(super) const TURN: usize = 16;
 
 /// Pipes a relay's own pool holds when [`Options::pool`] gives none: one per direction.
 const OWN_PIPES: usize = 2;
@@ -73,6 +73,13 @@ impl Options {
         self
     }
 
+    /// The pool to take pipes from: the shared one, or one of the relay's own.
+    pub(super) fn pool_or_own(&self) -> PipePool {
+        self.pool
+            .clone()
+            .unwrap_or_else(|| PipePool::new(self.pipe_size, OWN_PIPES))
+    }
+
     /// Takes pipes from `pool`, shared with other relays, instead of making two of its own.
     pub fn pool(&mut self, pool: PipePool) -> &mut Options {
         self.pool = Some(pool);
@@ -109,6 +116,33 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The report of a relay that could not start: no byte moved either way.
+    pub(super) fn setup_failed(e: io::Error) -> Report {
+        let none = || Outcome {
+            bytes: 0,
+            path: Path::Copy,
+            why: Why::Asked,
+            end: End::Eof,
+        };
+        Report {
+            flows: [none(), none()],
+            first: None,
+            setup: Some(e),
+        }
+    }
+
+    /// The report of two finished directions (their pipes go back to `pool`).
+    pub(super) fn finish(dirs: [Dir<'_>; 2], first: Option<usize>, pool: &PipePool) -> Report {
+        let [d0, d1] = dirs;
+        Report {
+            flows: [d0.finish(pool), d1.finish(pool)],
+            first,
+            setup: None,
+        }
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "a->b: {}; b->a: {}", self.flows[0], self.flows[1])?;
@@ -119,11 +153,12 @@ impl fmt::Display for Report {
     }
 }
 
-/// One direction: its ends, its engine, and its pipe or buffer.
-struct Dir<'a> {
+/// One direction: its ends, its engine, and its pipe or buffer. The blocking driver below and
+/// the async one in [`super::tokio`] both run it.
+pub(super) struct Dir<'a> {
     src: BorrowedFd<'a>,
     dst: Target<'a>,
-    engine: Engine,
+    pub(super) engine: Engine,
     pipe: Option<Pipe>,
     buf: Vec<u8>,
     /// Copy path: the buffer's bytes end here (the pending ones end here too).
@@ -131,7 +166,12 @@ struct Dir<'a> {
 }
 
 impl<'a> Dir<'a> {
-    fn new(src: BorrowedFd<'a>, dst: Target<'a>, options: &Options, pool: &PipePool) -> Dir<'a> {
+    pub(super) fn new(
+        src: BorrowedFd<'a>,
+        dst: Target<'a>,
+        options: &Options,
+        pool: &PipePool,
+    ) -> Dir<'a> {
         let mut pipe = None;
         let copy = |why| {
             Engine::new(
@@ -178,58 +218,85 @@ impl<'a> Dir<'a> {
         for _ in 0..TURN {
             match self.engine.next() {
                 Op::Fill { len } => {
-                    let r = match &self.pipe {
-                        Some(pipe) => {
-                            sys::splice::splice_nonblock(self.src, pipe.write.as_fd(), len, false)
-                        }
-                        None => {
-                            if self.buf.len() < len {
-                                self.buf.resize(len, 0);
-                            }
-                            let r = sys::io::read(self.src, &mut self.buf[..len]);
-                            if let Ok(n) = r {
-                                self.end = n;
-                            }
-                            r
-                        }
-                    };
-                    self.engine.filled(r);
-                    if self.engine.path() == Path::Copy
-                        && let Some(pipe) = self.pipe.take()
-                    {
-                        // Refused before any byte: the pipe is empty.
-                        pool.give(pipe, 0);
-                    }
+                    let r = self.fill(len);
+                    self.filled(r, pool);
                 }
                 Op::Drain { len, more } => {
-                    let r = match &self.pipe {
-                        Some(pipe) => {
-                            let r = sys::splice::splice_nonblock(
-                                pipe.read.as_fd(),
-                                self.dst.fd,
-                                len,
-                                more,
-                            );
-                            if r.as_ref()
-                                .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-                            {
-                                sigpipe.discard();
-                            }
-                            r
-                        }
-                        None => {
-                            let start = self.end - self.engine.pending();
-                            sys::io::write(self.dst, &self.buf[start..start + len])
-                        }
-                    };
+                    let r = self.drain(len, more, Some(sigpipe));
                     self.engine.drained(r);
                 }
-                Op::Shut => self
-                    .engine
-                    .shut(sys::io::shutdown(self.dst.fd, Shutdown::Write)),
+                Op::Shut => self.shut(),
                 Op::WaitRead | Op::WaitWrite | Op::Done => return,
             }
         }
+    }
+
+    /// The system call of an [`Op::Fill`]: splice the source into the pipe, or read it into
+    /// the buffer. Reports nothing to the engine (see [`Dir::filled`]).
+    pub(super) fn fill(&mut self, len: usize) -> io::Result<usize> {
+        match &self.pipe {
+            Some(pipe) => sys::splice::splice_nonblock(self.src, pipe.write.as_fd(), len, false),
+            None => {
+                if self.buf.len() < len {
+                    self.buf.resize(len, 0);
+                }
+                let r = sys::io::read(self.src, &mut self.buf[..len]);
+                if let Ok(n) = r {
+                    self.end = n;
+                }
+                r
+            }
+        }
+    }
+
+    /// Reports a fill to the engine; gives the pipe back if the engine fell back to copying.
+    pub(super) fn filled(&mut self, r: io::Result<usize>, pool: &PipePool) {
+        self.engine.filled(r);
+        if self.engine.path() == Path::Copy
+            && let Some(pipe) = self.pipe.take()
+        {
+            // Refused before any byte: the pipe is empty.
+            pool.give(pipe, 0);
+        }
+    }
+
+    /// The system call of an [`Op::Drain`]: splice the pipe into the destination, or send the
+    /// buffer's pending bytes. A splice into a socket whose peer is gone raises `SIGPIPE`,
+    /// which `sigpipe` (blocking it on this thread: needed whenever [`Dir::splices`]) then
+    /// discards.
+    pub(super) fn drain(
+        &mut self,
+        len: usize,
+        more: bool,
+        sigpipe: Option<&SigpipeBlocked>,
+    ) -> io::Result<usize> {
+        match &self.pipe {
+            Some(pipe) => {
+                let r = sys::splice::splice_nonblock(pipe.read.as_fd(), self.dst.fd, len, more);
+                if r.as_ref()
+                    .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+                    && let Some(sigpipe) = sigpipe
+                {
+                    sigpipe.discard();
+                }
+                r
+            }
+            None => {
+                let start = self.end - self.engine.pending();
+                sys::io::write(self.dst, &self.buf[start..start + len])
+            }
+        }
+    }
+
+    /// Whether it splices through a pipe now (its drains can raise `SIGPIPE`).
+    pub(super) fn splices(&self) -> bool {
+        self.pipe.is_some()
+    }
+
+    /// An [`Op::Shut`]: `shutdown(SHUT_WR)` the destination.
+    pub(super) fn shut(&mut self) {
+        self.engine
+            .shut(sys::io::shutdown(self.dst.fd, Shutdown::Write));
     }
 
     /// Neither waiting nor done: it has work now.
@@ -237,7 +304,7 @@ impl<'a> Dir<'a> {
         !matches!(self.engine.next(), Op::WaitRead | Op::WaitWrite | Op::Done)
     }
 
-    fn finish(mut self, pool: &PipePool) -> Outcome {
+    pub(super) fn finish(mut self, pool: &PipePool) -> Outcome {
         if let Some(pipe) = self.pipe.take() {
             pool.give(pipe, self.engine.pending());
         }
@@ -287,36 +354,11 @@ impl<'a> Dir<'a> {
 /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
 pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
     let (a, b) = (a.as_fd(), b.as_fd());
-    let pool = options
-        .pool
-        .clone()
-        .unwrap_or_else(|| PipePool::new(options.pipe_size, OWN_PIPES));
-    let setup = || -> io::Result<(Target<'_>, Target<'_>, SigpipeBlocked)> {
-        let fstat = |e| sys::hint(e, "fstat of a relay descriptor");
-        let nonblock = |e| sys::hint(e, "fcntl(O_NONBLOCK) on a relay descriptor");
-        let (ta, tb) = (
-            Target::detect(a).map_err(fstat)?,
-            Target::detect(b).map_err(fstat)?,
-        );
-        crate::fd::set_nonblocking(a, true).map_err(nonblock)?;
-        crate::fd::set_nonblocking(b, true).map_err(nonblock)?;
-        Ok((ta, tb, SigpipeBlocked::new()?))
-    };
-    let (ta, tb, sigpipe) = match setup() {
+    let pool = options.pool_or_own();
+    let setup = targets(a, b).and_then(|(ta, tb)| Ok((ta, tb, SigpipeBlocked::new()?)));
+    let (ta, tb, sigpipe) = match setup {
         Ok(s) => s,
-        Err(e) => {
-            let none = || Outcome {
-                bytes: 0,
-                path: Path::Copy,
-                why: Why::Asked,
-                end: End::Eof,
-            };
-            return Report {
-                flows: [none(), none()],
-                first: None,
-                setup: Some(e),
-            };
-        }
+        Err(e) => return Report::setup_failed(e),
     };
     let mut dirs = [
         Dir::new(a, tb, options, &pool),
@@ -327,15 +369,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
         for d in &mut dirs {
             d.turn(&pool, &sigpipe);
         }
-        // One failed: the other stops too.
-        if first.is_none()
-            && let Some(i) = (0..2).find(|&i| dirs[i].engine.error().is_some())
-        {
-            first = Some(i);
-            let e = dirs[i].engine.error().expect("found above");
-            let stop = io::Error::new(e.kind(), format!("the other direction failed: {e}"));
-            dirs[1 - i].engine.fail(stop);
-        }
+        stop_the_other(&mut dirs, &mut first);
         if dirs.iter().all(|d| d.engine.next() == Op::Done) {
             break;
         }
@@ -361,10 +395,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             }
         }
         if let Err(e) = sys::poll::poll(&mut fds, None) {
-            let e = sys::hint(e, "poll(2) in a relay");
-            first = Some(0);
-            dirs[1].engine.fail(io::Error::new(e.kind(), e.to_string()));
-            dirs[0].engine.fail(e);
+            fail_both(&mut dirs, &mut first, sys::hint(e, "poll(2) in a relay"));
             continue;
         }
         let mut got = [PollFlags::empty(); 2];
@@ -387,10 +418,43 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             }
         }
     }
-    let [d0, d1] = dirs;
-    Report {
-        flows: [d0.finish(&pool), d1.finish(&pool)],
-        first,
-        setup: None,
+    Report::finish(dirs, first, &pool)
+}
+
+/// `a` and `b` as write targets (socket or not, by [fstat(2)]), both switched to non-blocking.
+///
+/// [fstat(2)]: https://man7.org/linux/man-pages/man2/fstat.2.html
+pub(super) fn targets<'a>(
+    a: BorrowedFd<'a>,
+    b: BorrowedFd<'a>,
+) -> io::Result<(Target<'a>, Target<'a>)> {
+    let fstat = |e| sys::hint(e, "fstat of a relay descriptor");
+    let nonblock = |e| sys::hint(e, "fcntl(O_NONBLOCK) on a relay descriptor");
+    let (ta, tb) = (
+        Target::detect(a).map_err(fstat)?,
+        Target::detect(b).map_err(fstat)?,
+    );
+    crate::fd::set_nonblocking(a, true).map_err(nonblock)?;
+    crate::fd::set_nonblocking(b, true).map_err(nonblock)?;
+    Ok((ta, tb))
+}
+
+/// Once one direction failed, the other stops too (a reset peer would otherwise leave it
+/// waiting for ever); `first` remembers which failed first.
+pub(super) fn stop_the_other(dirs: &mut [Dir<'_>; 2], first: &mut Option<usize>) {
+    if first.is_none()
+        && let Some(i) = (0..2).find(|&i| dirs[i].engine.error().is_some())
+    {
+        *first = Some(i);
+        let e = dirs[i].engine.error().expect("found above");
+        let stop = io::Error::new(e.kind(), format!("the other direction failed: {e}"));
+        dirs[1 - i].engine.fail(stop);
     }
+}
+
+/// Ends both directions with `e` (a failed wait), direction 0 first.
+fn fail_both(dirs: &mut [Dir<'_>; 2], first: &mut Option<usize>, e: io::Error) {
+    *first = Some(0);
+    dirs[1].engine.fail(io::Error::new(e.kind(), e.to_string()));
+    dirs[0].engine.fail(e);
 }

@@ -2,9 +2,10 @@
 //! copy where it cannot, and an outcome that says which it was, why, and how many bytes went
 //! through whatever happened.
 //!
-//! Two drivers: [`relay()`], both directions between two stream sockets on one thread, each
+//! Three drivers: [`relay()`], both directions between two stream sockets on one thread, each
 //! spliced through a pipe of its own from a shared [`PipePool`] (or copied), with correct
-//! half-close; and [`Bridge`], one direction driven by a blocking loop. `procwire exec` bridges a child's wire to its own stdin and stdout with it.
+//! half-close; its async twin [`tokio::Relay`] (feature `tokio`); and [`Bridge`], one
+//! direction driven by a blocking loop. `procwire exec` bridges a child's wire to its own stdin and stdout with it.
 //! The policy (when to splice, when to fall back, when to stop) is a sans-IO core (no
 //! descriptor, no thread, no clock) that the blocking driver runs and that an async driver can
 //! run the same way; the system calls go through the crate's one OS layer.
@@ -89,6 +90,8 @@ mod core;
 mod duplex;
 mod engine;
 mod pool;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use blocking::{Bridge, DEFAULT_CHUNK, Fd, Sink, Source};
 pub use duplex::{DEFAULT_BUFFER, Options, Report, relay};

@@ -14,37 +14,85 @@ use crate::sys::poll::{Wait, wait_or_woken};
 use crate::sys::{Waker, hint};
 
 /// The size of the thread's one read buffer.
-const READ_BUF: usize = 64 * 1024;
+pub(super) const READ_BUF: usize = 64 * 1024;
 
 /// How much [`Drain::finish`] reads after the wake-up when the kernel cannot say how much is
 /// queued (`FIONREAD` failed): enough for any default pipe or socket buffer.
-const FINISH_BUDGET: u64 = 16 * 1024 * 1024;
+pub(super) const FINISH_BUDGET: u64 = 16 * 1024 * 1024;
 
-/// What the thread and the owner share, behind one mutex locked per chunk.
-struct State {
-    capture: Capture,
-    eof: bool,
-    done: bool,
-    read_error: Option<io::Error>,
-    sink_error: Option<io::Error>,
+/// What the thread (or task) and the owner share, behind one mutex locked per chunk.
+pub(super) struct State {
+    pub(super) capture: Capture,
+    pub(super) eof: bool,
+    pub(super) done: bool,
+    pub(super) read_error: Option<io::Error>,
+    pub(super) sink_error: Option<io::Error>,
 }
 
-struct Shared {
+impl State {
+    pub(super) fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            tail: self.capture.tail(),
+            bytes: self.capture.bytes(),
+            lines: self.capture.lines(),
+            dropped: self.capture.dropped(),
+        }
+    }
+
+    /// Records why the reading stopped and flushes the capture's last line into `out`.
+    pub(super) fn conclude(&mut self, stop: Stop, out: &mut Vec<u8>) {
+        match stop {
+            Stop::Eof => self.eof = true,
+            Stop::Error(e) => self.read_error = Some(e),
+            Stop::Woken => {}
+        }
+        self.capture.finish(out);
+    }
+
+    /// The report as things stand, taking the errors.
+    pub(super) fn report(&mut self, joined: bool) -> Report {
+        Report {
+            tail: self.capture.tail(),
+            bytes: self.capture.bytes(),
+            lines: self.capture.lines(),
+            dropped: self.capture.dropped(),
+            eof: self.eof,
+            joined,
+            sink_error: self.sink_error.take(),
+            read_error: self.read_error.take(),
+        }
+    }
+}
+
+pub(super) struct Shared {
     state: Mutex<State>,
     /// Signalled when `done` becomes true.
     done: Condvar,
 }
 
 impl Shared {
+    pub(super) fn new(capture: Capture) -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                capture,
+                eof: false,
+                done: false,
+                read_error: None,
+                sink_error: None,
+            }),
+            done: Condvar::new(),
+        }
+    }
+
     /// Locks the state; a panic elsewhere (in a subscriber or the sink) does not make it
     /// unreadable: counters and tail stay consistent per chunk.
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Sets `done` when the drain's run ends, by return or by panic (recorded as a read error).
-struct DoneGuard(Arc<Shared>);
+pub(super) struct DoneGuard(pub(super) Arc<Shared>);
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
@@ -176,16 +224,7 @@ impl Drain {
             )
         })?;
         let wake = Arc::new(Waker::new("the stderr drain")?);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                capture,
-                eof: false,
-                done: false,
-                read_error: None,
-                sink_error: None,
-            }),
-            done: Condvar::new(),
-        });
+        let shared = Arc::new(Shared::new(capture));
         {
             let (shared, wake) = (Arc::clone(&shared), Arc::clone(&wake));
             super::pool::run(Box::new(move || {
@@ -212,13 +251,7 @@ impl Drain {
     /// The tail and counters so far. Takes the lock the thread holds only while it feeds one
     /// chunk, never across a read or a sink write.
     pub fn snapshot(&self) -> Snapshot {
-        let state = self.shared.lock();
-        Snapshot {
-            tail: state.capture.tail(),
-            bytes: state.capture.bytes(),
-            lines: state.capture.lines(),
-            dropped: state.capture.dropped(),
-        }
+        self.shared.lock().snapshot()
     }
 
     /// Ends the drain without waiting for EOF, and returns what was captured.
@@ -251,16 +284,7 @@ impl Drain {
                 .0;
         }
         let joined = state.done;
-        let report = Report {
-            tail: state.capture.tail(),
-            bytes: state.capture.bytes(),
-            lines: state.capture.lines(),
-            dropped: state.capture.dropped(),
-            eof: state.eof,
-            joined,
-            sink_error: state.sink_error.take(),
-            read_error: state.read_error.take(),
-        };
+        let report = state.report(joined);
         drop(state);
         self.running = false;
         report
@@ -284,7 +308,7 @@ impl Drop for Drain {
 }
 
 /// Why the read loop stopped.
-enum Stop {
+pub(super) enum Stop {
     Eof,
     Woken,
     Error(io::Error),
@@ -324,14 +348,7 @@ fn run(source: OwnedFd, wake: &Waker, shared: Arc<Shared>, sink: Box<dyn Write +
         Stop::Woken => r.read_queued(),
         other => other,
     };
-    let mut state = r.shared.lock();
-    match stop {
-        Stop::Eof => state.eof = true,
-        Stop::Error(e) => state.read_error = Some(e),
-        Stop::Woken => {}
-    }
-    state.capture.finish(&mut r.out);
-    drop(state);
+    r.shared.lock().conclude(stop, &mut r.out);
     r.forward();
     // Close the sink before `done` (the guard) so a joined drain has let go of it.
     drop(r.sink.take());
@@ -365,23 +382,8 @@ impl Reader {
 
     /// After the wake-up: reads what the kernel says is queued now, and no more.
     fn read_queued(&mut self) -> Stop {
-        let mut budget = crate::sys::io::queued(self.source.as_fd()).unwrap_or(FINISH_BUDGET);
-        while budget > 0 {
-            let limit = usize::try_from(budget).unwrap_or(usize::MAX);
-            match self.read_chunk(limit) {
-                Ok(Some(0)) => return Stop::Eof,
-                Ok(Some(n)) => budget = budget.saturating_sub(n as u64),
-                Ok(None) => break,
-                Err(e) => return Stop::Error(e),
-            }
-        }
-        // One more read, bounded by the buffer and never waiting, tells EOF from a writer
-        // that is still there (and delivers what it wrote since, if anything).
-        match self.read_chunk(usize::MAX) {
-            Ok(Some(0)) => Stop::Eof,
-            Ok(_) => Stop::Woken,
-            Err(e) => Stop::Error(e),
-        }
+        let queued = crate::sys::io::queued(self.source.as_fd());
+        read_queued(queued, |limit| self.read_chunk(limit))
     }
 
     /// Writes and flushes `out` to the sink, unless an earlier write failed; clears `out`.
@@ -396,6 +398,32 @@ impl Reader {
             }
         }
         self.out.clear();
+    }
+}
+
+/// After the wake-up, for either driver: reads (with `read_chunk`, which never waits: `Ok(None)`
+/// for `EAGAIN`, `Ok(Some(0))` for EOF) what the kernel said was `queued` at the wake-up, then
+/// one more chunk to tell EOF from a writer that is still there.
+pub(super) fn read_queued(
+    queued: Option<u64>,
+    mut read_chunk: impl FnMut(usize) -> io::Result<Option<usize>>,
+) -> Stop {
+    let mut budget = queued.unwrap_or(FINISH_BUDGET);
+    while budget > 0 {
+        let limit = usize::try_from(budget).unwrap_or(usize::MAX);
+        match read_chunk(limit) {
+            Ok(Some(0)) => return Stop::Eof,
+            Ok(Some(n)) => budget = budget.saturating_sub(n as u64),
+            Ok(None) => break,
+            Err(e) => return Stop::Error(e),
+        }
+    }
+    // One more read, bounded by the buffer and never waiting, tells EOF from a writer
+    // that is still there (and delivers what it wrote since, if anything).
+    match read_chunk(usize::MAX) {
+        Ok(Some(0)) => Stop::Eof,
+        Ok(_) => Stop::Woken,
+        Err(e) => Stop::Error(e),
     }
 }
 
@@ -464,15 +492,19 @@ impl Settings {
 
     /// Starts a [`Drain`] on `source` with these settings, taking the sink and the subscriber.
     pub(crate) fn start(&mut self, source: OwnedFd) -> io::Result<Drain> {
+        let (capture, sink) = self.take_parts();
+        let sink = sink.unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn Write + Send>);
+        Drain::spawn(source, capture, sink)
+    }
+
+    /// A capture with the subscriber, and the sink if one was set (each driver has its own
+    /// default: our stderr, blocking or async).
+    pub(super) fn take_parts(&mut self) -> (Capture, Option<Box<dyn Write + Send>>) {
         let mut capture = Capture::new(self.config.clone());
         if let Some(s) = self.subscriber.take() {
             capture.subscribe(s);
         }
-        let sink = self
-            .sink
-            .take()
-            .unwrap_or_else(|| Box::new(io::stderr()) as Box<dyn Write + Send>);
-        Drain::spawn(source, capture, sink)
+        (capture, self.sink.take())
     }
 }
 

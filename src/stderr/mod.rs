@@ -24,13 +24,9 @@
 //!
 //! # An async driver
 //!
-//! A tokio driver is a thin addition over the same `Capture` and is not built here: a task
-//! owns the source as an `AsyncFd` (already `O_NONBLOCK`), and on each readiness reads a chunk,
-//! feeds the capture (behind the same kind of mutex, for snapshots), and writes `out` with the
-//! sink's `AsyncWrite`. `finish` becomes a `Notify` (or oneshot) the task selects on beside
-//! readiness; on it the task reads up to `FIONREAD` bytes without awaiting readiness, calls
-//! [`Capture::finish`], writes the rest and returns, and the caller awaits the task's handle
-//! under `tokio::time::timeout(grace)`.
+//! [`tokio::Drain`] (feature `tokio`) is the same driver as a tokio task over the same
+//! `Capture`: the source is an `AsyncFd`, the finish is a oneshot the task selects on beside
+//! readiness, and `finish` awaits the task under `tokio::time::timeout(grace)`.
 //!
 //! ```
 //! use std::io::Write;
@@ -68,6 +64,8 @@ mod drain;
 mod pool;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use capture::{Capture, Config, DEFAULT_MAX_LINE, DEFAULT_TAIL, Forward, Line, Subscriber};
 pub use drain::{Drain, Report, Settings, Snapshot};

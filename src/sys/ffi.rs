@@ -5,6 +5,8 @@
 //!   maps to chosen numbers and, when the child's pid must be in its environment, the exec
 //!   itself ([`Passing`], [`Exec`]).
 //! - [`SigpipeBlocked`]: `SIGPIPE` kept away from a thread that splices into sockets.
+//! - `UringSlots` (feature `uring`): io_uring submissions whose buffers the kernel may write
+//!   until their completions are reaped.
 //! - [`take_inherited`] and [`remove_env_if_alone`]: taking over a descriptor inherited through
 //!   `exec` (socket activation, a broker's control socket) and unsetting the variables that
 //!   announced it.
@@ -486,4 +488,160 @@ pub(crate) fn async_fd(
     // returns the same number.
     let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) };
     registered.map_err(io::Error::from)
+}
+
+// ---- UringSlots ---------------------------------------------------------------------
+// io_uring submissions (feature `uring`). `SubmissionQueue::push` is unsafe because the
+// kernel reads or writes the entry's buffer until the completion arrives, with no borrow to
+// hold it: the buffers here belong to the ring's owner, every call waits for every completion
+// it caused before it returns, and a call that fails with requests possibly in flight poisons
+// the ring, whose buffers are then leaked rather than freed while the kernel may still use them.
+
+/// The operation of one [`UringSlots::run`] entry.
+#[cfg(feature = "uring")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UringOpcode {
+    /// `IORING_OP_READ` (offset 0: a pipe or socket has no position).
+    Read,
+    /// `IORING_OP_WRITE`.
+    Write,
+    /// `IORING_OP_RECV`.
+    Recv,
+    /// `IORING_OP_SEND` with `MSG_NOSIGNAL`.
+    Send,
+}
+
+/// One entry of a batch: `len` bytes from or into the start of slot `slot`, on `fd`.
+#[cfg(feature = "uring")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UringOp<'a> {
+    pub(crate) fd: std::os::fd::BorrowedFd<'a>,
+    pub(crate) code: UringOpcode,
+    pub(crate) slot: usize,
+    pub(crate) len: usize,
+}
+
+/// An io_uring instance with buffers ("slots") that only it lends to the kernel.
+#[cfg(feature = "uring")]
+pub(crate) struct UringSlots {
+    ring: io_uring::IoUring,
+    slots: Vec<Box<[u8]>>,
+    /// A failed wait may have left requests in flight: the slots are leaked on drop.
+    poisoned: bool,
+}
+
+#[cfg(feature = "uring")]
+impl UringSlots {
+    /// A ring of `slots` entries ([io_uring_setup(2)]) and as many buffers of `slot_len`
+    /// bytes each.
+    ///
+    /// [io_uring_setup(2)]: https://man7.org/linux/man-pages/man2/io_uring_setup.2.html
+    pub(crate) fn new(slots: usize, slot_len: usize) -> io::Result<UringSlots> {
+        let entries = u32::try_from(slots.max(1).next_power_of_two())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many io_uring slots"))?;
+        let ring = io_uring::IoUring::new(entries)?;
+        Ok(UringSlots {
+            ring,
+            slots: (0..slots)
+                .map(|_| vec![0u8; slot_len].into_boxed_slice())
+                .collect(),
+            poisoned: false,
+        })
+    }
+
+    /// Slot `i`, to fill before a write or read after one.
+    pub(crate) fn slot_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.slots[i]
+    }
+
+    /// Submits `ops` in one [io_uring_enter(2)] (each linked to the next with
+    /// `IOSQE_IO_LINK` when `linked`), waits for all their completions and stores each
+    /// result (bytes, or a negated errno) in `results[i]`.
+    ///
+    /// [io_uring_enter(2)]: https://man7.org/linux/man-pages/man2/io_uring_enter.2.html
+    pub(crate) fn run(
+        &mut self,
+        ops: &[UringOp<'_>],
+        linked: bool,
+        results: &mut [i32],
+    ) -> io::Result<()> {
+        use io_uring::{opcode, squeue, types};
+        use std::os::fd::AsRawFd;
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
+        if self.poisoned {
+            return Err(io::Error::other(
+                "this io_uring failed earlier with requests in flight; make a new one",
+            ));
+        }
+        if ops.len() > self.ring.params().sq_entries() as usize || results.len() < ops.len() {
+            return Err(invalid(
+                "io_uring batch larger than its ring or its results",
+            ));
+        }
+        if ops
+            .iter()
+            .any(|op| op.slot >= self.slots.len() || op.len > self.slots[op.slot].len())
+        {
+            return Err(invalid("io_uring entry outside its slot"));
+        }
+        for (i, op) in ops.iter().enumerate() {
+            let target = types::Fd(op.fd.as_raw_fd());
+            let len = u32::try_from(op.len).map_err(|_| invalid("io_uring entry over 4 GiB"))?;
+            let buf = self.slots[op.slot].as_mut_ptr();
+            let entry = match op.code {
+                UringOpcode::Read => opcode::Read::new(target, buf, len).build(),
+                UringOpcode::Write => opcode::Write::new(target, buf, len).build(),
+                UringOpcode::Recv => opcode::Recv::new(target, buf, len).build(),
+                UringOpcode::Send => opcode::Send::new(target, buf, len)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build(),
+            }
+            .user_data(i as u64);
+            let entry = if linked && i + 1 < ops.len() {
+                entry.flags(squeue::Flags::IO_LINK)
+            } else {
+                entry
+            };
+            // SAFETY: the buffer is a slot of `self`, which this call borrows mutably until
+            // every completion of this batch is reaped below (or, failing that, the ring is
+            // poisoned and the slots are never freed); `op.fd` is borrowed for the call, and the
+            // kernel takes its own reference to the file when it reads the entry.
+            if unsafe { self.ring.submission().push(&entry) }.is_err() {
+                // Entries pushed before it would go out with the next batch: never reuse it.
+                self.poisoned = true;
+                return Err(io::Error::other("the io_uring submission queue is full"));
+            }
+        }
+        let mut left = ops.len();
+        while left > 0 {
+            match self.ring.submit_and_wait(left) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.poisoned = true;
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("io_uring_enter waiting for {left} completions: {e}"),
+                    ));
+                }
+            }
+            for cqe in self.ring.completion() {
+                if let Some(r) = results.get_mut(cqe.user_data() as usize) {
+                    *r = cqe.result();
+                    left = left.saturating_sub(1);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "uring")]
+impl Drop for UringSlots {
+    fn drop(&mut self) {
+        if self.poisoned {
+            // The kernel may still write into them: never free them.
+            std::mem::forget(std::mem::take(&mut self.slots));
+        }
+    }
 }

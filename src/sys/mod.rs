@@ -18,7 +18,9 @@
 //! - `ffi`: the calls with no safe wrapper, the one file of the crate allowed `unsafe`: what a
 //!   child runs between `fork` and `exec` (`CommandExt::pre_exec` is unsafe: the `SIGPIPE`
 //!   disposition, `PR_SET_PDEATHSIG`, a new session), and `SIGPIPE` blocked on a thread that
-//!   splices into sockets (`pthread_sigmask`, `sigtimedwait`).
+//!   splices into sockets (`pthread_sigmask`, `sigtimedwait`); and the registration of a
+//!   descriptor with tokio's reactor (`AsyncFd::register_with_interest`, unsafe since tokio
+//!   1.54), for an `OwnedFd` only.
 //! - `tokio` (feature `tokio`): the async twin of `poll`: a descriptor registered with tokio's
 //!   reactor, an operation run when it is ready, readiness cleared only on a real `EAGAIN`.
 //! - [`error`]: errors that say what failed and, for descriptor exhaustion, what to do.

@@ -6,12 +6,19 @@ mod support;
 
 mod at_exit;
 mod fds;
+mod given;
 mod group;
 mod kill;
+#[cfg(feature = "tokio")]
+mod parity;
+#[cfg(feature = "tokio")]
+mod scale;
 mod sigpipe;
 mod splice;
 mod std_gaps;
 mod stderr;
+#[cfg(feature = "tokio")]
+mod tokio_child;
 mod transfer;
 mod watchdog;
 

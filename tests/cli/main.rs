@@ -404,6 +404,61 @@ fn an_interrupted_bench_keeps_the_old_output_files_and_its_peer_is_quiet() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The relay and fd-passing rows run end to end (real relay processes, real descriptor
+/// passing) and fill their JSON sections; the figures themselves are not judged here.
+#[test]
+fn bench_relay_and_fd_pass_rows_fill_their_json_sections() {
+    let dir = scratch("relayrows");
+    let json = dir.join("r.json");
+    let out = procwire(&[
+        "bench",
+        "--kinds",
+        "relay,fd_pass",
+        "--chunks",
+        "64K",
+        "--repeats",
+        "1",
+        "--duration",
+        "5ms",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
+    let relay = v["relay"].as_array().unwrap();
+    // Two transports, three paths, one chunk, on each placement.
+    assert_eq!(relay.len(), 2 * 3 * placements, "{relay:#?}");
+    for c in relay {
+        assert!(c["gb_s"]["median"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["rtt_us"]["median"].as_f64().unwrap() > 0.0, "{c}");
+        assert_eq!(
+            c["relay_cpu_s_per_gb"].is_null(),
+            c["path"] == "direct",
+            "{c}"
+        );
+    }
+    for t in ["unix", "tcp"] {
+        let path = v["relay_auto"][t].as_str().unwrap();
+        assert!(path == "splice" || path == "copy", "{path}");
+    }
+    let fd = v["fd_pass"].as_array().unwrap();
+    assert_eq!(fd.len(), placements);
+    assert!(fd[0]["channel_per_s"]["median"].as_f64().unwrap() > 0.0);
+    assert!(v["throughput"].as_array().unwrap().is_empty());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("Relay, sender -> relay -> receiver"),
+        "{table}"
+    );
+    assert!(
+        table.contains("procwire relay --mode auto on this machine"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bench_refuses_a_chart_of_nothing_before_measuring() {
     let dir = scratch("nochart");
@@ -568,4 +623,119 @@ fn a_failing_stdout_still_gets_the_json_written() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["schema"], "procwire-bench/2");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The names of the matrix's dimensions, in the order `--matrix` prints them.
+const DIMENSIONS: [&str; 8] = [
+    "default buffer; bytes queued before a write blocks",
+    "largest buffer grant",
+    "ancillary data (SCM_RIGHTS)",
+    "io_uring opcodes",
+    "splice eligibility",
+    "half-close",
+    "connect-timeout strategy",
+    "remote-shell compatibility",
+];
+
+/// `--quick --matrix` on one placement and chunk size: every dimension and workload of the
+/// matrix has a figure or says why not, in the text and in the JSON; `--compare` reads the
+/// file back.
+#[test]
+fn quick_matrix_fills_every_row_or_says_why_not() {
+    let dir = scratch("matrix");
+    let json = dir.join("m.json");
+    let out = procwire(&[
+        "bench",
+        "--quick",
+        "--matrix",
+        "--placement",
+        "same",
+        "--chunks",
+        "64K",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains("throughput GB/s"),
+        "--matrix prints no table: {text}"
+    );
+    let mut at = 0;
+    for name in DIMENSIONS {
+        let found = text[at..]
+            .find(&format!("\n{name} (audit: "))
+            .unwrap_or_else(|| panic!("{name} missing or out of order in:\n{text}"));
+        at += found + 1;
+        // The dimension's block: its figures, then where they came from.
+        let block: Vec<&str> = text[at..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(block.len() >= 2, "{name}: {block:?}");
+        assert!(
+            block.last().unwrap().starts_with("  [from: "),
+            "{name}: {block:?}"
+        );
+        for line in &block {
+            assert!(
+                line.trim_end().len() > 4 && !line.contains("NaN"),
+                "{name}: {line:?}"
+            );
+        }
+    }
+    let workloads = text
+        .split("\nWorkloads:\n")
+        .nth(1)
+        .expect("a workloads section");
+    let lines: Vec<&str> = workloads.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 5, "{workloads}");
+    for line in &lines {
+        assert!(
+            line.contains("; audit (") || line.contains(": not measured in this run ("),
+            "{line}"
+        );
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let m = &v["matrix"];
+    assert_eq!(m["dimensions"].as_array().unwrap().len(), 8);
+    assert_eq!(m["workloads"].as_array().unwrap().len(), 5);
+    for key in [
+        "queue",
+        "largest_grant",
+        "ancillary",
+        "half_close",
+        "connect_watchdog",
+        "remote_shell",
+    ] {
+        assert!(!m["checks"][key].is_null(), "matrix.checks.{key}");
+    }
+    let uring = &v["uring"];
+    let rows = uring["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{uring}");
+    for r in rows {
+        assert!(
+            r["uring_gb_s"]["median"].as_f64().is_some() || r["error"].is_string(),
+            "{r}"
+        );
+    }
+    let cmp = procwire(&[
+        "bench",
+        "--compare",
+        json.to_str().unwrap(),
+        json.to_str().unwrap(),
+    ]);
+    assert!(cmp.status.success(), "{}", stderr(&cmp));
+    assert!(stdout(&cmp).contains("B/A 1.00x"), "{}", stdout(&cmp));
+    let missing = dir.join("missing.json");
+    let cmp = procwire(&[
+        "bench",
+        "--compare",
+        json.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(cmp.status.code(), Some(1));
+    assert!(stderr(&cmp).contains("cannot read"), "{}", stderr(&cmp));
+    let _ = std::fs::remove_dir_all(&dir);
 }

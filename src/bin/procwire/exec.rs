@@ -122,13 +122,23 @@ fn topology_parser() -> impl TypedValueParser<Value = Topology> {
     .try_map(|name| name.parse::<Topology>())
 }
 
-/// Adds a tip to a usage error of `procwire exec` whose command line has no `--`: the program
-/// goes after it (`procwire exec ssh host` is refused because `ssh` is not an option).
+/// Adds a tip to a usage error of `procwire exec` (or `connect`) whose command line has no
+/// `--`: the program goes after it (`procwire exec ssh host` is refused because `ssh` is not an
+/// option).
 pub fn tip_separator(e: &mut clap::Error, argv: &[OsString]) {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let is_exec = argv.get(1).is_some_and(|a| a == "exec");
-    if !is_exec
-        || argv.iter().skip(2).any(|a| a == "--")
+    let tip: fn(Option<&str>) -> String = match argv.get(1).and_then(|a| a.to_str()) {
+        Some("exec") => |program| {
+            format!(
+                "put the program and its arguments after `--`: procwire exec [OPTIONS] -- \
+                 {} [ARGS]...",
+                program.unwrap_or("PROGRAM")
+            )
+        },
+        Some("connect") => crate::connect::tip,
+        _ => return,
+    };
+    if argv.iter().skip(2).any(|a| a == "--")
         || !matches!(
             e.kind(),
             ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
@@ -137,13 +147,10 @@ pub fn tip_separator(e: &mut clap::Error, argv: &[OsString]) {
         return;
     }
     let program = match e.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(arg)) if !arg.starts_with('-') => arg.as_str(),
-        _ => "PROGRAM",
+        Some(ContextValue::String(arg)) if !arg.starts_with('-') => Some(arg.as_str()),
+        _ => None,
     };
-    let tip = format!(
-        "put the program and its arguments after `--`: procwire exec [OPTIONS] -- {program} \
-         [ARGS]..."
-    );
+    let tip = tip(program);
     let mut tips = match e.get(ContextKind::Suggested) {
         Some(ContextValue::StyledStrs(tips)) => tips.clone(),
         _ => Vec::new(),
@@ -261,7 +268,7 @@ fn forward(args: &Args) -> Result<Forward, Status> {
 }
 
 /// "exited with status N" or "was killed by signal N", for the quiet tail's header.
-fn ending(exit: &Exit) -> String {
+pub(crate) fn ending(exit: &Exit) -> String {
     match (exit.code(), exit.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(sig)) => format!("was killed by signal {sig}"),
@@ -298,7 +305,7 @@ fn spawn_failure(e: &io::Error, program: &OsStr) -> Status {
     Status::new(spawn_failure_code(e), message)
 }
 
-fn spawn_failure_code(e: &io::Error) -> u8 {
+pub(crate) fn spawn_failure_code(e: &io::Error) -> u8 {
     let errno = child::SpawnError::of(e).and_then(child::SpawnError::os_error);
     let is = |n: rustix::io::Errno| errno == Some(n.raw_os_error());
     use rustix::io::Errno;

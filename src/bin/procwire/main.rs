@@ -16,8 +16,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod connect;
 mod exec;
 mod probe;
+mod relay;
 mod units;
 
 /// What a subcommand returns: any error, reported by [`main`] as `procwire: <error>`.
@@ -91,6 +93,14 @@ enum Command {
     /// the median of interleaved repeats. About 90 s, --quick under 20 s, --full about 9 min on an
     /// idle 2-CPU machine (the plan's forecast; longer on a busy one).
     Bench(bench::Args),
+    /// Connect two programs: A's stdout to B's stdin and B's stdout to A's stdin
+    ///
+    /// One wire (a socketpair, or two pipes) between them, with us out of the data path. When
+    /// one program exits the other reads EOF; we wait for both and exit pipefail-style: 0 when
+    /// both exit 0, else the status of the first that failed. Their stderr is inherited, or
+    /// forwarded in whole lines prefixed with [A] and [B]. SIGINT and SIGTERM are forwarded to
+    /// both, and neither outlives us.
+    Connect(connect::Args),
     /// Run a program on a wire, bridged to our stdin and stdout (a remote-shell wrapper)
     ///
     /// PROGRAM runs with its stdin and stdout on a socketpair (or --wire), its stderr on a
@@ -99,6 +109,13 @@ enum Command {
     /// exited and nothing is left to read. Use it wherever a remote shell goes:
     /// rsync -e 'procwire exec --connect-timeout 20 -- ssh'.
     Exec(exec::Args),
+    /// Forward TCP or Unix stream connections to another address, spliced (or copied)
+    ///
+    /// Accepts on --listen and relays each connection to --to in both directions: spliced
+    /// through pipes from a shared pool where both ends allow it (--mode auto), with correct
+    /// half-close, byte counts per connection (--stats), an idle timeout, a connection cap and a
+    /// graceful stop on SIGTERM/SIGINT (--grace).
+    Relay(relay::Args),
     #[command(hide = true)]
     BenchPeer(bench::PeerArgs),
 }
@@ -109,6 +126,7 @@ impl Command {
     fn label(&self) -> &'static str {
         match self {
             Command::Exec(_) => "procwire exec",
+            Command::Connect(_) => "procwire connect",
             _ => "procwire",
         }
     }
@@ -117,8 +135,10 @@ impl Command {
 fn run(command: &Command, out: &mut dyn Write) -> CmdResult {
     match command {
         Command::Exec(args) => exec::run(args, out),
+        Command::Connect(args) => connect::run(args, out),
         Command::Probe(args) => probe::run(args, out),
         Command::Bench(args) => bench::run(args, out),
+        Command::Relay(args) => relay::run(args, out),
         Command::BenchPeer(args) => bench::run_peer(args),
     }
 }

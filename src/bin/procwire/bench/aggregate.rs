@@ -17,6 +17,8 @@ use super::schedule::RoundTrips;
 use super::stats::{Summary, percentile, ratio_noise};
 use crate::CmdResult;
 
+mod relay;
+
 /// The median over repeats of procwire's figure divided by the raw loop's figure of the same
 /// repeat. Both come from one run, their blocks interleaved, so whatever the machine was doing
 /// then weighs on both; the median of these ratios is steadier than a ratio of medians.
@@ -29,7 +31,7 @@ fn ratios(ours: &[f64], raw: &[f64]) -> Vec<f64> {
 }
 
 /// Median of the repeats' medians and p99 of every sample, from one list of timings per repeat.
-fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
+pub(super) fn latency_of(repeats: &[&Vec<f64>]) -> Option<Latency> {
     let all: Vec<f64> = repeats.iter().flat_map(|r| r.iter()).copied().collect();
     let medians: Vec<f64> = repeats
         .iter()
@@ -58,6 +60,7 @@ pub struct Results {
     latency: HashMap<(usize, Placement), Vec<RoundTrips>>,
     memcpy: HashMap<usize, Vec<f64>>,
     spawns: Vec<Spawns>,
+    relay: relay::RelaySamples,
 }
 
 impl Results {
@@ -119,6 +122,26 @@ impl Results {
                 let time = plan.spawn_time.unwrap_or_default();
                 self.spawns.push(exec.spawn(time)?);
             }
+            Task::Relay {
+                transport,
+                path,
+                chunk,
+                placement,
+                ..
+            } => {
+                let cell = (transport, path, chunk, placement);
+                self.relay.throughput(exec, plan, cpus, cell)?;
+            }
+            Task::RelayLatency {
+                transport,
+                path,
+                placement,
+                ..
+            } => {
+                let cell = (transport, path, placement);
+                self.relay.latency(exec, plan, cpus, cell)?;
+            }
+            Task::FdPass { placement, .. } => self.relay.fd_pass(exec, plan, cpus, placement)?,
         }
         Ok(())
     }
@@ -206,6 +229,7 @@ impl Results {
             })
             .collect();
         memcpy.sort_by_key(|m| m.chunk);
+        let (relay, fd_pass) = self.relay.cells(plan, &cpus);
         let (run_seconds, run_bytes) = match plan.budget {
             Budget::Time(t) => (Some(t.as_secs_f64()), None),
             Budget::Bytes(b) => (None, Some(b)),
@@ -229,7 +253,13 @@ impl Results {
             spawn,
             findings: Vec::new(),
             verdicts: Vec::new(),
+            uring: None,
+            matrix: None,
+            relay,
+            relay_auto: None,
+            fd_pass,
         };
+        report.relay_auto = report.relay_auto();
         report.findings = report.findings();
         report.verdicts = report.verdicts();
         report
@@ -242,8 +272,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::bench::plan::{Row, Subject, default_rows};
-    use crate::bench::runners::Throughput;
+    use crate::bench::plan::{
+        RelayCpus, RelayPath, RelayPlan, Row, Subject, Transport, default_rows,
+    };
+    use crate::bench::runners::{FdPassRun, RelayRun, Throughput};
 
     #[test]
     fn ratios_pair_runs_of_the_same_repeat() {
@@ -335,6 +367,63 @@ mod tests {
                 std_us: vec![1000.0 * n; 4],
             })
         }
+
+        /// Direct 4 GB/s; the copy relay 1 GB/s times the repeat at 1 CPU s/GB; the splice
+        /// relay 1.5x copy at 0.5 s/GB over unix, 0.95x at 0.95 s/GB over TCP.
+        fn relay(
+            &mut self,
+            transport: Transport,
+            path: RelayPath,
+            chunk: usize,
+            cpus: RelayCpus,
+            _: Budget,
+        ) -> io::Result<RelayRun> {
+            if self.fail_on == Some("relay") {
+                return Err(io::Error::other("scripted failure"));
+            }
+            let repeat = self.call(format!("relay {transport:?} {path:?} {chunk} {cpus:?}"));
+            let (speed, cpu) = match (transport, path) {
+                (_, RelayPath::Direct) => {
+                    return Ok(RelayRun {
+                        gb_s: 4.0,
+                        cpu_s_per_gb: None,
+                    });
+                }
+                (_, RelayPath::Copy) => (1.0, 1.0),
+                (Transport::Unix, RelayPath::Splice) => (1.5, 0.5),
+                (Transport::Tcp, RelayPath::Splice) => (0.95, 0.95),
+            };
+            Ok(RelayRun {
+                gb_s: speed * repeat,
+                cpu_s_per_gb: Some(cpu),
+            })
+        }
+
+        /// 10 µs direct, 25 through the copy relay, 18 through the splice relay.
+        fn relay_latency(
+            &mut self,
+            _: Transport,
+            path: RelayPath,
+            _: RelayCpus,
+            _: Duration,
+        ) -> io::Result<Vec<f64>> {
+            let us = match path {
+                RelayPath::Direct => 10.0,
+                RelayPath::Copy => 25.0,
+                RelayPath::Splice => 18.0,
+            };
+            Ok(vec![us; 5])
+        }
+
+        /// Channel 90 000 round trips/s, raw 100 000; block pairs 0.9 and 1.0 alternately.
+        fn fd_pass(&mut self, cpus: (usize, usize), _: Duration) -> io::Result<FdPassRun> {
+            self.call(format!("fd {cpus:?}"));
+            Ok(FdPassRun {
+                channel_per_s: 90_000.0,
+                raw_per_s: 100_000.0,
+                pairs: vec![0.9, 1.0, 0.9],
+            })
+        }
     }
 
     fn plan(repeats: usize) -> Plan {
@@ -348,6 +437,7 @@ mod tests {
             memcpy_time: Duration::from_millis(1),
             spawn_time: Some(Duration::from_millis(1)),
             omitted: Vec::new(),
+            relay: RelayPlan::none(),
         }
     }
 
@@ -462,5 +552,125 @@ mod tests {
             "throughput of pipes 1 MiB at 64 KiB, same CPU: scripted failure"
         );
         assert!(matches!(default_rows()[5].subject, Subject::Model { .. }));
+    }
+
+    #[test]
+    fn relay_and_fd_pass_cells_pair_their_repeats_and_decide_auto() {
+        let with_relay = Plan {
+            relay: RelayPlan {
+                transports: Transport::ALL.to_vec(),
+                chunks: vec![4 << 10, 1 << 20],
+                repeats: 3,
+                budget: Budget::Time(Duration::from_millis(1)),
+                latency_time: Duration::from_millis(1),
+                fd_pass_time: Some(Duration::from_millis(1)),
+            },
+            ..plan(3)
+        };
+        let r = report_of(&mut Scripted::new(), &with_relay);
+        assert_eq!(r.relay.len(), 2 * 2 * 3 * 2);
+        let cell = |t, p, path, chunk| {
+            r.relay
+                .iter()
+                .find(|c| (c.transport, c.placement, c.path, c.chunk) == (t, p, path, chunk))
+                .unwrap()
+        };
+        let splice = cell(
+            Transport::Unix,
+            Placement::CrossCpu,
+            RelayPath::Splice,
+            1 << 20,
+        );
+        assert_eq!(splice.gb_s.samples, [1.5, 3.0, 4.5]);
+        assert_eq!(splice.relay_cpu_s_per_gb, Some(0.5));
+        assert_eq!(splice.cpus, (0, Some(1), 0));
+        assert_eq!(splice.rtt_us.as_ref().unwrap().median, 18.0);
+        let direct = cell(
+            Transport::Tcp,
+            Placement::CrossCpu,
+            RelayPath::Direct,
+            4 << 10,
+        );
+        assert_eq!(
+            (direct.cpus, direct.relay_cpu_s_per_gb),
+            ((0, None, 1), None)
+        );
+        let auto = r.relay_auto.as_ref().unwrap();
+        assert_eq!((auto.unix, auto.tcp), (RelayPath::Splice, RelayPath::Copy));
+        assert!(
+            auto.why.starts_with(
+                "unix splice (splice 1.50x copy's GB/s at 0.50x its relay CPU per GB), tcp \
+                 copy (splice 0.95x copy's GB/s at 0.95x its relay CPU per GB): medians over \
+                 1 MiB writes on same CPU and different CPUs"
+            ),
+            "{}",
+            auto.why
+        );
+        let lines = r.relay_lines();
+        assert!(
+            lines.iter().any(
+                |l| l.starts_with("relay unix->unix on same CPU: splice moves 1.50x")
+                    && l.ends_with("target >= 1.4x: met")
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("relay tcp->tcp on different CPUs")
+                    && l.ends_with("0.9x the GB/s: MISSED")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "1-byte round trip unix->unix on same CPU: direct 10.0 µs; through the relay \
+                 copy 25.0 µs (2.50x, MISSED), splice 18.0 µs (1.80x, met)"
+            )),
+            "{lines:#?}"
+        );
+        assert_eq!(r.fd_pass.len(), 2);
+        let fd = &r.fd_pass[1];
+        assert_eq!((fd.placement, fd.cpus), (Placement::CrossCpu, (0, 1)));
+        assert_eq!(fd.channel_per_s.samples, [90_000.0; 3]);
+        assert!((fd.ratio - 0.9).abs() < 1e-12, "{}", fd.ratio);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with("0.900x (target >= 0.95x: MISSED)"))
+        );
+        // A run with neither family leaves both sections empty and relay_auto null.
+        let none = report_of(&mut Scripted::new(), &plan(1));
+        assert!(none.relay.is_empty() && none.fd_pass.is_empty() && none.relay_auto.is_none());
+        assert!(none.relay_lines().is_empty() && none.relay_table().is_empty());
+    }
+
+    #[test]
+    fn a_failed_relay_run_names_its_cell() {
+        let plan = Plan {
+            relay: RelayPlan {
+                transports: vec![Transport::Tcp],
+                chunks: vec![64 << 10],
+                repeats: 1,
+                budget: Budget::Time(Duration::from_millis(1)),
+                latency_time: Duration::from_millis(1),
+                fd_pass_time: None,
+            },
+            ..plan(1)
+        };
+        let mut exec = Scripted {
+            fail_on: Some("relay"),
+            ..Scripted::new()
+        };
+        let mut results = Results::default();
+        let err = plan
+            .schedule()
+            .iter()
+            .filter(|t| matches!(t, Task::Relay { .. }))
+            .try_for_each(|t| results.run(&mut exec, &plan, &[0, 1], t))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "relay tcp direct at 64 KiB, same CPU: scripted failure"
+        );
     }
 }

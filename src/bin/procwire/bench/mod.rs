@@ -17,6 +17,7 @@ use crate::{CmdResult, units};
 pub mod affinity;
 pub mod aggregate;
 pub mod chart;
+pub mod checks;
 pub mod loops;
 pub mod output;
 pub mod peer;
@@ -29,7 +30,7 @@ pub mod stats;
 
 use output::Output;
 pub use peer::{PeerArgs, parent_gone, run as run_peer};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, default_rows};
+use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, RELAY_CHUNKS, RelayPlan, default_rows};
 use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
@@ -68,16 +69,45 @@ verdicts and findings; blocks timed to the reader's last byte):
   findings     the conclusions printed after the table, as strings
   verdicts     one per workload (bulk transfer, small writes, request/response) and placement:
                  {workload, placement, winner (row label), ratio (winner against baseline, above
-                 1 is better), baseline (default pipes), runner_up, runner_up_ratio, text}";
+                 1 is better), baseline (default pipes), runner_up, runner_up_ratio, text}
+  uring        null (left out by --kinds), or {available, error (io_uring_setup's refusal),
+                 io_uring_disabled (the sysctl), depth, chunk, send_zc (why no SEND_ZC row),
+                 rows [{kind, ops (read/write|recv/send), placement, cpus, uring_gb_s and
+                 plain_gb_s {median, ...}, ratio (io_uring / plain read-write, block pairs),
+                 ratio_iqr, ratio_clear, uring_us and plain_us {median, p99, ...} (1-byte round
+                 trips), rtt_ratio, error}]}
+  matrix       the audit's decision matrix: checks {queue, largest_grant, ancillary,
+                 half_close, connect_watchdog, remote_shell} (what procwire tried and what the
+                 kernel answered), dimensions [{name, audit, figures [{label, value, text}],
+                 source}] and workloads [{workload, winner, runner_up, value, ratio,
+                 audit_holds, text}], computed from this document
+  relay        [] without relay rows, else one object per cell: transport (unix|tcp: AF_UNIX
+                 socketpairs or TCP loopback on both hops), placement, cpus [sender, relay or
+                 null when direct, receiver] (different CPUs: sender and receiver share the
+                 first, the relay has the second), path (direct|copy|splice: no relay, or
+                 procwire::relay::relay() in Mode::Copy or Mode::Splice in its own process),
+                 chunk (the sender's write size), gb_s {median, ...} (bytes delivered to the
+                 receiver per second, one sample per repeat), relay_cpu_s_per_gb (the relay's
+                 CPU time over the bytes it moved, median; from /proc/<pid>/schedstat; null
+                 when direct), rtt_us (1-byte round trips through this path, as latency's
+                 procwire_us; the same for each chunk of a path)
+  relay_auto   null without relay rows of both transports, else {unix, tcp: splice|copy, why}:
+                 the path procwire relay --mode auto should take here (read by procwire relay
+                 --tune FILE)
+  fd_pass      [] without fd-passing rows, else per placement: {placement, cpus,
+                 channel_per_s, raw_per_s (round trips per second at each repeat's median
+                 round trip: send 1 descriptor over a SOCK_SEQPACKET socketpair, receive it,
+                 send it back, close it; pass::Channel against raw sendmsg/recvmsg), ratio
+                 (channel / raw, median over block pairs)}";
 
 /// Measure which wire wins on this machine
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = JSON_SCHEMA)]
 pub struct Args {
-    /// A short run (under 20 s): shorter runs, same matrix
+    /// A short run (under 30 s): shorter runs, same matrix
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// A long run (about 9 minutes on an idle machine): more repeats, longer runs
+    /// A long run (about 10 minutes on an idle machine): more repeats, longer runs
     #[arg(long)]
     full: bool,
     /// Timed time per throughput run, e.g. 250ms, 2s or bare seconds (default 250ms; --quick
@@ -91,10 +121,21 @@ pub struct Args {
     /// Repeats of every cell (default 5, --quick 3, --full 9); medians are reported
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     repeats: Option<u16>,
-    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row)
+    /// Only rows of these kinds, e.g. --kinds pipes,socketpair (spawn: the child spawn row;
+    /// uring: the io_uring rows; relay: the relay rows; fd_pass: the descriptor-passing rows)
     #[arg(long, value_name = "KIND,...", value_delimiter = ',',
-          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn"])]
+          value_parser = ["pipes", "socketpair", "loopback", "model", "spawn", "uring", "relay", "fd_pass"])]
     kinds: Vec<String>,
+    /// Print the audit's decision matrix only (every dimension answered by a figure or a
+    /// check, and a line per workload) instead of the table
+    #[arg(long)]
+    matrix: bool,
+    /// Compare two `--json` result files: their matrices side by side, B/A per cell; measures
+    /// nothing
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"], conflicts_with_all =
+          ["quick", "full", "duration", "bytes", "repeats", "kinds", "chunks", "placement",
+           "json", "svg", "matrix"])]
+    compare: Vec<PathBuf>,
     /// Only these chunk sizes, e.g. --chunks 64K,1M
     #[arg(long, value_name = "SIZE,...", value_delimiter = ',', value_parser = parse_chunk)]
     chunks: Vec<usize>,
@@ -174,12 +215,56 @@ impl Args {
             spawn_time: (self.kinds.is_empty() || self.kinds.iter().any(|k| k == "spawn"))
                 .then(|| Duration::from_secs_f64(spawn)),
             omitted: plan::omitted(cpus, self.placement),
+            relay: self.relay_plan(),
+        }
+    }
+
+    /// The relay and fd-passing rows: shorter runs and fewer repeats than the wire rows, since
+    /// each cell is three runs of up to three processes.
+    fn relay_plan(&self) -> RelayPlan {
+        let (repeats, run, latency, fd_pass) = if self.quick {
+            (3, 0.025, 0.02, 0.04)
+        } else if self.full {
+            (5, 0.25, 0.15, 0.5)
+        } else {
+            (5, 0.06, 0.05, 0.15)
+        };
+        let wants = |kind: &str| self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind);
+        RelayPlan {
+            transports: if wants("relay") {
+                plan::Transport::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
+            chunks: match (self.chunks.is_empty(), self.quick) {
+                (false, _) => self.chunks.clone(),
+                // --quick: the bulk sizes the issue's targets are read at.
+                (true, true) => RELAY_CHUNKS
+                    .iter()
+                    .copied()
+                    .filter(|&c| c >= 64 << 10)
+                    .collect(),
+                (true, false) => RELAY_CHUNKS.to_vec(),
+            },
+            repeats: self.repeats.map_or(repeats, usize::from),
+            budget: match (self.bytes, self.duration) {
+                (Some(b), _) => Budget::Bytes(b),
+                (None, Some(d)) => Budget::Time(d),
+                (None, None) => Budget::Time(Duration::from_secs_f64(run)),
+            },
+            latency_time: Duration::from_secs_f64(latency),
+            fd_pass_time: wants("fd_pass").then(|| Duration::from_secs_f64(fd_pass)),
         }
     }
 }
 
 /// Runs `procwire bench`.
 pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
+    if let [a, b] = &args.compare[..] {
+        let text = report::compare::compare(a, b)?;
+        write!(out, "{text}").map_err(crate::writing_stdout)?;
+        return Ok(());
+    }
     let cpus = affinity::allowed_cpus().map_err(|e| format!("reading the CPU affinity: {e}"))?;
     let plan = args.plan(&cpus);
     if plan.placements.is_empty() {
@@ -215,11 +300,18 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
         }
         Ok(())
     })();
+    let uring = outcome
+        .is_ok()
+        .then(|| args.uring(&plan, &cpus, &mut progress))
+        .flatten();
     progress.finish();
     let _ = affinity::unpin(&cpus);
     outcome?;
+    let checks = checks::run(true);
 
-    let report = results.report(&plan, cpus, procwire::probe::collect());
+    let mut report = results.report(&plan, cpus, procwire::probe::collect());
+    report.uring = uring;
+    report.matrix = Some(matrix_section(&report, checks)?);
     // The files first: a closed stdout (`| head`) must not lose minutes of measurements.
     if let Some(file) = json_file {
         file.commit((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
@@ -229,10 +321,57 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
         chart::render(&report, &mut svg)?;
         file.commit(svg.as_bytes())?;
     }
-    write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
-    writeln!(out).map_err(crate::writing_stdout)?;
-    write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
+    let matrix = report.matrix.as_ref().map(|m| m.matrix.render());
+    if !args.matrix {
+        write!(out, "{}", report.table()).map_err(crate::writing_stdout)?;
+        writeln!(out).map_err(crate::writing_stdout)?;
+        write!(out, "{}", report.verdict_lines()).map_err(crate::writing_stdout)?;
+    }
+    write!(out, "{}", matrix.unwrap_or_default()).map_err(crate::writing_stdout)?;
     Ok(())
+}
+
+/// The `matrix` section: the checks put into the document, and the matrix computed from the
+/// document as JSON, as `--compare` computes it from a file.
+fn matrix_section(
+    report: &report::Report,
+    checks: checks::Checks,
+) -> Result<report::MatrixSection, Box<dyn std::error::Error + Send + Sync>> {
+    let mut v = serde_json::to_value(report)?;
+    v["matrix"] = serde_json::json!({ "checks": &checks });
+    Ok(report::MatrixSection {
+        matrix: report::matrix::matrix_of(&v),
+        checks,
+    })
+}
+
+impl Args {
+    /// Runs the io_uring rows unless `--kinds` leaves them out.
+    fn uring(
+        &self,
+        plan: &Plan,
+        cpus: &[usize],
+        progress: &mut Progress,
+    ) -> Option<runners::uring::UringSection> {
+        if !(self.kinds.is_empty() || self.kinds.iter().any(|k| k == "uring")) {
+            return None;
+        }
+        let (repeats, run, latency) = runners::uring::budget(self.quick, self.full);
+        let placements: Vec<_> = plan
+            .placements
+            .iter()
+            .filter_map(|&p| Some((p, p.cpus(cpus)?)))
+            .collect();
+        Some(runners::uring::run_all(
+            &placements,
+            self.repeats
+                .map_or(repeats, usize::from)
+                .min(repeats.max(1)),
+            Duration::from_secs_f64(run),
+            Duration::from_secs_f64(latency),
+            |what| progress.note(what),
+        ))
+    }
 }
 
 /// Progress on stderr: a bar on a terminal; elsewhere (CI, `| tee`) one line as each row
@@ -289,6 +428,22 @@ impl Progress {
         }
     }
 
+    /// A line for work outside the plan's tasks (the io_uring rows).
+    fn note(&mut self, what: &str) {
+        match self {
+            Progress::Bar(bar) => bar.set_message(what.to_string()),
+            Progress::Lines {
+                done,
+                total,
+                started,
+                ..
+            } => eprintln!(
+                "procwire bench: [{done}/{total}, {} s] {what}",
+                started.elapsed().as_secs()
+            ),
+        }
+    }
+
     fn done(&mut self) {
         match self {
             Progress::Bar(bar) => bar.inc(1),
@@ -342,17 +497,21 @@ mod tests {
             placement: None,
             json: None,
             svg: None,
+            matrix: false,
+            compare: Vec::new(),
         };
         let default = args(false, false).plan(&[0, 1]);
         let quick = args(true, false).plan(&[0, 1]);
         let full = args(false, true).plan(&[0, 1]);
         assert!(
-            quick.forecast() < Duration::from_secs(20),
+            // --help says "under 30 s" (20 s before the relay and fd-passing rows).
+            quick.forecast() < Duration::from_secs(30),
             "{:?}",
             quick.forecast()
         );
         assert!(
-            default.forecast() < Duration::from_secs(100),
+            // About two minutes (100 s before the relay and fd-passing rows).
+            default.forecast() < Duration::from_secs(120),
             "{:?}",
             default.forecast()
         );
@@ -361,7 +520,7 @@ mod tests {
             "{:?}",
             full.forecast()
         );
-        // --help says "about 9 minutes" for --full.
+        // --help says "about 10 minutes" for --full.
         assert!(
             full.forecast() > Duration::from_secs(8 * 60),
             "{:?}",

@@ -20,6 +20,12 @@ pub enum Role {
     Sink,
     /// Echo each byte back until EOF.
     Echo,
+    /// `procwire::relay::relay()` between stdin and stdout (two sockets), `Mode::Copy`.
+    RelayCopy,
+    /// The same with `Mode::Splice`.
+    RelaySplice,
+    /// Send every descriptor received on stdin (a `pass::Channel` end) back, then close it.
+    FdEcho,
 }
 
 /// The child side of a bench run (internal: started by `procwire bench`)
@@ -58,7 +64,42 @@ pub fn run(args: &PeerArgs) -> CmdResult {
     if args.cpu >= rustix::thread::CpuSet::MAX_CPU {
         return Err(format!("--cpu {} is beyond the CPUs this system can name", args.cpu).into());
     }
-    peer(args.role, args.kind, args.chunk.max(1), args.warm, args.cpu)?;
+    match args.role {
+        Role::RelayCopy => relay_peer(procwire::relay::Mode::Copy, args.cpu)?,
+        Role::RelaySplice => relay_peer(procwire::relay::Mode::Splice, args.cpu)?,
+        Role::FdEcho => {
+            pin(args.cpu)?;
+            super::runners::fd_pass::echo(io::stdin().as_fd().try_clone_to_owned()?)?
+        }
+        role => peer(role, args.kind, args.chunk.max(1), args.warm, args.cpu)?,
+    }
+    Ok(())
+}
+
+/// The relay of a relay row: both directions between stdin (the sender's socket) and stdout
+/// (the receiver's) until both reach EOF; an error, or a path other than the one asked, fails
+/// the run.
+fn relay_peer(mode: procwire::relay::Mode, cpu: usize) -> io::Result<()> {
+    pin(cpu)?;
+    let (stdin, stdout) = (io::stdin(), io::stdout());
+    let mut options = procwire::relay::Options::new();
+    options.mode(mode);
+    let report = procwire::relay::relay(stdin.as_fd(), stdout.as_fd(), &options);
+    if let Some(e) = report.error() {
+        return Err(io::Error::new(
+            e.kind(),
+            format!("the relay failed: {report}"),
+        ));
+    }
+    let want = match mode {
+        procwire::relay::Mode::Copy => procwire::relay::Path::Copy,
+        _ => procwire::relay::Path::Splice,
+    };
+    if report.a_to_b().path() != want {
+        return Err(io::Error::other(format!(
+            "the relay took another path than asked: {report}"
+        )));
+    }
     Ok(())
 }
 
@@ -134,6 +175,9 @@ fn peer(role: Role, kind: Kind, chunk: usize, warm: u64, cpu: usize) -> io::Resu
                 }
                 count += 1;
             }
+        }
+        Role::RelayCopy | Role::RelaySplice | Role::FdEcho => {
+            unreachable!("run() starts these roles")
         }
     }
 }

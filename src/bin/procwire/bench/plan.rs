@@ -119,6 +119,106 @@ pub fn default_rows() -> Vec<Row> {
 /// The chunk sizes of the throughput columns.
 pub const DEFAULT_CHUNKS: [usize; 4] = [4 << 10, 64 << 10, 256 << 10, 1 << 20];
 
+/// The sockets a relay row moves bytes between: sender -> relay -> receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// AF_UNIX stream socketpairs (procwire's `socketpair` wire) on both hops.
+    Unix,
+    /// TCP over loopback (procwire's `loopback` wire) on both hops.
+    Tcp,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 2] = [Transport::Unix, Transport::Tcp];
+
+    /// The wire kind of both hops.
+    pub fn kind(self) -> Kind {
+        match self {
+            Transport::Unix => Kind::SocketPair,
+            Transport::Tcp => Kind::Loopback,
+        }
+    }
+
+    /// `unix` or `tcp`, as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Unix => "unix",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// How a relay row's bytes get from the sender to the receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayPath {
+    /// One socket from sender to receiver, no relay: the ceiling.
+    Direct,
+    /// Through `procwire::relay::relay()` with `Mode::Copy`.
+    Copy,
+    /// Through `procwire::relay::relay()` with `Mode::Splice`.
+    Splice,
+}
+
+impl RelayPath {
+    pub const ALL: [RelayPath; 3] = [RelayPath::Direct, RelayPath::Copy, RelayPath::Splice];
+
+    /// `direct`, `copy` or `splice`, as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelayPath::Direct => "direct",
+            RelayPath::Copy => "copy",
+            RelayPath::Splice => "splice",
+        }
+    }
+
+    /// The three paths starting at the `n`th (mod 3): each repeat and chunk runs them in
+    /// another order, so none always runs first or last.
+    pub fn rotated(n: usize) -> [RelayPath; 3] {
+        let a = RelayPath::ALL;
+        [a[n % 3], a[(n + 1) % 3], a[(n + 2) % 3]]
+    }
+}
+
+/// The CPUs of a relay row: (sender, relay or `None` when direct, receiver).
+pub type RelayCpus = (usize, Option<usize>, usize);
+
+/// The relay and fd-passing rows: a lighter schedule than the wire rows (three processes per
+/// run, three paths per cell).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayPlan {
+    /// Empty: no relay rows.
+    pub transports: Vec<Transport>,
+    pub chunks: Vec<usize>,
+    /// Repeats of every relay and fd-passing cell (the first this many of the plan's).
+    pub repeats: usize,
+    /// Per relay throughput run.
+    pub budget: Budget,
+    /// Per relay round-trip run.
+    pub latency_time: Duration,
+    /// Per fd-passing run; `None` leaves the fd-passing rows out.
+    pub fd_pass_time: Option<Duration>,
+}
+
+impl RelayPlan {
+    /// Neither relay nor fd-passing rows.
+    #[cfg(test)]
+    pub fn none() -> RelayPlan {
+        RelayPlan {
+            transports: Vec::new(),
+            chunks: Vec::new(),
+            repeats: 0,
+            budget: Budget::Time(Duration::ZERO),
+            latency_time: Duration::ZERO,
+            fd_pass_time: None,
+        }
+    }
+}
+
+/// The chunk sizes of the relay rows by default: a small write and the bulk sizes.
+pub const RELAY_CHUNKS: [usize; 3] = [4 << 10, 64 << 10, 1 << 20];
+
 /// Where the two processes run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +240,17 @@ impl Placement {
             (Placement::CrossCpu, [a, b, ..]) => Some((*a, *b)),
             (Placement::CrossCpu, [_]) => None,
         }
+    }
+
+    /// The CPUs of a relay row: all on one CPU; on two, sender and receiver on the first and
+    /// the relay alone on the second, so both hops cross CPUs (direct: sender on the first,
+    /// receiver on the second, as the wire rows).
+    pub fn relay_cpus(self, allowed: &[usize], path: RelayPath) -> Option<RelayCpus> {
+        let (a, b) = self.cpus(allowed)?;
+        Some(match path {
+            RelayPath::Direct => (a, None, b),
+            RelayPath::Copy | RelayPath::Splice => (a, Some(b), a),
+        })
     }
 
     pub fn describe(self) -> &'static str {
@@ -196,6 +307,26 @@ pub enum Task {
     Spawn {
         repeat: usize,
     },
+    /// One relay throughput run (see `runners::relay`).
+    Relay {
+        transport: Transport,
+        path: RelayPath,
+        chunk: usize,
+        placement: Placement,
+        repeat: usize,
+    },
+    /// 1-byte round trips through a relay, or direct.
+    RelayLatency {
+        transport: Transport,
+        path: RelayPath,
+        placement: Placement,
+        repeat: usize,
+    },
+    /// Descriptor-passing round trips, `pass::Channel` and the raw loop alternating.
+    FdPass {
+        placement: Placement,
+        repeat: usize,
+    },
 }
 
 /// Everything one `procwire bench` run measures.
@@ -215,6 +346,8 @@ pub struct Plan {
     pub spawn_time: Option<Duration>,
     /// Placements left out although not deselected, and why.
     pub omitted: Vec<Omitted>,
+    /// The relay and fd-passing rows.
+    pub relay: RelayPlan,
 }
 
 /// A placement the run could not measure, and why (in the table and the JSON).
@@ -268,6 +401,26 @@ impl Task {
             ),
             Task::Memcpy { repeat, .. } => format!("{}: memcpy", of(repeat)),
             Task::Spawn { repeat } => format!("{}: spawn", of(repeat)),
+            Task::Relay {
+                transport,
+                placement,
+                repeat,
+                ..
+            }
+            | Task::RelayLatency {
+                transport,
+                placement,
+                repeat,
+                ..
+            } => format!(
+                "{}: relay {} on {}",
+                of(repeat),
+                transport.name(),
+                placement.describe()
+            ),
+            Task::FdPass { placement, repeat } => {
+                format!("{}: fd passing on {}", of(repeat), placement.describe())
+            }
         }
     }
 }
@@ -299,9 +452,42 @@ impl Plan {
                         repeat,
                     });
                 }
+                self.relay_tasks(placement, repeat, &mut tasks);
             }
         }
         tasks
+    }
+
+    /// The relay and fd-passing tasks of one placement and repeat: the three paths of a cell
+    /// back to back, in an order that rotates with the repeat and the chunk.
+    fn relay_tasks(&self, placement: Placement, repeat: usize, tasks: &mut Vec<Task>) {
+        if repeat >= self.relay.repeats {
+            return;
+        }
+        for &transport in &self.relay.transports {
+            for (i, &chunk) in self.relay.chunks.iter().enumerate() {
+                for path in RelayPath::rotated(repeat + i) {
+                    tasks.push(Task::Relay {
+                        transport,
+                        path,
+                        chunk,
+                        placement,
+                        repeat,
+                    });
+                }
+            }
+            for path in RelayPath::rotated(repeat) {
+                tasks.push(Task::RelayLatency {
+                    transport,
+                    path,
+                    placement,
+                    repeat,
+                });
+            }
+        }
+        if self.relay.fd_pass_time.is_some() {
+            tasks.push(Task::FdPass { placement, repeat });
+        }
     }
 
     /// A rough forecast of the run's length, for the progress bar's first estimate.
@@ -317,7 +503,32 @@ impl Plan {
         let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
         let mem = (self.chunks.len() * self.repeats) as u32;
         let spawn = self.spawn_time.unwrap_or_default() * self.repeats as u32;
-        per_run * tp + self.latency_time * lat + self.memcpy_time * mem + spawn
+        per_run * tp
+            + self.latency_time * lat
+            + self.memcpy_time * mem
+            + spawn
+            + self.relay_forecast()
+    }
+
+    /// The relay and fd-passing rows' share of [`Plan::forecast`]: three processes to start
+    /// per relayed run.
+    fn relay_forecast(&self) -> Duration {
+        let r = &self.relay;
+        let per_run = match r.budget {
+            Budget::Time(t) => t + t / 8,
+            Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 1e9),
+        } + Duration::from_millis(30);
+        let repeats = r.repeats.min(self.repeats);
+        let cells = (r.transports.len() * self.placements.len() * repeats * 3) as u32;
+        let fd = r.fd_pass_time.unwrap_or_default() + Duration::from_millis(10);
+        let fd_runs = if r.fd_pass_time.is_some() {
+            (self.placements.len() * repeats) as u32
+        } else {
+            0
+        };
+        per_run * cells * r.chunks.len() as u32
+            + (r.latency_time + Duration::from_millis(20)) * cells
+            + fd * fd_runs
     }
 }
 
@@ -341,6 +552,7 @@ mod tests {
             memcpy_time: Duration::from_millis(10),
             spawn_time: Some(Duration::from_millis(10)),
             omitted: Vec::new(),
+            relay: RelayPlan::none(),
         }
     }
 
@@ -409,7 +621,10 @@ mod tests {
             Task::Throughput { repeat, .. }
             | Task::Latency { repeat, .. }
             | Task::Memcpy { repeat, .. }
-            | Task::Spawn { repeat } => repeat,
+            | Task::Spawn { repeat }
+            | Task::Relay { repeat, .. }
+            | Task::RelayLatency { repeat, .. }
+            | Task::FdPass { repeat, .. } => repeat,
         };
         let first_1 = tasks.iter().position(|t| rep(t) == 1).unwrap();
         assert!(first_1 > 0);
@@ -470,5 +685,65 @@ mod tests {
         let a = plan(1, vec![Placement::SameCpu]).forecast();
         let b = plan(3, vec![Placement::SameCpu]).forecast();
         assert!(b > a * 2);
+    }
+
+    #[test]
+    fn relay_tasks_rotate_their_paths_and_stop_at_their_repeats() {
+        let both = vec![Placement::SameCpu, Placement::CrossCpu];
+        let p = Plan {
+            relay: RelayPlan {
+                transports: Transport::ALL.to_vec(),
+                chunks: vec![4 << 10, 1 << 20],
+                repeats: 2,
+                budget: Budget::Time(Duration::from_millis(10)),
+                latency_time: Duration::from_millis(10),
+                fd_pass_time: Some(Duration::from_millis(10)),
+            },
+            ..plan(3, both.clone())
+        };
+        let tasks = p.schedule();
+        let relay: Vec<(usize, RelayPath)> = tasks
+            .iter()
+            .filter_map(|t| match *t {
+                Task::Relay { repeat, path, .. } => Some((repeat, path)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(relay.len(), 2 * 2 * 3 * 2 * 2);
+        assert!(relay.iter().all(|&(repeat, _)| repeat < 2), "{relay:?}");
+        // Each cell's three paths back to back, the first rotating with repeat and chunk.
+        let firsts: Vec<RelayPath> = relay.iter().step_by(3).map(|r| r.1).take(2).collect();
+        assert_eq!(firsts, [RelayPath::Direct, RelayPath::Copy]);
+        let count = |f: fn(&Task) -> bool| tasks.iter().filter(|t| f(t)).count();
+        assert_eq!(
+            count(|t| matches!(t, Task::RelayLatency { .. })),
+            2 * 3 * 2 * 2
+        );
+        assert_eq!(count(|t| matches!(t, Task::FdPass { .. })), 2 * 2);
+        assert!(p.forecast() > plan(3, both).forecast());
+        let lines: Vec<String> = tasks.iter().map(|t| t.describe(&p)).collect();
+        assert!(lines.contains(&"repeat 2/3: relay tcp on different CPUs".to_string()));
+        assert!(lines.contains(&"repeat 1/3: fd passing on same CPU".to_string()));
+        assert_eq!(
+            RelayPath::rotated(4),
+            [RelayPath::Copy, RelayPath::Splice, RelayPath::Direct]
+        );
+    }
+
+    #[test]
+    fn a_relay_gets_a_cpu_of_its_own_when_there_are_two() {
+        let cross = Placement::CrossCpu;
+        assert_eq!(
+            cross.relay_cpus(&[2, 5], RelayPath::Copy),
+            Some((2, Some(5), 2))
+        );
+        assert_eq!(
+            cross.relay_cpus(&[2, 5], RelayPath::Direct),
+            Some((2, None, 5))
+        );
+        let same = Placement::SameCpu.relay_cpus(&[2, 5], RelayPath::Splice);
+        assert_eq!(same, Some((2, Some(2), 2)));
+        assert_eq!(cross.relay_cpus(&[2], RelayPath::Splice), None);
+        assert_eq!(Transport::Tcp.kind(), Kind::Loopback);
     }
 }

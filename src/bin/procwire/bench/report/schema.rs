@@ -32,6 +32,25 @@ pub struct Report {
     pub findings: Vec<String>,
     /// One recommendation per workload and placement, printed last.
     pub verdicts: Vec<Verdict>,
+    /// The io_uring rows; `None` when they were left out (`--kinds` without `uring`).
+    pub uring: Option<crate::bench::runners::uring::UringSection>,
+    /// The audit's decision matrix: the checks' facts, and the dimensions and workload lines
+    /// computed from this document (see `report::matrix`).
+    pub matrix: Option<MatrixSection>,
+    /// The relay rows (empty when they did not run).
+    pub relay: Vec<super::RelayCell>,
+    /// Which path `procwire relay --mode auto` should take here (null without relay rows).
+    pub relay_auto: Option<super::RelayAuto>,
+    /// The descriptor-passing rows (empty when they did not run).
+    pub fd_pass: Vec<super::FdPassCell>,
+}
+
+/// The `matrix` section: what the checks found, and the matrix computed from the document.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatrixSection {
+    pub checks: crate::bench::checks::Checks,
+    #[serde(flatten)]
+    pub matrix: super::matrix::Matrix,
 }
 
 /// What to use for one workload on one placement, and by how much it wins.
@@ -120,7 +139,7 @@ pub struct LatencyCell {
     pub ratio_clear: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Latency {
     pub median: f64,
     pub p99: f64,

@@ -123,6 +123,7 @@ impl Report {
             }
             let _ = writeln!(s, "  {:<50} {:>8.2}x", "ratio", sp.ratio);
         }
+        s += &self.relay_table();
         s
     }
 }

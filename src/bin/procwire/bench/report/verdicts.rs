@@ -263,6 +263,13 @@ impl Report {
         for f in &self.findings {
             let _ = writeln!(s, "- {f}");
         }
+        let relay = self.relay_lines();
+        if !relay.is_empty() {
+            let _ = writeln!(s, "\nRelay and descriptor passing, against the targets:");
+            for line in relay {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
         if !self.verdicts.is_empty() {
             let _ = writeln!(s, "\nVerdict, per workload:");
             for v in &self.verdicts {

@@ -13,14 +13,19 @@ use std::time::Duration;
 use procwire::wire::Capacity;
 
 use super::affinity::{pin, unpin};
-use super::plan::{Budget, Row, Subject};
+use super::plan::{Budget, RelayCpus, RelayPath, Row, Subject, Transport};
 use super::schedule::RoundTrips;
 
+pub mod fd_pass;
 pub mod memcpy;
 pub mod model;
+pub mod relay;
 pub mod spawn;
+pub mod uring;
 pub mod wire;
 
+pub use fd_pass::FdPassRun;
+pub use relay::RelayRun;
 pub use spawn::Spawns;
 
 /// One throughput run's outcome: both loops, measured in the same pair of processes.
@@ -55,6 +60,25 @@ pub trait Executor {
     fn memcpy(&mut self, chunk: usize, cpu: usize, time: Duration) -> io::Result<f64>;
     /// One run of the spawn row for about `time`.
     fn spawn(&mut self, time: Duration) -> io::Result<Spawns>;
+    /// One relay throughput run of `path` over `transport` at `chunk`.
+    fn relay(
+        &mut self,
+        transport: Transport,
+        path: RelayPath,
+        chunk: usize,
+        cpus: RelayCpus,
+        budget: Budget,
+    ) -> io::Result<RelayRun>;
+    /// 1-byte round trips through `path` for about `time`, in µs.
+    fn relay_latency(
+        &mut self,
+        transport: Transport,
+        path: RelayPath,
+        cpus: RelayCpus,
+        time: Duration,
+    ) -> io::Result<Vec<f64>>;
+    /// One fd-passing run between two processes on `cpus` for about `time`.
+    fn fd_pass(&mut self, cpus: (usize, usize), time: Duration) -> io::Result<FdPassRun>;
 }
 
 /// The real measurements: where to find ourselves for the peer, and the CPUs we may use.
@@ -105,5 +129,33 @@ impl Executor for Runner {
         unpin(&self.cpus)
             .map_err(|e| io::Error::new(e.kind(), format!("unpinning for the spawn row: {e}")))?;
         spawn::run(time)
+    }
+
+    fn relay(
+        &mut self,
+        transport: Transport,
+        path: RelayPath,
+        chunk: usize,
+        cpus: RelayCpus,
+        budget: Budget,
+    ) -> io::Result<RelayRun> {
+        pin(cpus.0)?;
+        relay::throughput(&self.exe, transport, path, chunk, cpus, budget)
+    }
+
+    fn relay_latency(
+        &mut self,
+        transport: Transport,
+        path: RelayPath,
+        cpus: RelayCpus,
+        time: Duration,
+    ) -> io::Result<Vec<f64>> {
+        pin(cpus.0)?;
+        relay::latency(&self.exe, transport, path, cpus, time)
+    }
+
+    fn fd_pass(&mut self, (w_cpu, r_cpu): (usize, usize), time: Duration) -> io::Result<FdPassRun> {
+        pin(w_cpu)?;
+        fd_pass::run(&self.exe, r_cpu, time)
     }
 }

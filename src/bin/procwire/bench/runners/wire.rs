@@ -13,9 +13,9 @@ use super::Throughput;
 use crate::bench::loops::{raw_read_exact, raw_write_all, write_block};
 use crate::bench::plan::{Budget, Mode};
 use crate::bench::protocol;
-use crate::bench::schedule::{RoundTrips, block_size, ping_pong, timed_blocks};
+use crate::bench::schedule::{Blocks, RoundTrips, block_size, ping_pong, timed_blocks};
 
-fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(End, End)> {
+pub(super) fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(End, End)> {
     let mut builder = Builder::new().kind(kind);
     if let Some(c) = capacity {
         builder = builder.capacity(c);
@@ -24,7 +24,7 @@ fn pair(kind: Kind, capacity: Option<usize>) -> io::Result<(End, End)> {
 }
 
 /// Starts the peer on `theirs` (protocol step 1).
-fn spawn_peer(
+pub(super) fn spawn_peer(
     exe: &Path,
     kind: Kind,
     theirs: End,
@@ -65,30 +65,46 @@ pub fn throughput(
     let granted = ours.capacity()?;
     let warm = protocol::warm_bytes((granted.send + granted.recv) as u64, chunk);
     let child = spawn_peer(exe, kind, theirs, &protocol::sink_args(chunk, warm), r_cpu)?;
-    let result = (|| {
-        protocol::await_ready(&ours)?;
-        let buf = vec![0xa5u8; chunk];
-        let t = Instant::now();
-        write_block(&ours, Mode::Procwire, &buf, warm)?;
-        protocol::await_ack(&ours)?;
-        let block = block_size(budget, warm, t.elapsed().as_secs_f64(), chunk);
-        protocol::send_u64(&ours, block)?;
-        let blocks = timed_blocks(|mode| {
-            write_block(&ours, mode, &buf, block)?;
-            protocol::await_ack(&ours)
-        })?;
-        let mut ours = ours;
-        ours.shutdown_write()?;
-        protocol::check_total(&ours, warm, block)?;
+    let result = drive_sink(ours, chunk, warm, budget, || Ok(())).map(|(blocks, block)| {
         let (procwire_gb_s, raw_gb_s) = blocks.rates(block);
-        Ok(Throughput {
+        Throughput {
             procwire_gb_s,
             raw_gb_s,
             pairs: blocks.pairs,
             granted,
-        })
-    })();
+        }
+    });
     finish(child, result)
+}
+
+/// The writer's side of a sink run on `ours` (protocol steps 2-7), with `chunk`-sized writes:
+/// `warm` bytes of warm-up, then settling and timed blocks sized for `budget`. `mark` runs
+/// right before the first settling block and right after the last timed block. Returns the
+/// blocks' timings and the block size.
+pub(super) fn drive_sink(
+    ours: End,
+    chunk: usize,
+    warm: u64,
+    budget: Budget,
+    mut mark: impl FnMut() -> io::Result<()>,
+) -> io::Result<(Blocks, u64)> {
+    protocol::await_ready(&ours)?;
+    let buf = vec![0xa5u8; chunk];
+    let t = Instant::now();
+    write_block(&ours, Mode::Procwire, &buf, warm)?;
+    protocol::await_ack(&ours)?;
+    let block = block_size(budget, warm, t.elapsed().as_secs_f64(), chunk);
+    protocol::send_u64(&ours, block)?;
+    mark()?;
+    let blocks = timed_blocks(|mode| {
+        write_block(&ours, mode, &buf, block)?;
+        protocol::await_ack(&ours)
+    })?;
+    mark()?;
+    let mut ours = ours;
+    ours.shutdown_write()?;
+    protocol::check_total(&ours, warm, block)?;
+    Ok((blocks, block))
 }
 
 /// 1-byte round trips to an echo child for about `time` (protocol steps 2-4 of an echo).
@@ -101,30 +117,33 @@ pub fn latency(
 ) -> io::Result<RoundTrips> {
     let (ours, theirs) = pair(kind, capacity)?;
     let child = spawn_peer(exe, kind, theirs, &protocol::echo_args(), r_cpu)?;
-    let result = (|| {
-        let rfd = ours.read_fd().expect("a fresh end reads");
-        let wfd = ours.write_fd().expect("a fresh end writes");
-        protocol::await_ready(&ours)?;
-        let mut byte = [0u8];
-        let rtts = ping_pong(time, |mode| match mode {
-            Mode::Procwire => {
-                (&ours).write_all(&byte)?;
-                (&ours).read_exact(&mut byte)
-            }
-            Mode::Raw => {
-                raw_write_all(wfd, &byte)?;
-                raw_read_exact(rfd, &mut byte)
-            }
-        })?;
-        let mut ours = ours;
-        ours.shutdown_write()?;
-        Ok(rtts)
-    })();
+    let result = drive_echo(ours, time);
     finish(child, result)
 }
 
+/// The writer's side of an echo run on `ours` (protocol steps 2-4 of an echo) for `time`.
+pub(super) fn drive_echo(ours: End, time: Duration) -> io::Result<RoundTrips> {
+    let rfd = ours.read_fd().expect("a fresh end reads");
+    let wfd = ours.write_fd().expect("a fresh end writes");
+    protocol::await_ready(&ours)?;
+    let mut byte = [0u8];
+    let rtts = ping_pong(time, |mode| match mode {
+        Mode::Procwire => {
+            (&ours).write_all(&byte)?;
+            (&ours).read_exact(&mut byte)
+        }
+        Mode::Raw => {
+            raw_write_all(wfd, &byte)?;
+            raw_read_exact(rfd, &mut byte)
+        }
+    })?;
+    let mut ours = ours;
+    ours.shutdown_write()?;
+    Ok(rtts)
+}
+
 /// Reaps the child and reports the first failure: the measurement's, or the child's.
-fn finish<T>(mut child: Child, result: io::Result<T>) -> io::Result<T> {
+pub(super) fn finish<T>(mut child: Child, result: io::Result<T>) -> io::Result<T> {
     if result.is_err() {
         let _ = child.kill();
     }

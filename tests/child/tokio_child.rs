@@ -1,0 +1,168 @@
+//! The async child's own behaviour beside the parity matrix: the reader's drop, the drop of an
+//! un-waited handle inside and outside a runtime, cancel-safe waits, the close policy, and the
+//! async stderr drain's subscriber.
+
+use std::time::Duration;
+
+use procwire::child::{Command, KillPolicy, Sigpipe, StderrTo, Topology};
+use procwire::stderr::{Line, Settings};
+use tokio::io::AsyncWriteExt;
+
+use crate::{eventually, gone};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn dropping_the_reader_gives_the_child_epipe_on_every_topology() {
+    runtime().block_on(async {
+        for (topology, sigpipe) in Topology::ALL
+            .into_iter()
+            .flat_map(|t| [(t, Sigpipe::Default), (t, Sigpipe::Ignore)])
+        {
+            let child = Command::from_argv(["sh", "-c", "head -c1 >/dev/null; exec yes"])
+                .unwrap()
+                .topology(topology)
+                .stderr(StderrTo::Null)
+                .sigpipe(sigpipe)
+                .spawn_async()
+                .unwrap();
+            let (reader, mut writer, mut handle) = child.split();
+            drop(reader);
+            writer.write_all(b"go").await.unwrap();
+            drop(writer);
+            let exit = handle.wait().await.unwrap();
+            let expected = match sigpipe {
+                Sigpipe::Default => (Some(13), None),
+                // GNU yes reports the write error and exits 1.
+                _ => (None, Some(1)),
+            };
+            assert_eq!((exit.signal(), exit.code()), expected, "{topology}: {exit}");
+        }
+    });
+}
+
+#[test]
+fn an_unwaited_child_is_reaped_by_a_task_when_dropped() {
+    let rt = runtime();
+    rt.block_on(async {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stderr(StderrTo::Null)
+            .spawn_async()
+            .unwrap();
+        let pid = child.id();
+        drop(child);
+        // The drop returned at once; the task runs the drop policy (SIGTERM) and reaps.
+        let reaped = tokio::time::timeout(Duration::from_secs(20), async {
+            while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(reaped.is_ok(), "child {pid} was not reaped");
+    });
+}
+
+#[test]
+fn an_unwaited_child_dropped_outside_its_runtime_is_reaped_by_a_thread() {
+    let rt = runtime();
+    let child = rt.block_on(async {
+        Command::new("sleep")
+            .arg("30")
+            .stderr(StderrTo::Null)
+            .spawn_async()
+            .unwrap()
+    });
+    drop(rt);
+    let pid = child.id();
+    drop(child);
+    assert!(eventually(|| !crate::exists(pid)), "child {pid} not reaped");
+}
+
+#[test]
+fn a_cancelled_wait_loses_nothing() {
+    runtime().block_on(async {
+        let mut child = Command::new("sh")
+            .args(["-c", "read x; echo bye >&2; exit 7"])
+            .stderr(Settings::new().sink(std::io::sink()))
+            .spawn_async()
+            .unwrap();
+        // The child waits for a line: the wait is cancelled by the timeout.
+        let first = tokio::time::timeout(Duration::from_millis(50), child.handle().wait()).await;
+        assert!(first.is_err());
+        child.write_all(b"go\n").await.unwrap();
+        let exit = child.wait().await.unwrap();
+        assert_eq!(exit.code(), Some(7));
+        assert_eq!(exit.stderr_tail(), b"bye\n");
+    });
+}
+
+#[test]
+fn close_runs_the_policy_to_sigterm_for_a_child_that_ignores_eof() {
+    runtime().block_on(async {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .stderr(StderrTo::Null)
+            .kill_policy(KillPolicy {
+                close: Duration::from_millis(50),
+                term: Duration::from_secs(10),
+                kill: Duration::from_secs(10),
+            })
+            .spawn_async()
+            .unwrap();
+        let pid = child.id();
+        let exit = child.close().await.unwrap();
+        assert_eq!(exit.signal(), Some(15));
+        assert!(gone(pid));
+    });
+}
+
+#[test]
+fn the_async_drain_feeds_a_tokio_channel_subscriber() {
+    runtime().block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Line>(16);
+        let mut child = Command::new("sh")
+            .args(["-c", "printf 'one\\ntwo\\n' >&2"])
+            .stderr(Settings::new().sink(std::io::sink()).subscriber(tx))
+            .spawn_async()
+            .unwrap();
+        let exit = child.wait().await.unwrap();
+        assert_eq!(exit.stderr().unwrap().lines, 2);
+        assert_eq!(rx.recv().await.unwrap().bytes, b"one");
+        assert_eq!(rx.recv().await.unwrap().bytes, b"two");
+    });
+}
+
+#[test]
+fn spawn_async_outside_a_runtime_is_an_error() {
+    let e = Command::new("true").spawn_async().unwrap_err();
+    assert!(e.to_string().contains("tokio runtime"), "{e}");
+}
+
+#[test]
+fn a_write_to_a_child_that_never_reads_is_woken_by_the_stall_watchdog() {
+    runtime().block_on(async {
+        for topology in Topology::ALL {
+            let mut child = Command::new("sleep")
+                .arg("30")
+                .topology(topology)
+                .stderr(StderrTo::Null)
+                .stall_timeout(Duration::from_millis(300))
+                .spawn_async()
+                .unwrap();
+            // Far more than any pipe or socket buffer holds: the write waits until woken.
+            let flood = vec![0u8; 64 << 20];
+            let e = child.write_all(&flood).await.unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{topology}: {e}");
+            let waited = child.wait().await.unwrap_err();
+            let t = procwire::child::TimedOut::of(&waited).unwrap();
+            assert_eq!(t.watchdog(), procwire::child::Watchdog::Stall, "{topology}");
+            assert_eq!(t.exit().unwrap().signal(), Some(15), "{topology}");
+        }
+    });
+}
