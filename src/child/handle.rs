@@ -260,7 +260,6 @@ pub(super) fn unreaped(pid: u32, kill: Duration, by: &str) -> io::Error {
     )
 }
 
-
 /// Leaves a process that would not die to a detached thread, so it does not stay a zombie.
 pub(super) fn reap_in_background(process: Arc<OsProcess>) {
     let spawned = std::thread::Builder::new()

@@ -84,10 +84,10 @@ use tokio::task::JoinHandle;
 
 use super::command::{Command, StderrTo};
 use super::handle::{reap_in_background, unreaped, with_firing};
-use super::signaller::signal_number;
 use super::io_halves::discard_socket;
 use super::policy::{Close, Ending, Seen as Observed, Step};
 use super::process::{Exited, Kill, OsProcess, Reap};
+use super::signaller::signal_number;
 use super::spawn::{Launched, dup};
 use super::state::{Dir, Shared};
 use super::watchdog::{Act, Seen, ThreadSide, Watch, Watched};
