@@ -4,6 +4,11 @@
 //!
 //! `cargo bench --bench model`. Issue target: the model moves >= 1 GB/s and is not slower than
 //! tokio's duplex.
+//!
+//! `model_async_64k`: the model's `AsyncRead`/`AsyncWrite` (feature `tokio`) against
+//! `tokio::io::duplex(212992)`, the same `block_on` writer and spawned reader task on a
+//! two-worker runtime, run interleaved (each sample of one followed by an untimed run of the
+//! other). Issue #14's target: the model >= 1.0x duplex.
 
 mod common;
 
@@ -72,5 +77,23 @@ fn model(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, model);
+#[cfg(feature = "tokio")]
+fn model_async(c: &mut Criterion) {
+    let rt = common::runtime();
+    let mut group = c.benchmark_group("model_async_64k");
+    group
+        .throughput(Throughput::Bytes(CHUNK as u64))
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    let model = MemStream::pair().unwrap();
+    let duplex = tokio::io::duplex(212_992);
+    let ids = ["memstream", "tokio_duplex"].map(criterion::BenchmarkId::from_parameter);
+    common::interleaved_pair(&mut group, &rt, ids, model, duplex, CHUNK);
+    group.finish();
+}
+
+#[cfg(not(feature = "tokio"))]
+fn model_async(_: &mut Criterion) {}
+
+criterion_group!(benches, model, model_async);
 criterion_main!(benches);

@@ -1,9 +1,16 @@
-//! Throughput of each wire kind between two threads, at 4 KiB, 64 KiB and 1 MiB chunks.
+//! Throughput of each wire kind between two threads, at 4 KiB, 64 KiB and 1 MiB chunks; and
+//! (feature `tokio`) of each async end against tokio's own type on the same kind.
 //!
 //! `cargo bench --bench wire`. One writer thread, one reader thread, split halves; the reader
 //! drains exactly what the sample wrote, so each sample's time covers delivery, not just the
 //! writes. For cross-process figures with CPU placement and raw-loop ceilings, use
 //! `procwire bench`.
+//!
+//! `wire_async/<kind>/<chunk>`: `procwire` is an [`AsyncEnd`](procwire::wire::AsyncEnd)
+//! (split halves) and `tokio` is `tokio::net::UnixStream` (socketpair), `tokio::net::TcpStream`
+//! (loopback) or `tokio::net::unix::pipe` (pipes), each moving chunks from a `block_on` writer
+//! to a spawned reader task on a two-worker runtime. The two run interleaved: each sample of
+//! one is followed by an untimed run of the other. Issue #14's target: procwire >= 0.95x tokio.
 
 mod common;
 
@@ -13,6 +20,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use procwire::wire::{Builder, Kind};
 
 const CHUNKS: [usize; 3] = [4 << 10, 64 << 10, 1 << 20];
+#[cfg(feature = "tokio")]
+const ASYNC_CHUNKS: [usize; 2] = [64 << 10, 1 << 20];
 
 fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("wire_throughput");
@@ -34,5 +43,71 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput);
+/// A writer, a reader, and the unused halves kept open until the bench ends.
+#[cfg(feature = "tokio")]
+type Boxed = (
+    Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+    Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+    Box<dyn std::any::Any>,
+);
+
+#[cfg(feature = "tokio")]
+fn procwire_pair(kind: Kind) -> Boxed {
+    let (a, z) = Builder::new().kind(kind).build_async().unwrap().into_ends();
+    let (ar, aw) = a.into_split().unwrap();
+    let (zr, zw) = z.into_split().unwrap();
+    (Box::new(aw), Box::new(zr), Box::new((ar, zw)))
+}
+
+/// Each kind's tokio counterpart.
+#[cfg(feature = "tokio")]
+fn tokio_pair(kind: Kind) -> Boxed {
+    match kind {
+        Kind::SocketPair => {
+            let (a, z) = tokio::net::UnixStream::pair().unwrap();
+            let (ar, aw) = a.into_split();
+            let (zr, zw) = z.into_split();
+            (Box::new(aw), Box::new(zr), Box::new((ar, zw)))
+        }
+        Kind::Pipes => {
+            let (tx, rx) = tokio::net::unix::pipe::pipe().unwrap();
+            (Box::new(tx), Box::new(rx), Box::new(()))
+        }
+        Kind::Loopback => {
+            // The same hardened loopback pair, handed to tokio's TcpStream.
+            let (a, z) = Builder::new().kind(kind).build_async().unwrap().into_ends();
+            let a: tokio::net::TcpStream = a.try_into().unwrap();
+            let z: tokio::net::TcpStream = z.try_into().unwrap();
+            let (ar, aw) = a.into_split();
+            let (zr, zw) = z.into_split();
+            (Box::new(aw), Box::new(zr), Box::new((ar, zw)))
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+fn async_throughput(c: &mut Criterion) {
+    let rt = common::runtime();
+    let mut group = c.benchmark_group("wire_async");
+    group
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300))
+        .sample_size(20);
+    for kind in Kind::ALL {
+        for chunk in ASYNC_CHUNKS {
+            let ((pw, pr, _pk), (tw, tr, _tk)) =
+                rt.block_on(async { (procwire_pair(kind), tokio_pair(kind)) });
+            group.throughput(Throughput::Bytes(chunk as u64));
+            let ids =
+                ["procwire", "tokio"].map(|who| BenchmarkId::new(format!("{kind}/{who}"), chunk));
+            common::interleaved_pair(&mut group, &rt, ids, (pw, pr), (tw, tr), chunk);
+        }
+    }
+    group.finish();
+}
+
+#[cfg(not(feature = "tokio"))]
+fn async_throughput(_: &mut Criterion) {}
+
+criterion_group!(benches, throughput, async_throughput);
 criterion_main!(benches);

@@ -132,6 +132,14 @@ pub struct Command {
     pub(super) stdin_set: bool,
     pub(super) stdout_set: bool,
     pub(super) hooks: Option<Arc<PreExec>>,
+    /// Descriptors and environment for the next spawn only ([`Command::fd`],
+    /// [`Command::listen_fds`]; see `passing.rs`).
+    pub(super) passing: super::passing::ToPass,
+    /// What [`arg0`](Command::arg0) set (std has no getter; the exec done by the pre-exec hook
+    /// for `LISTEN_PID` needs it).
+    pub(super) arg0: Option<OsString>,
+    /// Whether [`env_clear`](Command::env_clear) was called (as above).
+    pub(super) env_cleared: bool,
 }
 
 impl Command {
@@ -154,6 +162,9 @@ impl Command {
             stdin_set: false,
             stdout_set: false,
             hooks: None,
+            passing: Default::default(),
+            arg0: None,
+            env_cleared: false,
         }
     }
 
@@ -223,6 +234,7 @@ impl Command {
     /// one is, else in the C library's default path (`/bin:/usr/bin`).
     pub fn env_clear(&mut self) -> &mut Command {
         self.inner.env_clear();
+        self.env_cleared = true;
         self
     }
 
@@ -235,7 +247,8 @@ impl Command {
     /// The child's `argv[0]`, when it should differ from the program's path (as
     /// [`CommandExt::arg0`](std::os::unix::process::CommandExt::arg0)).
     pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
-        self.inner.arg0(arg0);
+        self.inner.arg0(arg0.as_ref());
+        self.arg0 = Some(arg0.as_ref().to_owned());
         self
     }
 

@@ -92,6 +92,7 @@
 //! | `signaller.rs` | [`Signaller`]: signals from other threads while the handle waits |
 //! | `io_halves.rs` | [`Reader`], [`Writer`] and [`Child`] |
 //! | `command.rs` | the [`Command`] builder, [`Topology`], [`StderrTo`], [`Sigpipe`], [`SpawnError`] |
+//! | `passing.rs` | [`Command::fd`] and [`Command::listen_fds`]: descriptors mapped to chosen numbers in the child, validated before the spawn and mapped by the pre-exec hook |
 //! | `spawn.rs` | [`Command::spawn`]: a pure plan (validated, no descriptor), the wire's set-up, the pre-exec hooks, and a short spawn whose one rollback guard is the `Child` |
 //!
 //! The step machines hold no descriptor, thread or clock: their unit tests run them on a
@@ -127,6 +128,7 @@ use std::time::Duration;
 mod command;
 mod handle;
 mod io_halves;
+pub(crate) mod passing;
 mod policy;
 mod process;
 mod signaller;

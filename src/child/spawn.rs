@@ -14,7 +14,7 @@ use super::process::OsProcess;
 use super::state::Shared;
 use super::watchdog::{Watch, WatchdogThread};
 use crate::stderr;
-use crate::sys::ffi::PreExec;
+use crate::sys::ffi::{Passing, PreExec};
 use crate::wire::{self, Kind, ReadHalf, WriteHalf};
 
 /// What one spawn makes, decided from the command alone.
@@ -140,8 +140,11 @@ impl Command {
     /// Installs procwire's pre-exec hook once and sets what it does for this spawn. Hooks
     /// accumulate on std's `Command`, so ours is installed at most once, with settings per
     /// spawn.
-    fn hooks(&mut self, plan: &Plan) {
-        if plan.needs_hook() || self.hooks.is_some() {
+    ///
+    /// `passing`: the descriptors (and exec) of this spawn, from
+    /// [`prepare_passing`](Command::prepare_passing); a later spawn without any resets them.
+    fn hooks(&mut self, plan: &Plan, passing: Option<Passing>) {
+        if plan.needs_hook() || self.hooks.is_some() || passing.is_some() {
             let inner = &mut self.inner;
             let hooks = self.hooks.get_or_insert_with(|| {
                 let h = Arc::new(PreExec::default());
@@ -149,6 +152,7 @@ impl Command {
                 h
             });
             hooks.set(plan.ignore_sigpipe, plan.new_session, plan.death_signal);
+            hooks.set_passing(passing.unwrap_or_default());
         }
     }
 
@@ -246,12 +250,22 @@ impl Command {
     /// The plan, the wire and side channel, the hooks and the start: everything of a spawn
     /// that does not depend on the driver.
     pub(super) fn launch(&mut self) -> io::Result<Launched> {
+        // First: it consumes the descriptors to pass, so a refused spawn closes them too.
+        let passing = self.prepare_passing()?;
         let plan = Plan::of(self)?;
         let shared = Arc::new(Shared::new(plan.armed)?);
         let Wired { wire, probe, side } = Wired::set_up(&plan, &shared)?;
         let (side_ours, side_theirs) = side.unzip();
-        self.hooks(&plan);
-        let process = self.start(&plan, wire.child_stdin, wire.child_stdout, side_theirs)?;
+        let (passing, passed) = passing.map(|p| (p.passing, p.keep)).unzip();
+        self.hooks(&plan, passing);
+        let started = self.start(&plan, wire.child_stdin, wire.child_stdout, side_theirs);
+        // The child has its copies (or the spawn failed): ours close, and the hook forgets
+        // their numbers.
+        drop(passed);
+        if let Some(hooks) = &self.hooks {
+            hooks.set_passing(Passing::default());
+        }
+        let process = started?;
         Ok(Launched {
             plan,
             shared,

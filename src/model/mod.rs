@@ -47,6 +47,18 @@
 //!   moved, or `WouldBlock` if nothing. A test whose reads have a timeout fails on a deadlock
 //!   instead of hanging.
 //!
+//! - A thread blocked in a write is woken once at most half the capacity is in use (the
+//!   kernel's `sock_writeable` threshold), not on every read.
+//!
+//! # Async (feature `tokio`)
+//!
+//! `MemStream` implements `tokio::io::AsyncRead` and `AsyncWrite` (vectored writes included)
+//! with the same rules, `Pending` where a non-blocking call would be `WouldBlock`, and faults
+//! applied as in the sync forms: a drop-in for `tokio::io::duplex` with Linux's semantics. A
+//! pending reader is woken by data, EOF, a shutdown or the peer's drop; a pending writer by
+//! room, a shutdown or the peer's drop. The rules, the faults and cancel safety are in the
+//! docs of the `AsyncRead` and `AsyncWrite` impls.
+//!
 //! # Where the model and the kernel legitimately differ
 //!
 //! - Capacity counts payload bytes only. Linux charges each queued `sk_buff`'s true size to the
@@ -93,6 +105,8 @@
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 pub use stream::MemStream;
 

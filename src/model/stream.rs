@@ -1,5 +1,29 @@
-//! [`MemStream`]: two ends over one mutex, each direction a bounded `VecDeque`, one condition
-//! variable per direction for the threads that wait on it.
+//! [`MemStream`]: two ends over one mutex, each direction a bounded `VecDeque`, and per
+//! direction one condition variable for its blocked readers and one for its blocked writers
+//! (plus, with the `tokio` feature, one task waker for each).
+//!
+//! # Wake-ups (what makes the model as fast as a kernel socketpair between threads)
+//!
+//! - Sleepers are woken **after** the mutex is released ([`Wake`]): a thread woken while the
+//!   waker still holds the lock runs (on one CPU, preempting the waker), finds the mutex taken,
+//!   and sleeps again on the mutex, costing two more context switches per hand-over.
+//! - Readers and writers of a direction wait on separate condition variables, so a change wakes
+//!   only the side it concerns, and only when someone waits (a `notify` is a `futex(2)` call
+//!   even with no waiter).
+//! - A blocked writer is woken when at most half the capacity is in use, not on every read: the
+//!   kernel's `sock_writeable` threshold (`sk_wmem_alloc < sk_sndbuf / 2`). A reader taking 4 KiB
+//!   at a time from a full 208 KiB buffer wakes the writer once, not 26 times.
+//!
+//! What is left (measured with `procwire bench --quick --kinds model`; the causes are
+//! suspects, not proven): with chunks of 64 KiB and more the model moves 0.3-0.6x what a kernel
+//! socketpair moves between the same two threads, on one CPU and on two, and these fixes did
+//! not change that (they fixed the 1-byte round trip on one CPU). Suspects: both copies happen
+//! under the one mutex, so on two CPUs the writer's copy in and the reader's copy out never
+//! overlap (the kernel queues `sk_buff`s and the reader copies one out while the writer fills
+//! the next); and a `futex(2)` wake is not a synchronous wake-up as the kernel's
+//! `sk_data_ready` is, so on one CPU the woken reader may preempt the writer after every
+//! chunk. Overlapping the copies needs a queue of segments each side fills or drains outside
+//! the lock (reserve, copy, commit), with a reader lock for clones.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -31,55 +55,142 @@ use super::{DEFAULT_CAPACITY, Fault, Readiness};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct MemStream {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// Which end this is: 0 or 1. Bytes this end writes go to `queues[side]`.
-    side: usize,
+    pub(super) side: usize,
 }
 
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
-    /// `changed[d]` is signalled when direction `d` (bytes written by end `d`) gets bytes, loses
-    /// bytes, or closes. Readers of end `1 - d` and writers of end `d` wait on it.
-    changed: [Condvar; 2],
+    /// `data[d]` is signalled when direction `d` (bytes written by end `d`) gets bytes or
+    /// closes: the readers of end `1 - d` wait on it.
+    data: [Condvar; 2],
+    /// `room[d]` is signalled when direction `d` drains to the low-water mark or closes: the
+    /// writers of end `d` wait on it.
+    room: [Condvar; 2],
 }
 
-struct State {
-    capacity: usize,
+/// Which of a direction's sleepers a change concerns.
+#[derive(Clone, Copy)]
+pub(super) enum Side {
+    /// Readers of the direction (waiting for bytes or EOF).
+    Readers = 0,
+    /// Writers into the direction (waiting for room).
+    Writers = 1,
+}
+
+pub(super) struct State {
+    pub(super) capacity: usize,
     /// `queues[d]`: bytes written by end `d`, not yet read by end `1 - d`.
-    queues: [VecDeque<u8>; 2],
-    ends: [EndState; 2],
-    /// Threads waiting on `changed[d]`, so the hot path only signals when someone waits.
-    waiting: [usize; 2],
+    pub(super) queues: [VecDeque<u8>; 2],
+    pub(super) ends: [EndState; 2],
+    /// `waiting[d][side]`: threads blocked on direction `d` (see [`Side`]), so the hot path
+    /// signals only when someone waits.
+    waiting: [[usize; 2]; 2],
+    /// `wakers[d][side]`: the task waiting on direction `d`, for the `tokio` forms.
+    #[cfg(feature = "tokio")]
+    pub(super) wakers: [[Option<std::task::Waker>; 2]; 2],
+}
+
+/// The sleepers a change must wake, collected under the lock and woken by [`Wake::run`] after
+/// it is released.
+#[must_use = "a Wake does nothing until run after the lock is released"]
+#[derive(Default)]
+pub(super) struct Wake {
+    threads: [[bool; 2]; 2],
+    #[cfg(feature = "tokio")]
+    tasks: [[Option<std::task::Waker>; 2]; 2],
+}
+
+impl State {
+    /// Marks the sleepers of direction `d`'s `side` for waking.
+    pub(super) fn wake(&mut self, d: usize, side: Side, w: &mut Wake) {
+        let s = side as usize;
+        if self.waiting[d][s] > 0 {
+            w.threads[d][s] = true;
+        }
+        #[cfg(feature = "tokio")]
+        if let Some(task) = self.wakers[d][s].take() {
+            w.tasks[d][s] = Some(task);
+        }
+    }
+
+    /// Bytes were added to direction `d`: its readers may go on.
+    pub(super) fn data_added(&mut self, d: usize, w: &mut Wake) {
+        self.wake(d, Side::Readers, w);
+    }
+
+    /// Bytes were taken from direction `d`: its writers go on once at most half of it is in
+    /// use (see the module docs).
+    pub(super) fn room_made(&mut self, d: usize, w: &mut Wake) {
+        if self.queues[d].len() <= self.capacity / 2 {
+            self.wake(d, Side::Writers, w);
+        }
+    }
+
+    /// An end closed or shut down: every sleeper of both directions looks again.
+    pub(super) fn wake_all(&mut self, w: &mut Wake) {
+        for d in 0..2 {
+            self.wake(d, Side::Readers, w);
+            self.wake(d, Side::Writers, w);
+        }
+    }
+}
+
+impl Wake {
+    /// Whether there is nobody to wake.
+    pub(super) fn is_empty(&self) -> bool {
+        let threads = self.threads.iter().flatten().any(|&t| t);
+        #[cfg(feature = "tokio")]
+        let threads = threads || self.tasks.iter().flatten().any(Option::is_some);
+        !threads
+    }
+
+    /// Wakes what was marked; call it after dropping the lock.
+    pub(super) fn run(self, shared: &Shared) {
+        for d in 0..2 {
+            if self.threads[d][Side::Readers as usize] {
+                shared.data[d].notify_all();
+            }
+            if self.threads[d][Side::Writers as usize] {
+                shared.room[d].notify_all();
+            }
+        }
+        #[cfg(feature = "tokio")]
+        for task in self.tasks.into_iter().flatten().flatten() {
+            task.wake();
+        }
+    }
 }
 
 #[derive(Default)]
-struct EndState {
+pub(super) struct EndState {
     /// Live `MemStream` handles of this end (the first plus its clones).
-    handles: usize,
-    nonblocking: bool,
+    pub(super) handles: usize,
+    pub(super) nonblocking: bool,
     /// Linux's `RCV_SHUTDOWN`: reads return EOF once the buffer is drained.
-    read_shut: bool,
+    pub(super) read_shut: bool,
     /// Linux's `SEND_SHUTDOWN`: writes fail with `EPIPE`.
-    write_shut: bool,
+    pub(super) write_shut: bool,
     /// Linux's `sk_err = ECONNRESET`: the peer was dropped with unread bytes.
-    reset: bool,
+    pub(super) reset: bool,
     /// `SO_RCVTIMEO` / `SO_SNDTIMEO`: how long a blocking call may wait; `None` for ever.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    read_faults: Faults,
-    write_faults: Faults,
+    pub(super) read_faults: Faults,
+    pub(super) write_faults: Faults,
 }
 
 /// The faults one direction of an end takes: the queued ones first, then the repeating one.
 #[derive(Default)]
-struct Faults {
+pub(super) struct Faults {
     queued: VecDeque<Fault>,
     forever: Option<Fault>,
 }
 
 impl Faults {
     /// How many of `want` bytes the next call may move, or the error it must return.
-    fn next_limit(&mut self, want: usize) -> io::Result<usize> {
+    pub(super) fn next_limit(&mut self, want: usize) -> io::Result<usize> {
         match self.queued.pop_front().or(self.forever) {
             None | Some(Fault::Pass) => Ok(want),
             Some(Fault::Short(n)) => Ok(want.min(n.max(1))),
@@ -125,9 +236,12 @@ impl MemStream {
                 capacity: bytes,
                 queues: [VecDeque::new(), VecDeque::new()],
                 ends: [end(), end()],
-                waiting: [0, 0],
+                waiting: [[0; 2]; 2],
+                #[cfg(feature = "tokio")]
+                wakers: Default::default(),
             }),
-            changed: [Condvar::new(), Condvar::new()],
+            data: [Condvar::new(), Condvar::new()],
+            room: [Condvar::new(), Condvar::new()],
         });
         let a = MemStream {
             shared: Arc::clone(&shared),
@@ -237,8 +351,10 @@ impl MemStream {
             st.ends[me].write_shut = true;
             st.ends[peer].read_shut = true;
         }
-        self.shared.wake(&st, 0);
-        self.shared.wake(&st, 1);
+        let mut w = Wake::default();
+        st.wake_all(&mut w);
+        drop(st);
+        w.run(&self.shared);
         Ok(())
     }
 
@@ -339,15 +455,19 @@ impl MemStream {
         st.ends[self.side].write_faults.clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.lock()
     }
 
     /// How many threads wait to read from this end (`reads`) or to write to it.
     #[cfg(test)]
     pub(super) fn waiting(&self, reads: bool) -> usize {
-        let d = if reads { 1 - self.side } else { self.side };
-        self.lock().waiting[d]
+        let st = self.lock();
+        if reads {
+            st.waiting[1 - self.side][Side::Readers as usize]
+        } else {
+            st.waiting[self.side][Side::Writers as usize]
+        }
     }
 
     /// The read path shared by `read` and `read_vectored`.
@@ -362,9 +482,12 @@ impl MemStream {
         loop {
             if !st.queues[from].is_empty() {
                 let n = take(&mut st.queues[from], bufs, limit);
+                let mut w = Wake::default();
                 if n > 0 {
-                    self.shared.wake(&st, from);
+                    st.room_made(from, &mut w);
                 }
+                drop(st);
+                w.run(&self.shared);
                 return Ok(n);
             }
             let end = &mut st.ends[me];
@@ -378,7 +501,7 @@ impl MemStream {
             if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            st = match self.shared.wait(st, from, deadline) {
+            st = match self.shared.wait(st, from, Side::Readers, deadline) {
                 Some(st) => st,
                 None => return Err(timed_out("read", "bytes to read", timeout)),
             };
@@ -411,16 +534,33 @@ impl MemStream {
                     space.min(limit - written),
                 );
                 written += n;
-                self.shared.wake(&st, me);
-                if written == limit || nonblocking {
-                    return Ok(written);
-                }
                 // Linux's timeout bounds each wait for room (sock_alloc_send_pskb), not the call.
                 deadline = self::deadline(timeout);
+                let mut w = Wake::default();
+                st.data_added(me, &mut w);
+                if written == limit || nonblocking {
+                    drop(st);
+                    w.run(&self.shared);
+                    return Ok(written);
+                }
+                if !w.is_empty() {
+                    // Wake the reader unlocked, then take the lock back to wait for room.
+                    drop(st);
+                    w.run(&self.shared);
+                    st = self.lock();
+                    let end = &mut st.ends[me];
+                    if end.write_shut {
+                        // The peer went or shut its read side meanwhile: as for a writer woken
+                        // by that below, what was queued counts and a pending reset is spent.
+                        end.reset = false;
+                        return Ok(written);
+                    }
+                    continue;
+                }
             } else if nonblocking {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            st = match self.shared.wait(st, me, deadline) {
+            st = match self.shared.wait(st, me, Side::Writers, deadline) {
                 Some(st) => st,
                 None if written > 0 => return Ok(written),
                 None => return Err(timed_out("write", "room to write", timeout)),
@@ -442,49 +582,46 @@ impl MemStream {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while the state is half-updated, so a poisoned lock is still sound.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for a change of direction `d`; `None` once `deadline` has passed (checked before
-    /// waiting, so a caller loops: re-check the state, then wait again).
+    /// Waits for a change of direction `d` that concerns `side`; `None` once `deadline` has
+    /// passed (checked before waiting, so a caller loops: re-check the state, then wait again).
     fn wait<'a>(
         &self,
         mut st: MutexGuard<'a, State>,
         d: usize,
+        side: Side,
         deadline: Option<Instant>,
     ) -> Option<MutexGuard<'a, State>> {
-        st.waiting[d] += 1;
+        let s = side as usize;
+        let cv = match side {
+            Side::Readers => &self.data[d],
+            Side::Writers => &self.room[d],
+        };
+        st.waiting[d][s] += 1;
         let mut st = match deadline {
-            None => self.changed[d]
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner),
+            None => cv.wait(st).unwrap_or_else(PoisonError::into_inner),
             Some(deadline) => {
                 let left = deadline.checked_duration_since(Instant::now());
                 let Some(left) = left.filter(|l| !l.is_zero()) else {
-                    st.waiting[d] -= 1;
+                    st.waiting[d][s] -= 1;
                     return None;
                 };
-                self.changed[d]
-                    .wait_timeout(st, left)
+                cv.wait_timeout(st, left)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0
             }
         };
-        st.waiting[d] -= 1;
+        st.waiting[d][s] -= 1;
         Some(st)
-    }
-
-    fn wake(&self, st: &State, d: usize) {
-        if st.waiting[d] > 0 {
-            self.changed[d].notify_all();
-        }
     }
 }
 
 /// Moves up to `limit` bytes from the front of `q` into `bufs`, in order.
-fn take(q: &mut VecDeque<u8>, bufs: &mut [IoSliceMut<'_>], limit: usize) -> usize {
+pub(super) fn take(q: &mut VecDeque<u8>, bufs: &mut [IoSliceMut<'_>], limit: usize) -> usize {
     let mut n = 0;
     for buf in bufs {
         let k = buf.len().min(limit - n).min(q.len());
@@ -502,7 +639,12 @@ fn take(q: &mut VecDeque<u8>, bufs: &mut [IoSliceMut<'_>], limit: usize) -> usiz
 }
 
 /// Appends up to `max` bytes of `bufs` to `q`, skipping the first `skip` bytes of `bufs`.
-fn put(q: &mut VecDeque<u8>, bufs: &[IoSlice<'_>], mut skip: usize, max: usize) -> usize {
+pub(super) fn put(
+    q: &mut VecDeque<u8>,
+    bufs: &[IoSlice<'_>],
+    mut skip: usize,
+    max: usize,
+) -> usize {
     let mut n = 0;
     for buf in bufs {
         if skip >= buf.len() {
@@ -560,7 +702,7 @@ fn fault_error(fault: Fault) -> io::Error {
     io::Error::new(kind, format!("{what} injected by a MemStream fault"))
 }
 
-fn broken_pipe() -> io::Error {
+pub(super) fn broken_pipe() -> io::Error {
     io::Error::new(
         io::ErrorKind::BrokenPipe,
         "MemStream write: this end shut down its write side, or the peer shut down its read \
@@ -568,7 +710,7 @@ fn broken_pipe() -> io::Error {
     )
 }
 
-fn reset_error() -> io::Error {
+pub(super) fn reset_error() -> io::Error {
     io::Error::new(
         io::ErrorKind::ConnectionReset,
         "MemStream read: the peer was dropped with unread bytes, which were discarded",
@@ -599,8 +741,10 @@ impl Drop for MemStream {
         if unread && other.handles > 0 {
             other.reset = true;
         }
-        self.shared.wake(&st, 0);
-        self.shared.wake(&st, 1);
+        let mut w = Wake::default();
+        st.wake_all(&mut w);
+        drop(st);
+        w.run(&self.shared);
     }
 }
 

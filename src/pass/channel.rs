@@ -134,7 +134,7 @@ pub struct Channel {
 }
 
 /// The length prefix of a stream frame.
-const HEADER: usize = 4;
+pub(super) const HEADER: usize = 4;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another thread mid-send leaves nothing inconsistent that the lock protects.
@@ -250,29 +250,14 @@ impl Channel {
     /// - `EMSGSIZE` when a seqpacket message does not fit the socket's `SO_SNDBUF` (lowered
     ///   below `MAX_DATA`).
     pub fn send(&self, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-        if data.len() > Channel::MAX_DATA {
-            return Err(scm::invalid(format!(
-                "Channel::send: {} data bytes; a message carries at most {} \
-                 (Channel::MAX_DATA): send bulk data over a wire",
-                data.len(),
-                Channel::MAX_DATA
-            )));
-        }
-        scm::check_count(fds.len(), "Channel::send")?;
+        check_send(self.kind, data, fds)?;
         match self.kind {
             Kind::SeqPacket => {
-                if data.is_empty() && fds.is_empty() {
-                    return Err(scm::invalid(
-                        "Channel::send: an empty message without descriptors would read as end \
-                         of file; send at least one byte or one descriptor"
-                            .into(),
-                    ));
-                }
                 scm::send(self.fd.as_fd(), &[IoSlice::new(data)], fds)?;
                 Ok(())
             }
             Kind::Stream => {
-                let header = (data.len() as u32).to_le_bytes();
+                let header = frame_header(data);
                 let _guard = lock(&self.send_lock);
                 let sent = scm::send(
                     self.fd.as_fd(),
@@ -284,8 +269,9 @@ impl Channel {
                     fd: self.fd.as_fd(),
                     socket: true,
                 };
-                write_all(socket, header.get(sent..).unwrap_or(&[]), Again::Wait)?;
-                write_all(socket, &data[sent.saturating_sub(HEADER)..], Again::Wait)
+                let (header, data) = frame_rest(&header, data, sent);
+                write_all(socket, header, Again::Wait)?;
+                write_all(socket, data, Again::Wait)
             }
         }
     }
@@ -303,89 +289,188 @@ impl Channel {
         let mut buf = lock(&self.recv_buf);
         match self.kind {
             Kind::SeqPacket => {
-                if buf.len() < Channel::MAX_DATA {
-                    buf.resize(Channel::MAX_DATA, 0);
-                }
+                let room = seqpacket_room(&mut buf);
                 let got = scm::recv(
                     self.fd.as_fd(),
-                    &mut [IoSliceMut::new(&mut buf)],
+                    &mut [IoSliceMut::new(room)],
                     scm::MAX_FDS,
                     self.creds,
                     RecvFlags::TRUNC,
                 )?;
-                if got.flags.contains(ReturnFlags::TRUNC) || got.bytes > Channel::MAX_DATA {
-                    return Err(super::truncated(Channel::MAX_DATA, Some(got.bytes)));
-                }
-                if got.bytes == 0 && got.fds.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some(Message {
-                    data: buf[..got.bytes].to_vec(),
-                    fds: got.fds,
-                }))
+                seqpacket_message(&buf, got)
             }
             Kind::Stream => {
-                let mut header = [0u8; HEADER];
-                let mut fds = Vec::new();
-                if !self.fill(&mut header, &mut fds, true)? {
-                    return Ok(None);
+                // A fresh frame each call: a blocking end never stops mid-frame without an
+                // error, after which the channel is out of step anyway.
+                let mut frame = Frame::default();
+                loop {
+                    // recvmsg(2), never a plain read, so descriptors on any byte are kept.
+                    let got = scm::recv(
+                        self.fd.as_fd(),
+                        &mut [IoSliceMut::new(frame.room())],
+                        scm::MAX_FDS,
+                        self.creds,
+                        RecvFlags::empty(),
+                    )?;
+                    if let Some(done) = frame.advance(got.bytes, got.fds)? {
+                        return Ok(done);
+                    }
                 }
-                let len = u32::from_le_bytes(header) as usize;
-                if len > Channel::MAX_DATA {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "Channel::recv: a stream frame announces {len} bytes, more than \
-                             Channel::MAX_DATA ({}); the peer does not speak this framing and \
-                             the channel is out of step: drop it",
-                            Channel::MAX_DATA
-                        ),
-                    ));
-                }
-                let mut data = vec![0u8; len];
-                self.fill(&mut data, &mut fds, false)?;
-                Ok(Some(Message { data, fds }))
             }
         }
     }
 
-    /// Fills `buf` from a stream end with [recvmsg(2)] (so descriptors on any of its bytes are
-    /// kept, never closed by a plain read), collecting descriptors into `fds`. Returns false
-    /// at a clean end of file before the first byte when `eof_ok`.
+    /// The end's parts, for the async form (`pass::tokio::Channel`): the socket, its kind, and
+    /// whether `SO_PASSCRED` was on.
+    #[cfg(feature = "tokio")]
+    pub(super) fn into_parts(self) -> (OwnedFd, Kind, bool) {
+        (self.fd, self.kind, self.creds)
+    }
+}
+
+/// The checks before a send, the same for the blocking and the async channel.
+pub(super) fn check_send(kind: Kind, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    if data.len() > Channel::MAX_DATA {
+        return Err(scm::invalid(format!(
+            "Channel::send: {} data bytes; a message carries at most {} \
+             (Channel::MAX_DATA): send bulk data over a wire",
+            data.len(),
+            Channel::MAX_DATA
+        )));
+    }
+    scm::check_count(fds.len(), "Channel::send")?;
+    if kind == Kind::SeqPacket && data.is_empty() && fds.is_empty() {
+        return Err(scm::invalid(
+            "Channel::send: an empty message without descriptors would read as end of file; \
+             send at least one byte or one descriptor"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The receive buffer of a seqpacket end, grown to [`Channel::MAX_DATA`] once.
+pub(super) fn seqpacket_room(buf: &mut Vec<u8>) -> &mut [u8] {
+    if buf.len() < Channel::MAX_DATA {
+        buf.resize(Channel::MAX_DATA, 0);
+    }
+    &mut buf[..]
+}
+
+/// What one seqpacket [recvmsg(2)] (with `MSG_TRUNC`, into [`seqpacket_room`]) got, as a
+/// message: `None` at end of file, an error for a message longer than
+/// [`Channel::MAX_DATA`] (its descriptors closed by then).
+///
+/// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+pub(super) fn seqpacket_message(buf: &[u8], got: scm::Received) -> io::Result<Option<Message>> {
+    if got.flags.contains(ReturnFlags::TRUNC) || got.bytes > Channel::MAX_DATA {
+        return Err(super::truncated(Channel::MAX_DATA, Some(got.bytes)));
+    }
+    if got.bytes == 0 && got.fds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Message {
+        data: buf[..got.bytes].to_vec(),
+        fds: got.fds,
+    }))
+}
+
+/// A stream frame's length prefix.
+pub(super) fn frame_header(data: &[u8]) -> [u8; HEADER] {
+    (data.len() as u32).to_le_bytes()
+}
+
+/// What is left of a stream frame (`header`, then `data`) once `sent` bytes went.
+pub(super) fn frame_rest<'a>(
+    header: &'a [u8; HEADER],
+    data: &'a [u8],
+    sent: usize,
+) -> (&'a [u8], &'a [u8]) {
+    (
+        header.get(sent..).unwrap_or(&[]),
+        data.get(sent.saturating_sub(HEADER)..).unwrap_or(&[]),
+    )
+}
+
+/// One stream frame being received, sans-IO: [`room`](Frame::room) says where the next bytes
+/// go, [`advance`](Frame::advance) takes what one [recvmsg(2)] got. The blocking
+/// [`Channel::recv`] and the async one drive the same frame; the async one keeps it between
+/// calls, so a cancelled receive loses nothing.
+///
+/// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+#[derive(Debug, Default)]
+pub(super) struct Frame {
+    header: [u8; HEADER],
+    /// Bytes of the frame (header included) received so far.
+    have: usize,
+    data: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+impl Frame {
+    /// Where the next bytes go: the rest of the header, or the rest of the data.
+    pub(super) fn room(&mut self) -> &mut [u8] {
+        match self.have < HEADER {
+            true => &mut self.header[self.have..],
+            false => &mut self.data[self.have - HEADER..],
+        }
+    }
+
+    /// Takes one receive's `bytes` and descriptors. `Some(Some(message))` when the frame is
+    /// complete (the frame is then reset), `Some(None)` at a clean end of file before a
+    /// frame, `None` when more is needed.
     ///
-    /// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
-    fn fill(&self, buf: &mut [u8], fds: &mut Vec<OwnedFd>, eof_ok: bool) -> io::Result<bool> {
-        let mut have = 0;
-        while have < buf.len() {
-            let got = scm::recv(
-                self.fd.as_fd(),
-                &mut [IoSliceMut::new(&mut buf[have..])],
-                scm::MAX_FDS,
-                self.creds,
-                RecvFlags::empty(),
-            )?;
-            if got.bytes == 0 && got.fds.is_empty() {
-                if eof_ok && have == 0 && fds.is_empty() {
-                    return Ok(false);
-                }
+    /// # Errors
+    ///
+    /// `UnexpectedEof` at end of file mid-frame; `InvalidData` for a length over
+    /// [`Channel::MAX_DATA`] (the peer does not speak this framing).
+    pub(super) fn advance(
+        &mut self,
+        bytes: usize,
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<Option<Option<Message>>> {
+        if bytes == 0 && fds.is_empty() {
+            if self.have == 0 && self.fds.is_empty() {
+                return Ok(Some(None));
+            }
+            let (done, of, part) = match self.have < HEADER {
+                true => (self.have, HEADER, "length prefix"),
+                false => (self.have - HEADER, self.data.len(), "message body"),
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "Channel::recv: the peer closed the stream mid-message ({done} of {of} \
+                     bytes of a {part})"
+                ),
+            ));
+        }
+        self.fds.extend(fds);
+        let had = self.have;
+        self.have += bytes;
+        if had < HEADER && self.have >= HEADER {
+            let len = u32::from_le_bytes(self.header) as usize;
+            if len > Channel::MAX_DATA {
                 return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
+                    io::ErrorKind::InvalidData,
                     format!(
-                        "Channel::recv: the peer closed the stream mid-message ({have} of {} \
-                         bytes of a {})",
-                        buf.len(),
-                        if eof_ok {
-                            "length prefix"
-                        } else {
-                            "message body"
-                        }
+                        "Channel::recv: a stream frame announces {len} bytes, more than \
+                         Channel::MAX_DATA ({}); the peer does not speak this framing and \
+                         the channel is out of step: drop it",
+                        Channel::MAX_DATA
                     ),
                 ));
             }
-            fds.extend(got.fds);
-            have += got.bytes;
+            self.data = vec![0u8; len];
         }
-        Ok(true)
+        if self.have >= HEADER && self.have - HEADER == self.data.len() {
+            let done = std::mem::take(self);
+            return Ok(Some(Some(Message {
+                data: done.data,
+                fds: done.fds,
+            })));
+        }
+        Ok(None)
     }
 }
 

@@ -12,6 +12,19 @@
 //! - [`Channel`]: a `SOCK_SEQPACKET` socketpair where one [`Channel::send`] is one
 //!   [`Channel::recv`] (data and descriptors together), with a stream fallback.
 //!
+//! And around them:
+//!
+//! - [Descriptors into a child](#descriptors-into-a-child) at chosen numbers:
+//!   [`child::Command::fd`](crate::child::Command::fd), and
+//!   [socket activation](#socket-activation) with
+//!   [`Command::listen_fds`](crate::child::Command::listen_fds) and, in the child,
+//!   [`listen_fds`].
+//! - [The broker](#the-broker): a parent with one control channel per child that introduces
+//!   two children with a socketpair ([`Broker`]), and the child's side ([`Control`]), over a
+//!   [protocol](#the-broker-protocol) any language can speak.
+//! - The async forms (feature `tokio`): [`tokio::send_fds`], [`tokio::recv_fds`] on tokio's
+//!   sockets and split halves, and [`tokio::Channel`].
+//!
 //! What the crates in use today get wrong, and this module does not:
 //!
 //! - Received descriptors are close-on-exec from birth: [recvmsg(2)] gets `MSG_CMSG_CLOEXEC`,
@@ -56,6 +69,92 @@
 //! - `SO_PASSPIDFD` (Linux 6.5) is not supported: the pidfd it adds to every message would not
 //!   be closed.
 //!
+//! # Descriptors into a child
+//!
+//! std's `Command` passes a child its stdin, stdout and stderr and nothing else (every
+//! descriptor procwire makes is close-on-exec). [`Command::fd(n, fd)`](crate::child::Command::fd)
+//! gives the child `fd` as number `n`: in the pre-exec hook (between [fork(2)] and
+//! [execve(2)], where only async-signal-safe calls are allowed and nothing is allocated),
+//! every source numbered at or below the highest target is first moved above it with
+//! [fcntl(2)] `F_DUPFD_CLOEXEC` (so mapping 5→7 and 7→5 works), then [dup3(2)] without
+//! `O_CLOEXEC` puts each on its target (`dup2(fd, fd)` would leave the flag set). The targets
+//! are inherited through `exec`; nothing else is. Caveats:
+//!
+//! - 0, 1 and 2 are refused: they are the child's wire and stderr.
+//! - A number at or above `RLIMIT_NOFILE` ([getrlimit(2)]) is refused before the spawn; the
+//!   child inherits the limit and could not hold it. A program that expects descriptors at
+//!   high numbers needs the limit raised first.
+//! - Before the fork, the target numbers free in this process are held by placeholders until
+//!   the spawn returns, so std's own close-on-exec error pipe (made just before the fork, on the
+//!   lowest free numbers) never lands on a target. Otherwise the child's `dup3` would replace it
+//!   and a failed `exec` would look like a successful spawn. A number another thread holds is
+//!   left alone (std's pipe cannot take it either), unless that thread closes it at that very
+//!   moment.
+//! - The hook means std spawns with `fork` and `execvp` rather than `posix_spawn`.
+//!
+//! # Socket activation
+//!
+//! [`Command::listen_fds`](crate::child::Command::listen_fds) speaks systemd's protocol
+//! ([sd_listen_fds(3)]): descriptors from 3, `LISTEN_FDS` (how many), `LISTEN_FDNAMES` (their
+//! names, `:`-separated) and `LISTEN_PID`, the pid of the process they are meant for, so a
+//! grandchild that inherits the environment (but not the descriptors) does not take numbers
+//! that are not its own. Only the child knows its pid, and std builds the child's environment
+//! before the fork (and installs it after the pre-exec hooks run). So for such a child
+//! procwire builds the whole environment itself before the fork, with ten bytes of room for
+//! the pid; the hook writes [getpid(2)] there and calls [execvpe(3)] itself, with the same
+//! program, `argv[0]`, arguments and `PATH` search std would have used.
+//!
+//! The child takes them over with [`listen_fds`]: it checks `LISTEN_PID`, checks each
+//! descriptor is open and not close-on-exec (inherited, not opened here), makes it
+//! close-on-exec, and unsets the three variables if this process has a single thread
+//! (unsetting races with `getenv` on other threads, which std makes `unsafe`; left set, they
+//! are harmless, since `LISTEN_PID` names this process). Until the call the descriptors are
+//! inheritable: call it first thing in `main`. A process that forks without `exec` keeps its pid in neither
+//! child, so `LISTEN_PID` still protects; a pid reused after the intended process died while
+//! the variables lingered in a descendant is the protocol's own residual race.
+//!
+//! # The broker
+//!
+//! The design of the reference article on socketpairs and `SCM_RIGHTS`: a parent starts
+//! children, each with one control [`Channel`] (the child's end at descriptor 3, announced in
+//! `PROCWIRE_CONTROL=3`, with `PROCWIRE_CONTROL_PID` for the same reason as `LISTEN_PID`).
+//! [`Broker::introduce(a, b)`](Broker::introduce) makes a fresh `AF_UNIX` `SOCK_STREAM`
+//! [socketpair(2)] and sends one end to each child with a header naming the other; the parent
+//! then closes both ends, and the two children talk directly, the parent out of their path.
+//! An introduction costs one `socketpair`, two small `sendmsg` and two closes in the parent,
+//! and one `recvmsg` in each child: microseconds, once per pair, against a relay through the
+//! parent that would cost two copies per byte for the life of the conversation.
+//!
+//! A child that exited is found when it is introduced: its control socket is hung up
+//! ([poll(2)], checked first, so nobody is told) or the send fails with `EPIPE`. The error
+//! names the member; nothing leaks (the pair's ends are closed either way). The parent's copy
+//! of each child's control end is closed once the child has started, which is what makes a
+//! gone child visible.
+//!
+//! # The broker protocol
+//!
+//! Enough to write a child in any language (the tests have Python children that use nothing
+//! but its standard library):
+//!
+//! 1. The child's environment has `PROCWIRE_CONTROL=<n>` (3 with [`Broker::attach`]) and
+//!    `PROCWIRE_CONTROL_PID=<pid>`. If the pid is not the child's own, the socket is not its
+//!    own: ignore both. Otherwise descriptor `n` is the control socket, an `AF_UNIX`
+//!    `SOCK_SEQPACKET` socket. (Only on a kernel without seqpacket is it `SOCK_STREAM`, each
+//!    message then preceded by its length as 4 bytes little-endian, the descriptors on the
+//!    length's first byte.) Set it close-on-exec and unset both variables.
+//! 2. Each message from the broker is one [recvmsg(2)] record. An **introduction** is: byte
+//!    `'I'` (0x49), the peer's id as 4 bytes little-endian (ids count from 0 in the order the
+//!    broker added its children), then the peer's name in UTF-8 (the rest of the message, at
+//!    most 1024 bytes), with exactly one descriptor in an `SCM_RIGHTS` message: a connected
+//!    `AF_UNIX` `SOCK_STREAM` socket whose other end went to the peer. Receive with room for
+//!    at least one descriptor and `MSG_CMSG_CLOEXEC`; other type bytes are reserved for
+//!    applications ([`Broker::channel`], [`Control::channel`]).
+//! 3. End of file on the control socket: the broker is gone. Introductions already received
+//!    keep working; the sockets are the children's.
+//!
+//! In Python: `msg, fds, flags, _ = socket.recv_fds(ctl, 65536, 1)`, then `msg[:1] == b"I"`,
+//! `int.from_bytes(msg[1:5], "little")`, `msg[5:].decode()`, `socket.socket(fileno=fds[0])`.
+//!
 //! ```
 //! use std::io::{IoSlice, IoSliceMut, Read, Write};
 //! use std::os::fd::AsFd;
@@ -82,14 +181,33 @@
 //! [sendmsg(2)]: https://man7.org/linux/man-pages/man2/sendmsg.2.html
 //! [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
 //! [read(2)]: https://man7.org/linux/man-pages/man2/read.2.html
+//! [fork(2)]: https://man7.org/linux/man-pages/man2/fork.2.html
+//! [execve(2)]: https://man7.org/linux/man-pages/man2/execve.2.html
+//! [fcntl(2)]: https://man7.org/linux/man-pages/man2/fcntl.2.html
+//! [dup3(2)]: https://man7.org/linux/man-pages/man2/dup3.2.html
+//! [getrlimit(2)]: https://man7.org/linux/man-pages/man2/getrlimit.2.html
+//! [getpid(2)]: https://man7.org/linux/man-pages/man2/getpid.2.html
+//! [execvpe(3)]: https://man7.org/linux/man-pages/man3/execvpe.3.html
+//! [sd_listen_fds(3)]: https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html
+//! [socketpair(2)]: https://man7.org/linux/man-pages/man2/socketpair.2.html
+//! [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
 
+mod activation;
+mod broker;
 mod channel;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::net::{RecvFlags, ReturnFlags};
 
+pub use activation::{ListenFd, listen_fds};
+pub use broker::{
+    Broker, CONTROL_ENV, CONTROL_FD, CONTROL_PID_ENV, Control, Introduction, MAX_NAME, MemberId,
+    Peer,
+};
 pub use channel::{Channel, Kind, Message};
 
 use crate::sys::scm;
@@ -118,6 +236,12 @@ pub fn send_fds(
     data: &[IoSlice<'_>],
     fds: &[BorrowedFd<'_>],
 ) -> io::Result<usize> {
+    check_send_fds(data, fds)?;
+    scm::send(socket.as_fd(), data, fds)
+}
+
+/// [`send_fds`]'s checks, before any syscall (the async form makes the same).
+fn check_send_fds(data: &[IoSlice<'_>], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if fds.is_empty() {
         return Err(scm::invalid(
             "send_fds: no descriptors to send; use a plain write for data alone".into(),
@@ -130,7 +254,7 @@ pub fn send_fds(
                 .into(),
         ));
     }
-    scm::send(socket.as_fd(), data, fds)
+    Ok(())
 }
 
 /// Receives one message into `bufs` (vectored) with up to `max_fds` (1..=[`MAX_FDS`])
@@ -165,6 +289,12 @@ pub fn recv_fds(
     bufs: &mut [IoSliceMut<'_>],
     max_fds: usize,
 ) -> io::Result<(usize, Vec<OwnedFd>)> {
+    check_recv_fds(max_fds)?;
+    recv_once(socket.as_fd(), bufs, max_fds)
+}
+
+/// [`recv_fds`]'s checks, before any syscall.
+fn check_recv_fds(max_fds: usize) -> io::Result<()> {
     if max_fds == 0 {
         return Err(scm::invalid(
             "recv_fds: max_fds is 0; use a plain read for data alone (which would make the \
@@ -172,8 +302,18 @@ pub fn recv_fds(
                 .into(),
         ));
     }
-    scm::check_count(max_fds, "recv_fds")?;
-    let socket = socket.as_fd();
+    scm::check_count(max_fds, "recv_fds")
+}
+
+/// One [`recv_fds`] receive, after the checks: `SO_PASSCRED` asked, then one [recvmsg(2)];
+/// `MSG_TRUNC` is an error.
+///
+/// [recvmsg(2)]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
+fn recv_once(
+    socket: BorrowedFd<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+    max_fds: usize,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
     let creds = rustix::net::sockopt::socket_passcred(socket)
         .map_err(|e| crate::sys::hint(e.into(), "getsockopt(SO_PASSCRED)"))?;
     let got = scm::recv(socket, bufs, max_fds, creds, RecvFlags::empty())?;

@@ -15,9 +15,6 @@
 //! syscall goes through the same [`super::io`], [`super::splice`] or [`super::scm`] function as
 //! its blocking twin: the async forms differ from the sync ones only in how they wait.
 
-// TEMPORARY: its callers land in the next merges; this allow goes then.
-#![allow(dead_code)]
-
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::task::{Context, Poll, ready};

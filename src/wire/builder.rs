@@ -209,9 +209,9 @@ impl Maker for Os {
 /// A connected pair of ends and how it was obtained.
 #[derive(Debug)]
 pub struct Pair {
-    a: End,
-    b: End,
-    refusals: Vec<Refusal>,
+    pub(super) a: End,
+    pub(super) b: End,
+    pub(super) refusals: Vec<Refusal>,
 }
 
 impl Pair {

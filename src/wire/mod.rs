@@ -69,7 +69,11 @@ mod loopback;
 mod rw;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::{AsyncEnd, AsyncPair, AsyncReadHalf, AsyncWriteHalf};
 pub use builder::{Builder, Pair, PairError, Refusal};
 pub use capacity::{Capacity, Size, pipe_max_size};
 pub use end::{End, EndFds, KindMismatch};

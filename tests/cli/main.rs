@@ -276,7 +276,7 @@ fn bench_writes_a_table_json_with_every_cell_and_an_svg() {
     }
     assert!(text.contains("- at 64 KiB, same CPU,"), "{text}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], "procwire-bench/2");
+    assert_eq!(v["schema"], "procwire-bench/3");
     let placements = v["settings"]["cpus"].as_array().unwrap().len().min(2);
     let cells = v["throughput"].as_array().unwrap();
     assert_eq!(cells.len(), 5 * 2 * placements);
@@ -621,7 +621,7 @@ fn a_failing_stdout_still_gets_the_json_written() {
         stderr(&out)
     );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], "procwire-bench/2");
+    assert_eq!(v["schema"], "procwire-bench/3");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[cfg(feature = "tokio")]
+mod async_conformance;
 mod conformance;
 mod prop;
 mod streams;

@@ -4,13 +4,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod broker;
 mod channel;
 mod ctrunc;
+mod handoff;
 mod kinds;
 mod prop;
 mod python;
 mod quirk;
 mod roundtrip;
+mod spawn_fds;
+#[cfg(feature = "tokio")]
+mod tokio_forms;
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};

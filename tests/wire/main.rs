@@ -3,6 +3,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[cfg(feature = "tokio")]
+mod async_end;
+#[cfg(feature = "tokio")]
+mod async_io;
 mod capacity;
 mod clone;
 mod close;

@@ -35,9 +35,10 @@ use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
 const JSON_SCHEMA: &str = "\
-JSON (--json FILE), schema \"procwire-bench/2\" (2: omitted, ratio_iqr/ratio_clear, structured
-verdicts and findings; blocks timed to the reader's last byte):
-  schema       \"procwire-bench/2\"
+JSON (--json FILE), schema \"procwire-bench/3\" (3: the relay, relay_auto, fd_pass, file_edge,
+uring and matrix sections; 2: omitted, ratio_iqr/ratio_clear, structured verdicts and findings;
+blocks timed to the reader's last byte):
+  schema       \"procwire-bench/3\"
   machine      the facts of `procwire probe --json`
   settings     repeats, run_seconds or run_bytes (per throughput run), latency_seconds,
                memcpy_seconds, cpus (the CPUs we were allowed to use), omitted [{placement,

@@ -14,7 +14,7 @@ use crate::bench::stats::Summary;
 /// `verdicts` are objects (workload, winner, ratio, runner-up, text) and the other
 /// conclusions moved to `findings`; throughput blocks are timed until the reader has read
 /// their last byte (see `bench::protocol`).
-pub const SCHEMA: &str = "procwire-bench/2";
+pub const SCHEMA: &str = "procwire-bench/3";
 
 /// The whole `--json` document.
 #[derive(Debug, Serialize)]
@@ -262,7 +262,7 @@ mod tests {
                 .any(|l| l.contains("1.05x the time of std::process::Command"))
         );
         // Schema 2: noise, omissions and structured verdicts.
-        assert_eq!(SCHEMA, "procwire-bench/2");
+        assert_eq!(SCHEMA, "procwire-bench/3");
         assert_eq!(v["throughput"][0]["ratio_iqr"][0], 0.98);
         assert_eq!(v["throughput"][0]["ratio_clear"], true);
         assert_eq!(v["latency"][0]["ratio_clear"], false);
