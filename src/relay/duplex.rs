@@ -288,7 +288,9 @@ impl<'a> Dir<'a> {
         }
     }
 
-    /// Whether it splices through a pipe now (its drains can raise `SIGPIPE`).
+    /// Whether it splices through a pipe now (its drains can raise `SIGPIPE`). Only the tokio
+    /// driver asks: the blocking one blocks `SIGPIPE` for its whole run.
+    #[cfg(feature = "tokio")]
     pub(super) fn splices(&self) -> bool {
         self.pipe.is_some()
     }
