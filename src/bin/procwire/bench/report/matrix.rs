@@ -556,9 +556,11 @@ fn workloads(v: &Value, checks: Option<&Checks>) -> Vec<Workload> {
     );
 
     // Relaying.
+    // Only the relay's own paths compete: `direct` (no relay) is the ceiling they are measured
+    // against, not a way to relay.
     let relay: Vec<Candidate> = arr(v, "relay")
         .iter()
-        .filter(|c| s(c, "placement") == p)
+        .filter(|c| s(c, "placement") == p && s(c, "path") != "direct")
         .filter_map(|c| {
             Some(Candidate {
                 name: format!(
