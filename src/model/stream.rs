@@ -14,16 +14,17 @@
 //!   kernel's `sock_writeable` threshold (`sk_wmem_alloc < sk_sndbuf / 2`). A reader taking 4 KiB
 //!   at a time from a full 208 KiB buffer wakes the writer once, not 26 times.
 //!
-//! What is left (measured with `procwire bench --quick --kinds model`; the causes are
-//! suspects, not proven): with chunks of 64 KiB and more the model moves 0.3-0.6x what a kernel
-//! socketpair moves between the same two threads, on one CPU and on two, and these fixes did
-//! not change that (they fixed the 1-byte round trip on one CPU). Suspects: both copies happen
-//! under the one mutex, so on two CPUs the writer's copy in and the reader's copy out never
-//! overlap (the kernel queues `sk_buff`s and the reader copies one out while the writer fills
-//! the next); and a `futex(2)` wake is not a synchronous wake-up as the kernel's
-//! `sk_data_ready` is, so on one CPU the woken reader may preempt the writer after every
-//! chunk. Overlapping the copies needs a queue of segments each side fills or drains outside
-//! the lock (reserve, copy, commit), with a reader lock for clones.
+//! # Copies
+//!
+//! Bytes are copied in pieces of at most [`COPY_PIECE`] (2 KiB). A plain `copy_from_slice`
+//! of 64 KiB is one `memcpy`, which glibc runs as `rep movsb`; on an AMD Zen 3 (where this was
+//! measured) that instruction runs at ~2 GB/s instead of ~40 GB/s when the destination sits 16
+//! bytes past the source modulo the page. With chunks that are multiples of 4 KiB the ring and
+//! the caller's buffer keep one relative offset for the whole stream, so the model ran at
+//! 0.3-0.5x a kernel socketpair or at 2x it depending on where the allocator happened to put
+//! the buffers: the "slow at 64 KiB and above" that looked like a wake-up or a locking problem.
+//! The model row of `procwire bench` measures the model against a kernel socketpair between the
+//! same two threads.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -620,6 +621,26 @@ impl Shared {
     }
 }
 
+/// The most bytes the model hands to one `memcpy` call.
+///
+/// glibc (2.36 here) copies anything above `glibc.cpu.x86_rep_movsb_threshold` (2,112 bytes on
+/// this AMD Zen 3, 2-8 KiB elsewhere) with `rep movsb`, and on Zen 3 that instruction falls from
+/// ~40 GB/s to ~2 GB/s when the destination sits 16 bytes past the source modulo the page
+/// (measured: 64 KiB copies, every pair of offsets in steps of 16). The model's ring and the
+/// caller's buffer keep one relative offset for a whole stream when chunks are multiples of
+/// 4 KiB, so one unlucky allocation made the model 5x slower for a whole run. Copies of at most
+/// 2 KiB take glibc's vector loop, whose speed does not depend on the offsets; the cost is one
+/// call per 2 KiB, within the noise of a copy that size.
+pub(super) const COPY_PIECE: usize = 2048;
+
+/// `dst.copy_from_slice(src)` in pieces of at most [`COPY_PIECE`] bytes.
+#[inline]
+pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.chunks_mut(COPY_PIECE).zip(src.chunks(COPY_PIECE)) {
+        d.copy_from_slice(s);
+    }
+}
+
 /// Moves up to `limit` bytes from the front of `q` into `bufs`, in order.
 pub(super) fn take(q: &mut VecDeque<u8>, bufs: &mut [IoSliceMut<'_>], limit: usize) -> usize {
     let mut n = 0;
@@ -627,8 +648,8 @@ pub(super) fn take(q: &mut VecDeque<u8>, bufs: &mut [IoSliceMut<'_>], limit: usi
         let k = buf.len().min(limit - n).min(q.len());
         let (front, back) = q.as_slices();
         let from_front = k.min(front.len());
-        buf[..from_front].copy_from_slice(&front[..from_front]);
-        buf[from_front..k].copy_from_slice(&back[..k - from_front]);
+        copy(&mut buf[..from_front], &front[..from_front]);
+        copy(&mut buf[from_front..k], &back[..k - from_front]);
         q.drain(..k);
         n += k;
         if n == limit || q.is_empty() {
@@ -654,7 +675,9 @@ pub(super) fn put(
         let part = &buf[skip..];
         skip = 0;
         let k = part.len().min(max - n);
-        q.extend(&part[..k]);
+        for piece in part[..k].chunks(COPY_PIECE) {
+            q.extend(piece);
+        }
         n += k;
         if n == max {
             break;

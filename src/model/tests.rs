@@ -744,3 +744,30 @@ fn write_all_and_read_exact_ride_out_short_faults_forever() {
     b.inject_reads_forever(Fault::Short(1));
     assert_write_all_meets_read_exact(a, b, &data);
 }
+
+#[test]
+fn piecewise_copies_move_every_byte_in_order_around_the_piece_size() {
+    use super::stream::{COPY_PIECE, copy, put, take};
+    let src: Vec<u8> = (0..3 * COPY_PIECE as u32 + 7)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    for len in [0, 1, COPY_PIECE - 1, COPY_PIECE, COPY_PIECE + 1, src.len()] {
+        let mut dst = vec![0u8; len];
+        copy(&mut dst, &src[..len]);
+        assert_eq!(dst, src[..len], "copy of {len} bytes");
+        // Through a ring that wraps: put after a partial take, then take it all back.
+        let mut q = std::collections::VecDeque::with_capacity(src.len());
+        let skip = q.capacity() - 3;
+        q.extend(std::iter::repeat_n(9u8, skip));
+        let mut gone = vec![0u8; skip];
+        assert_eq!(take(&mut q, &mut [IoSliceMut::new(&mut gone)], skip), skip);
+        assert_eq!(put(&mut q, &[IoSlice::new(&src[..len])], 0, len), len);
+        let mut back = vec![0u8; len];
+        assert_eq!(take(&mut q, &mut [IoSliceMut::new(&mut back)], len), len);
+        assert_eq!(back, src[..len], "put/take of {len} bytes");
+        assert!(
+            len <= 3 || q.capacity() == skip + 3,
+            "the ring wrapped instead of growing"
+        );
+    }
+}
