@@ -15,7 +15,7 @@ use crate::support::{HELPER_ENV, HELPER_OK, in_helper};
 /// A Python child that speaks the broker protocol with nothing but the standard library:
 /// takes its introduction, then (as "one") sends a greeting and reads the answer, or (as
 /// "two") reads the greeting and answers.
-const PY_CHILD: &str = r#"
+pub(crate) const PY_CHILD: &str = r#"
 import os, socket, sys
 me = sys.argv[1]
 assert os.environ["PROCWIRE_CONTROL_PID"] == str(os.getpid()), os.environ["PROCWIRE_CONTROL_PID"]
@@ -137,7 +137,7 @@ fn two_rust_children_talk_directly_after_the_introduction() {
 }
 
 /// Counts the introductions it gets until the broker is gone.
-const PY_COUNTER: &str = r#"
+pub(crate) const PY_COUNTER: &str = r#"
 import os, socket
 ctl = socket.socket(fileno=int(os.environ["PROCWIRE_CONTROL"]))
 n = 0
