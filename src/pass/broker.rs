@@ -118,6 +118,20 @@ impl<C: AsFd> Members<C> {
         Ok((MemberId(id), theirs.into()))
     }
 
+    /// [`add`](Self::add), then the child's end to the next child `cmd` spawns, as its
+    /// control socket (descriptor [`CONTROL_FD`], announced in its environment).
+    pub(super) fn attach(
+        &mut self,
+        cmd: &mut Command,
+        name: String,
+        wrap: impl FnOnce(Channel) -> io::Result<C>,
+    ) -> io::Result<MemberId> {
+        let (id, theirs) = self.add(name, wrap)?;
+        cmd.fd(CONTROL_FD, theirs);
+        cmd.announce(CONTROL_ENV, CONTROL_FD.to_string(), CONTROL_PID_ENV);
+        Ok(id)
+    }
+
     pub(super) fn name(&self, id: MemberId) -> Option<&str> {
         self.list.get(id.0 as usize).map(|m| m.name.as_str())
     }
@@ -239,13 +253,6 @@ impl<C: AsFd> Members<C> {
     }
 }
 
-/// Gives the child `cmd` spawns next `theirs` as its control socket (descriptor
-/// [`CONTROL_FD`], announced in its environment).
-pub(super) fn attach_to(cmd: &mut Command, theirs: OwnedFd) {
-    cmd.fd(CONTROL_FD, theirs);
-    cmd.announce(CONTROL_ENV, CONTROL_FD.to_string(), CONTROL_PID_ENV);
-}
-
 /// The parent's side of the broker: one control [`Channel`] per child, and
 /// [`introduce`](Broker::introduce), which hands two children the two ends of a new
 /// socketpair so they talk directly. See the [module docs](super#the-broker) for the design and
@@ -308,9 +315,7 @@ impl Broker {
     /// As [`add`](Self::add). At [`spawn`](Command::spawn): descriptor 3 mapped twice when
     /// `cmd` also has [`listen_fds`](Command::listen_fds) or [`fd`](Command::fd)`(3, ..)`.
     pub fn attach(&mut self, cmd: &mut Command, name: impl Into<String>) -> io::Result<MemberId> {
-        let (id, theirs) = self.add(name)?;
-        attach_to(cmd, theirs);
-        Ok(id)
+        self.members.attach(cmd, name.into(), Ok)
     }
 
     /// The member's name, if it is a member.

@@ -44,7 +44,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 
-use super::broker::{Members, attach_to, decode};
+use super::broker::{Members, decode};
 use super::channel::{self as sync, Frame, Kind, Message};
 use super::{Introduction, MemberId};
 use crate::child::Command;
@@ -372,9 +372,7 @@ impl Broker {
     ///
     /// As [`add`](Self::add), and at spawn as the blocking `attach`.
     pub fn attach(&mut self, cmd: &mut Command, name: impl Into<String>) -> io::Result<MemberId> {
-        let (id, theirs) = self.add(name)?;
-        attach_to(cmd, theirs);
-        Ok(id)
+        self.members.attach(cmd, name.into(), Channel::from_sync)
     }
 
     /// The member's name, if it is a member.

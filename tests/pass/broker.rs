@@ -170,18 +170,8 @@ fn a_member_that_died_is_reported_and_nothing_leaks() {
         assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
         assert!(e.to_string().contains("(\"short-lived\") is gone"), "{e}");
     }
-    let after = procwire::fd::open_fds().unwrap();
     // The dead member's channel was closed at the first error: one fewer, nothing more.
-    let gone: Vec<i32> = before
-        .iter()
-        .copied()
-        .filter(|fd| !after.contains(fd))
-        .collect();
-    assert_eq!(gone.len(), 1, "before {before:?} after {after:?}");
-    assert!(
-        after.iter().all(|fd| before.contains(fd)),
-        "before {before:?} after {after:?}"
-    );
+    assert_one_fewer(&before);
     assert!(broker.channel(dead).is_none());
     assert!(broker.channel(live).is_some());
     // Not a member, and itself: refused before anything is made.
@@ -193,6 +183,21 @@ fn a_member_that_died_is_reported_and_nothing_leaks() {
     drop(broker);
     assert_eq!(output(counter), "introductions: 0\n");
     println!("{HELPER_OK}");
+}
+
+/// Asserts exactly one descriptor of `before` was closed since, and none opened.
+pub(crate) fn assert_one_fewer(before: &[i32]) {
+    let after = procwire::fd::open_fds().unwrap();
+    let gone: Vec<i32> = before
+        .iter()
+        .copied()
+        .filter(|fd| !after.contains(fd))
+        .collect();
+    assert_eq!(gone.len(), 1, "before {before:?} after {after:?}");
+    assert!(
+        after.iter().all(|fd| before.contains(fd)),
+        "before {before:?} after {after:?}"
+    );
 }
 
 #[test]

@@ -13,24 +13,11 @@ use procwire::pass::tokio as apass;
 use procwire::pass::{self, CONTROL_ENV, Channel, Kind, MAX_NAME, MemberId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::broker::{PY_CHILD, PY_COUNTER};
+use crate::broker::{PY_CHILD, PY_COUNTER, assert_one_fewer};
 use crate::in_own_process;
 use crate::spawn_fds::helper;
 use crate::support::{HELPER_OK, in_helper};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Hang-guard only: generous, never a performance claim.
-async fn guard<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("hung")
-}
+use crate::tokio_forms::{guard, rt};
 
 /// An async child's stdout to its end, then its exit, which must be a success.
 async fn output(mut child: procwire::child::tokio::Child) -> String {
@@ -425,18 +412,8 @@ fn an_async_broker_reports_a_dead_member_by_name_and_leaks_nothing() {
             assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
             assert!(e.to_string().contains("(\"short-lived\") is gone"), "{e}");
         }
-        let after = procwire::fd::open_fds().unwrap();
         // The dead member's channel was closed at the first error: one fewer, nothing more.
-        let gone: Vec<i32> = before
-            .iter()
-            .copied()
-            .filter(|fd| !after.contains(fd))
-            .collect();
-        assert_eq!(gone.len(), 1, "before {before:?} after {after:?}");
-        assert!(
-            after.iter().all(|fd| before.contains(fd)),
-            "before {before:?} after {after:?}"
-        );
+        assert_one_fewer(&before);
         assert!(broker.channel(dead).is_none());
         assert!(broker.channel(live).is_some());
         // The live member was told nothing.
