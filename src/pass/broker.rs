@@ -48,16 +48,218 @@ impl fmt::Display for MemberId {
     }
 }
 
-struct Member {
+/// The bookkeeping of a broker, shared by the blocking [`Broker`] and the async one
+/// (`pass::tokio::Broker`): the members, their names and control channels (of type `C`, the
+/// blocking or the async [`Channel`]), the checks before an introduction and what a failed
+/// send means. Sans-IO but for the zero-timeout [poll(2)] hang-up check; the drivers only send.
+///
+/// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+pub(super) struct Members<C> {
+    list: Vec<Member<C>>,
+}
+
+struct Member<C> {
     name: String,
     /// `None` once the member is known to be gone or was removed.
-    channel: Option<Channel>,
+    channel: Option<C>,
+    /// Taken back with `remove` (not a member any more), rather than found gone.
+    removed: bool,
+}
+
+/// One of the two sends of an introduction: `to` gets `header` with `end` attached.
+pub(super) struct Telling {
+    pub(super) to: MemberId,
+    pub(super) header: Vec<u8>,
+    pub(super) end: OwnedFd,
+}
+
+impl<C> Default for Members<C> {
+    fn default() -> Self {
+        Members { list: Vec::new() }
+    }
+}
+
+impl<C> fmt::Debug for Members<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_list();
+        for (i, m) in self.list.iter().enumerate() {
+            l.entry(&(i, &m.name, m.channel.is_some()));
+        }
+        l.finish()
+    }
+}
+
+impl<C: AsFd> Members<C> {
+    /// Checks `name`, makes the control pair, keeps our end (as `wrap` makes it) and returns
+    /// the new id and the child's end.
+    pub(super) fn add(
+        &mut self,
+        name: String,
+        wrap: impl FnOnce(Channel) -> io::Result<C>,
+    ) -> io::Result<(MemberId, OwnedFd)> {
+        if name.len() > MAX_NAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "Broker: a member name of {} bytes; at most {MAX_NAME}",
+                    name.len()
+                ),
+            ));
+        }
+        let id = u32::try_from(self.list.len()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "Broker: 2^32 members already")
+        })?;
+        let (ours, theirs) = Channel::pair()?;
+        self.list.push(Member {
+            name,
+            channel: Some(wrap(ours)?),
+            removed: false,
+        });
+        Ok((MemberId(id), theirs.into()))
+    }
+
+    /// [`add`](Self::add), then the child's end to the next child `cmd` spawns, as its
+    /// control socket (descriptor [`CONTROL_FD`], announced in its environment).
+    pub(super) fn attach(
+        &mut self,
+        cmd: &mut Command,
+        name: String,
+        wrap: impl FnOnce(Channel) -> io::Result<C>,
+    ) -> io::Result<MemberId> {
+        let (id, theirs) = self.add(name, wrap)?;
+        cmd.fd(CONTROL_FD, theirs);
+        cmd.announce(CONTROL_ENV, CONTROL_FD.to_string(), CONTROL_PID_ENV);
+        Ok(id)
+    }
+
+    pub(super) fn name(&self, id: MemberId) -> Option<&str> {
+        self.list.get(id.0 as usize).map(|m| m.name.as_str())
+    }
+
+    pub(super) fn channel(&self, id: MemberId) -> Option<&C> {
+        self.list
+            .get(id.0 as usize)
+            .and_then(|m| m.channel.as_ref())
+    }
+
+    pub(super) fn remove(&mut self, id: MemberId) -> Option<C> {
+        let m = self.list.get_mut(id.0 as usize)?;
+        m.removed = true;
+        m.channel.take()
+    }
+
+    /// The same members on other channels (the blocking ones made async).
+    #[cfg(feature = "tokio")]
+    pub(super) fn map<D>(self, mut f: impl FnMut(C) -> io::Result<D>) -> io::Result<Members<D>> {
+        let list = self
+            .list
+            .into_iter()
+            .map(|m| {
+                Ok(Member {
+                    name: m.name,
+                    channel: m.channel.map(&mut f).transpose()?,
+                    removed: m.removed,
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Members { list })
+    }
+
+    /// The checks before introducing `a` and `b`, then the pair and the two sends to make, in
+    /// order (`a` first). Nothing is made when a check fails.
+    pub(super) fn plan(&mut self, a: MemberId, b: MemberId) -> io::Result<[Telling; 2]> {
+        if a == b {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("Broker::introduce: member {a} cannot be introduced to itself"),
+            ));
+        }
+        for id in [a, b] {
+            self.live(id)?;
+        }
+        let (end_a, end_b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| {
+            crate::sys::hint(
+                e.into(),
+                "Broker::introduce: socketpair(AF_UNIX, SOCK_STREAM)",
+            )
+        })?;
+        let header = |peer| introduction(peer, self.name(peer).unwrap_or_default());
+        Ok([
+            Telling {
+                to: a,
+                header: header(b),
+                end: end_a,
+            },
+            Telling {
+                to: b,
+                header: header(a),
+                end: end_b,
+            },
+        ])
+    }
+
+    /// The member's channel, unless it is not a member or is gone (then marked so).
+    pub(super) fn live(&mut self, id: MemberId) -> io::Result<&C> {
+        let Some(m) = self.list.get_mut(id.0 as usize) else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("Broker: {id} is not a member of this broker"),
+            ));
+        };
+        if m.removed {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "Broker: member {id} ({:?}) was removed from this broker (Broker::remove)",
+                    m.name
+                ),
+            ));
+        }
+        let hung_up = match &m.channel {
+            None => true,
+            Some(c) => {
+                let mut fds = [PollFd::new(c, PollFlags::empty())];
+                crate::sys::poll::poll(&mut fds, Some(std::time::Instant::now()))?;
+                fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
+            }
+        };
+        if hung_up {
+            m.channel = None;
+            return Err(gone(id, &m.name, "its control socket is closed"));
+        }
+        Ok(m.channel.as_ref().expect("checked above"))
+    }
+
+    /// What the send to `to` came to: a `BrokenPipe` marks it gone and names it.
+    pub(super) fn sent(&mut self, to: MemberId, sent: io::Result<()>) -> io::Result<()> {
+        match sent {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                let m = &mut self.list[to.0 as usize];
+                m.channel = None;
+                Err(gone(
+                    to,
+                    &m.name,
+                    &format!("sending its introduction failed: {e}"),
+                ))
+            }
+            other => other,
+        }
+    }
 }
 
 /// The parent's side of the broker: one control [`Channel`] per child, and
 /// [`introduce`](Broker::introduce), which hands two children the two ends of a new
 /// socketpair so they talk directly. See the [module docs](super#the-broker) for the design and
 /// the [protocol](super#the-broker-protocol) a child in any language speaks.
+///
+/// An async program uses `pass::tokio::Broker` (feature `tokio`), the same broker with an
+/// async `introduce`.
 ///
 /// ```
 /// use std::io::Read;
@@ -77,19 +279,9 @@ struct Member {
 /// assert_eq!(broker.name(id), Some("shell"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Broker {
-    members: Vec<Member>,
-}
-
-impl fmt::Debug for Broker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut l = f.debug_list();
-        for (i, m) in self.members.iter().enumerate() {
-            l.entry(&(i, &m.name, m.channel.is_some()));
-        }
-        l.finish()
-    }
+    members: Members<Channel>,
 }
 
 impl Broker {
@@ -108,25 +300,7 @@ impl Broker {
     /// `InvalidInput` for a name longer than [`MAX_NAME`] bytes; the OS's error (with a hint
     /// for descriptor exhaustion) when the socketpair cannot be made.
     pub fn add(&mut self, name: impl Into<String>) -> io::Result<(MemberId, OwnedFd)> {
-        let name = name.into();
-        if name.len() > MAX_NAME {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "Broker: a member name of {} bytes; at most {MAX_NAME}",
-                    name.len()
-                ),
-            ));
-        }
-        let id = u32::try_from(self.members.len()).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "Broker: 2^32 members already")
-        })?;
-        let (ours, theirs) = Channel::pair()?;
-        self.members.push(Member {
-            name,
-            channel: Some(ours),
-        });
-        Ok((MemberId(id), theirs.into()))
+        self.members.add(name.into(), Ok)
     }
 
     /// Adds a member for the next child `cmd` spawns: its control socket goes to the child
@@ -141,32 +315,25 @@ impl Broker {
     /// As [`add`](Self::add). At [`spawn`](Command::spawn): descriptor 3 mapped twice when
     /// `cmd` also has [`listen_fds`](Command::listen_fds) or [`fd`](Command::fd)`(3, ..)`.
     pub fn attach(&mut self, cmd: &mut Command, name: impl Into<String>) -> io::Result<MemberId> {
-        let (id, theirs) = self.add(name)?;
-        cmd.fd(CONTROL_FD, theirs);
-        cmd.announce(CONTROL_ENV, CONTROL_FD.to_string(), CONTROL_PID_ENV);
-        Ok(id)
+        self.members.attach(cmd, name.into(), Ok)
     }
 
     /// The member's name, if it is a member.
     pub fn name(&self, id: MemberId) -> Option<&str> {
-        self.members.get(id.0 as usize).map(|m| m.name.as_str())
+        self.members.name(id)
     }
 
     /// The member's control channel, to send it messages of an application's own (types other
     /// than the introduction's, see the [protocol](super#the-broker-protocol)); `None` once the
     /// member is gone or removed.
     pub fn channel(&self, id: MemberId) -> Option<&Channel> {
-        self.members
-            .get(id.0 as usize)
-            .and_then(|m| m.channel.as_ref())
+        self.members.channel(id)
     }
 
     /// Removes a member and gives back its control channel (dropping it tells the child: its
     /// [`Control::recv`] returns `Ok(None)`).
     pub fn remove(&mut self, id: MemberId) -> Option<Channel> {
-        self.members
-            .get_mut(id.0 as usize)
-            .and_then(|m| m.channel.take())
+        self.members.remove(id)
     }
 
     /// Introduces `a` and `b`: makes an `AF_UNIX` `SOCK_STREAM` [socketpair(2)] and sends one
@@ -192,71 +359,17 @@ impl Broker {
     /// [socketpair(2)]: https://man7.org/linux/man-pages/man2/socketpair.2.html
     /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub fn introduce(&mut self, a: MemberId, b: MemberId) -> io::Result<()> {
-        if a == b {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("Broker::introduce: member {a} cannot be introduced to itself"),
-            ));
+        for t in self.members.plan(a, b)? {
+            let sent = self.members.live(t.to)?.send(&t.header, &[t.end.as_fd()]);
+            self.members.sent(t.to, sent)?;
         }
-        for id in [a, b] {
-            self.live(id)?;
-        }
-        let (end_a, end_b) = rustix::net::socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| {
-            crate::sys::hint(
-                e.into(),
-                "Broker::introduce: socketpair(AF_UNIX, SOCK_STREAM)",
-            )
-        })?;
-        self.tell(a, b, end_a)?;
-        self.tell(b, a, end_b)
+        Ok(())
     }
 
-    /// The member's channel, unless it is not a member or is gone (then marked so).
-    fn live(&mut self, id: MemberId) -> io::Result<&Channel> {
-        let Some(m) = self.members.get_mut(id.0 as usize) else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("Broker: {id} is not a member of this broker"),
-            ));
-        };
-        let hung_up = match &m.channel {
-            None => true,
-            Some(c) => {
-                let mut fds = [PollFd::new(c, PollFlags::empty())];
-                crate::sys::poll::poll(&mut fds, Some(std::time::Instant::now()))?;
-                fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
-            }
-        };
-        if hung_up {
-            m.channel = None;
-            return Err(gone(id, &m.name, "its control socket is closed"));
-        }
-        Ok(m.channel.as_ref().expect("checked above"))
-    }
-
-    /// Sends `to` its end of a pair whose other end goes to `peer`.
-    fn tell(&mut self, to: MemberId, peer: MemberId, end: OwnedFd) -> io::Result<()> {
-        let header = introduction(peer, self.name(peer).unwrap_or_default());
-        let sent = self.live(to)?.send(&header, &[end.as_fd()]);
-        drop(end);
-        match sent {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                let m = &mut self.members[to.0 as usize];
-                m.channel = None;
-                Err(gone(
-                    to,
-                    &m.name,
-                    &format!("sending its introduction failed: {e}"),
-                ))
-            }
-            other => other,
-        }
+    /// The bookkeeping, for the async broker made from this one.
+    #[cfg(feature = "tokio")]
+    pub(super) fn into_members(self) -> Members<Channel> {
+        self.members
     }
 }
 
@@ -395,33 +508,49 @@ impl Control {
     /// descriptors are closed, and the next call reads the next message. As
     /// [`Channel::recv`] otherwise.
     pub fn recv(&self) -> io::Result<Option<Introduction>> {
-        let Some(Message { data, mut fds }) = self.channel.recv()? else {
-            return Ok(None);
-        };
-        let bad = |why: &str| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "Control::recv: a control message that is not an introduction ({why}); its \
-                     descriptors are closed"
-                ),
-            )
-        };
-        if data.len() < HEADER || data[0] != INTRODUCTION {
-            return Err(bad("its data does not start with 'I' and a 4-byte peer id"));
-        }
-        if fds.len() != 1 {
-            return Err(bad(&format!("{} descriptors, not 1", fds.len())));
-        }
-        let id = u32::from_le_bytes(data[1..HEADER].try_into().expect("4 bytes"));
-        let name = String::from_utf8(data[HEADER..].to_vec())
-            .map_err(|_| bad("the peer's name is not UTF-8"))?;
-        Ok(Some(Introduction {
-            peer: Peer {
-                id: MemberId(id),
-                name,
-            },
-            fd: fds.pop().expect("one descriptor"),
-        }))
+        decode(self.channel.recv()?)
     }
+
+    /// The control channel, for the async control made from this one.
+    #[cfg(feature = "tokio")]
+    pub(super) fn into_channel(self) -> Channel {
+        self.channel
+    }
+}
+
+/// Decodes one control message (`None`: end of file) as an introduction, sans-IO: the one
+/// decoder of the blocking and the async [`Control`].
+///
+/// # Errors
+///
+/// `InvalidData` for a message that is not an introduction; its descriptors are closed.
+pub(super) fn decode(msg: Option<Message>) -> io::Result<Option<Introduction>> {
+    let Some(Message { data, mut fds }) = msg else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "Control::recv: a control message that is not an introduction ({why}); its \
+                 descriptors are closed"
+            ),
+        )
+    };
+    if data.len() < HEADER || data[0] != INTRODUCTION {
+        return Err(bad("its data does not start with 'I' and a 4-byte peer id"));
+    }
+    if fds.len() != 1 {
+        return Err(bad(&format!("{} descriptors, not 1", fds.len())));
+    }
+    let id = u32::from_le_bytes(data[1..HEADER].try_into().expect("4 bytes"));
+    let name = String::from_utf8(data[HEADER..].to_vec())
+        .map_err(|_| bad("the peer's name is not UTF-8"))?;
+    Ok(Some(Introduction {
+        peer: Peer {
+            id: MemberId(id),
+            name,
+        },
+        fd: fds.pop().expect("one descriptor"),
+    }))
 }

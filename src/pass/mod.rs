@@ -131,6 +131,10 @@
 //! of each child's control end is closed once the child has started, which is what makes a
 //! gone child visible.
 //!
+//! An async program (feature `tokio`) uses [`tokio::Broker`] and [`tokio::Control`]: the same
+//! bookkeeping, checks, errors and decoder (one sans-IO core, two drivers), with `introduce`
+//! and `recv` awaiting readiness on the control sockets instead of blocking a thread.
+//!
 //! # The broker protocol
 //!
 //! Enough to write a child in any language (the tests have Python children that use nothing

@@ -1,5 +1,6 @@
 //! The async forms of descriptor passing (feature `tokio`): [`send_fds`] / [`recv_fds`] on
-//! tokio's Unix sockets and their split halves, and an async [`Channel`].
+//! tokio's Unix sockets and their split halves, an async [`Channel`], and the broker's two
+//! sides, [`Broker`] and [`Control`].
 //!
 //! What tokio has lacked since 2020 (tokio#2975): `SCM_RIGHTS` on `tokio::net::UnixStream`
 //! without reaching for `AsRawFd` and a hand-rolled readiness loop that gets the edge cases
@@ -43,7 +44,10 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 
+use super::broker::{Members, decode};
 use super::channel::{self as sync, Frame, Kind, Message};
+use super::{Introduction, MemberId};
+use crate::child::Command;
 use crate::sys::io::{Target, write};
 use crate::sys::scm;
 
@@ -300,5 +304,189 @@ impl Channel {
 impl AsFd for Channel {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.get_ref().as_fd()
+    }
+}
+
+/// The async [`pass::Broker`](super::Broker): the same members, checks, protocol and errors
+/// (one bookkeeping core, two drivers), with an async [`introduce`](Broker::introduce) that
+/// waits for room on a member's control socket instead of blocking the thread. Its control
+/// channels are async [`Channel`]s registered with the runtime it was made in.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use procwire::pass::{self, tokio::{Broker, Control}};
+///
+/// let mut broker = Broker::new();
+/// // Members started by other means (a child gets its end at CONTROL_FD through
+/// // `attach`); here, two controls in this process.
+/// let (a, end_a) = broker.add("a")?;
+/// let (b, end_b) = broker.add("b")?;
+/// let ctl_a = Control::from_sync(pass::Control::new(pass::Channel::from_fd(end_a)?))?;
+/// let ctl_b = Control::from_sync(pass::Control::new(pass::Channel::from_fd(end_b)?))?;
+/// broker.introduce(a, b).await?;
+/// let to_a = ctl_a.recv().await?.expect("an introduction");
+/// let to_b = ctl_b.recv().await?.expect("an introduction");
+/// assert_eq!((to_a.peer.name.as_str(), to_b.peer.id), ("b", a));
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Default)]
+pub struct Broker {
+    members: Members<Channel>,
+}
+
+impl Broker {
+    /// A broker with no members.
+    pub fn new() -> Broker {
+        Broker::default()
+    }
+
+    /// The async form of a blocking broker, with the same members, ids and names: its control
+    /// channels are made non-blocking and registered with the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// Outside a tokio runtime with I/O enabled; `fcntl(2)` failing. The broker is dropped
+    /// then (its members' controls read end of file).
+    pub fn from_sync(broker: super::Broker) -> io::Result<Broker> {
+        Ok(Broker {
+            members: broker.into_members().map(Channel::from_sync)?,
+        })
+    }
+
+    /// Adds a member, as [`pass::Broker::add`](super::Broker::add); our end of its control
+    /// channel is registered with the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking `add`; and outside a tokio runtime with I/O enabled (nothing added).
+    pub fn add(&mut self, name: impl Into<String>) -> io::Result<(MemberId, OwnedFd)> {
+        self.members.add(name.into(), Channel::from_sync)
+    }
+
+    /// Adds a member for the next child `cmd` spawns (with [`spawn`](Command::spawn) or
+    /// `spawn_async`), as [`pass::Broker::attach`](super::Broker::attach): descriptor
+    /// [`CONTROL_FD`](super::CONTROL_FD) and the two variables.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add), and at spawn as the blocking `attach`.
+    pub fn attach(&mut self, cmd: &mut Command, name: impl Into<String>) -> io::Result<MemberId> {
+        self.members.attach(cmd, name.into(), Channel::from_sync)
+    }
+
+    /// The member's name, if it is a member.
+    pub fn name(&self, id: MemberId) -> Option<&str> {
+        self.members.name(id)
+    }
+
+    /// The member's control channel, for messages of an application's own; `None` once the
+    /// member is gone or removed.
+    pub fn channel(&self, id: MemberId) -> Option<&Channel> {
+        self.members.channel(id)
+    }
+
+    /// Removes a member and gives back its control channel (dropping it tells the child).
+    pub fn remove(&mut self, id: MemberId) -> Option<Channel> {
+        self.members.remove(id)
+    }
+
+    /// Introduces `a` and `b`, as [`pass::Broker::introduce`](super::Broker::introduce): the
+    /// same zero-timeout [poll(2)] hang-up check, one [socketpair(2)], then one message to
+    /// `a` and one to `b`, each awaiting room on that member's control socket (a member that
+    /// does not read its control socket makes this wait, not the thread).
+    ///
+    /// # Errors
+    ///
+    /// Exactly the blocking form's: `NotFound`, `InvalidInput`, and `BrokenPipe` naming a
+    /// gone member, who is then marked gone. Nothing is leaked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, but leak free: dropping the future while it waits for room on `b`'s
+    /// socket leaves `a` told and `b` not; `b`'s end of the pair is closed with the future,
+    /// so `a` reads end of file on its end, as when `b` dies mid-way. Dropped before the first
+    /// send (waiting on `a`), nobody is told. On a stream control channel a send cancelled
+    /// mid-frame finishes at the next send to that member (see [`Channel::send`]).
+    ///
+    /// [socketpair(2)]: https://man7.org/linux/man-pages/man2/socketpair.2.html
+    /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+    pub async fn introduce(&mut self, a: MemberId, b: MemberId) -> io::Result<()> {
+        for t in self.members.plan(a, b)? {
+            let sent = self
+                .members
+                .live(t.to)?
+                .send(&t.header, &[t.end.as_fd()])
+                .await;
+            self.members.sent(t.to, sent)?;
+        }
+        Ok(())
+    }
+}
+
+/// The async [`pass::Control`](super::Control): a child's side of the broker, on an async
+/// [`Channel`], with the same checks at take-over and the same decoder of introductions.
+#[derive(Debug)]
+pub struct Control {
+    channel: Channel,
+}
+
+impl Control {
+    /// Takes over the control socket this process was started with by a broker, exactly as
+    /// [`pass::Control::from_env`](super::Control::from_env) (the same variables, checks,
+    /// errors, and one take-over per process, shared with the blocking form), then registers
+    /// it with the current runtime. Call it early, as the blocking form says.
+    ///
+    /// # Errors
+    ///
+    /// As the blocking form; and outside a tokio runtime, checked first, so the socket is not
+    /// taken over (and a later call inside a runtime still can).
+    pub fn from_env() -> io::Result<Control> {
+        if ::tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "pass::tokio::Control::from_env must be called inside a tokio runtime with I/O \
+                 enabled; the control socket was not taken over (or use pass::Control::from_env)",
+            ));
+        }
+        Control::from_sync(super::Control::from_env()?)
+    }
+
+    /// The async form of a blocking control (its channel made non-blocking and registered
+    /// with the current runtime).
+    ///
+    /// # Errors
+    ///
+    /// Outside a tokio runtime with I/O enabled; `fcntl(2)` failing.
+    pub fn from_sync(control: super::Control) -> io::Result<Control> {
+        Channel::from_sync(control.into_channel()).map(Control::new)
+    }
+
+    /// A control on an async channel made elsewhere.
+    pub fn new(channel: Channel) -> Control {
+        Control { channel }
+    }
+
+    /// The control channel, for messages of an application's own.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// Waits for the next introduction; `Ok(None)` when the broker is gone and every
+    /// introduction has been read.
+    ///
+    /// # Errors
+    ///
+    /// As [`pass::Control::recv`](super::Control::recv) (the same decoder): `InvalidData` for
+    /// a message that is not an introduction, its descriptors closed, the next call reading
+    /// the next message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it is [`Channel::recv`] (cancel safe on both kinds: a message leaves the
+    /// socket only in the poll that returns it; a stream frame received in part stays in the
+    /// channel, descriptors included) followed by decoding in that same poll, so a dropped
+    /// future loses no introduction and no descriptor.
+    pub async fn recv(&self) -> io::Result<Option<Introduction>> {
+        decode(self.channel.recv().await?)
     }
 }

@@ -15,7 +15,7 @@ use crate::support::{HELPER_ENV, HELPER_OK, in_helper};
 /// A Python child that speaks the broker protocol with nothing but the standard library:
 /// takes its introduction, then (as "one") sends a greeting and reads the answer, or (as
 /// "two") reads the greeting and answers.
-const PY_CHILD: &str = r#"
+pub(crate) const PY_CHILD: &str = r#"
 import os, socket, sys
 me = sys.argv[1]
 assert os.environ["PROCWIRE_CONTROL_PID"] == str(os.getpid()), os.environ["PROCWIRE_CONTROL_PID"]
@@ -137,7 +137,7 @@ fn two_rust_children_talk_directly_after_the_introduction() {
 }
 
 /// Counts the introductions it gets until the broker is gone.
-const PY_COUNTER: &str = r#"
+pub(crate) const PY_COUNTER: &str = r#"
 import os, socket
 ctl = socket.socket(fileno=int(os.environ["PROCWIRE_CONTROL"]))
 n = 0
@@ -170,18 +170,8 @@ fn a_member_that_died_is_reported_and_nothing_leaks() {
         assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
         assert!(e.to_string().contains("(\"short-lived\") is gone"), "{e}");
     }
-    let after = procwire::fd::open_fds().unwrap();
     // The dead member's channel was closed at the first error: one fewer, nothing more.
-    let gone: Vec<i32> = before
-        .iter()
-        .copied()
-        .filter(|fd| !after.contains(fd))
-        .collect();
-    assert_eq!(gone.len(), 1, "before {before:?} after {after:?}");
-    assert!(
-        after.iter().all(|fd| before.contains(fd)),
-        "before {before:?} after {after:?}"
-    );
+    assert_one_fewer(&before);
     assert!(broker.channel(dead).is_none());
     assert!(broker.channel(live).is_some());
     // Not a member, and itself: refused before anything is made.
@@ -193,6 +183,21 @@ fn a_member_that_died_is_reported_and_nothing_leaks() {
     drop(broker);
     assert_eq!(output(counter), "introductions: 0\n");
     println!("{HELPER_OK}");
+}
+
+/// Asserts exactly one descriptor of `before` was closed since, and none opened.
+pub(crate) fn assert_one_fewer(before: &[i32]) {
+    let after = procwire::fd::open_fds().unwrap();
+    let gone: Vec<i32> = before
+        .iter()
+        .copied()
+        .filter(|fd| !after.contains(fd))
+        .collect();
+    assert_eq!(gone.len(), 1, "before {before:?} after {after:?}");
+    assert!(
+        after.iter().all(|fd| before.contains(fd)),
+        "before {before:?} after {after:?}"
+    );
 }
 
 #[test]

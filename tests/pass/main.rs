@@ -15,6 +15,8 @@ mod quirk;
 mod roundtrip;
 mod spawn_fds;
 #[cfg(feature = "tokio")]
+mod tokio_broker;
+#[cfg(feature = "tokio")]
 mod tokio_forms;
 
 use std::io::Read;

@@ -11,7 +11,7 @@ use procwire::pass::{self, Kind, MAX_FDS};
 
 use crate::{pipe, read_n, write_to};
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -19,7 +19,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Hang-guard only: generous, never a performance claim.
-async fn guard<T>(f: impl Future<Output = T>) -> T {
+pub(crate) async fn guard<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), f)
         .await
         .expect("hung")
