@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use procwire::child::{Command, KillPolicy, Sigpipe, StderrTo, Topology};
 use procwire::stderr::{Line, Settings};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{eventually, gone};
 
@@ -163,6 +163,57 @@ fn a_write_to_a_child_that_never_reads_is_woken_by_the_stall_watchdog() {
             let t = procwire::child::TimedOut::of(&waited).unwrap();
             assert_eq!(t.watchdog(), procwire::child::Watchdog::Stall, "{topology}");
             assert_eq!(t.exit().unwrap().signal(), Some(15), "{topology}");
+        }
+    });
+}
+
+#[test]
+fn wait_with_output_reads_everything_a_writing_child_wrote() {
+    // 1 MiB, more than any wire holds: the reader keeps up while the child writes, then takes
+    // the rest after the exit.
+    runtime().block_on(async {
+        for topology in Topology::ALL {
+            let child = Command::from_argv(["head", "-c", "1048576", "/dev/zero"])
+                .unwrap()
+                .topology(topology)
+                .stderr(Settings::new().sink(std::io::sink()))
+                .spawn_async()
+                .unwrap();
+            let output = child.wait_with_output().await.unwrap();
+            assert_eq!(output.stdout.len(), 1 << 20, "{topology}");
+            assert!(output.stdout.iter().all(|&b| b == 0), "{topology}");
+            assert!(output.exit.success(), "{topology}");
+        }
+    });
+}
+
+#[test]
+fn end_at_exit_is_not_kept_by_a_descendant_that_goes_on_writing() {
+    runtime().block_on(async {
+        for topology in Topology::ALL {
+            let pids = crate::PidFile::new("async-at-exit-writer");
+            let script = format!(
+                "(while :; do echo spam; done) 2>/dev/null </dev/null & echo $! >{}; echo hi",
+                pids.path()
+            );
+            let mut child = Command::new("sh")
+                .args(["-c", &script])
+                .topology(topology)
+                .stderr(StderrTo::Null)
+                .spawn_async()
+                .unwrap();
+            child.reader().end_at_exit(true);
+            let mut out = Vec::new();
+            // A hang-guard, not a timing: the writer never stops, so only the exit ends this.
+            let read = tokio::time::timeout(Duration::from_secs(30), child.read_to_end(&mut out));
+            read.await
+                .unwrap_or_else(|_| panic!("{topology}: the read was kept by the descendant"))
+                .unwrap();
+            assert!(child.wait().await.unwrap().success(), "{topology}");
+            drop(pids);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.lines().any(|l| l == "hi"), "{topology}");
+            assert!(text.lines().all(|l| l == "hi" || l == "spam"), "{topology}");
         }
     });
 }
