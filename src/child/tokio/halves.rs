@@ -4,12 +4,13 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use rustix::event::PollFlags;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -18,6 +19,7 @@ use crate::child::io_halves::discard_socket;
 use crate::child::process::{Exited, OsProcess};
 use crate::child::state::{Dir, Shared};
 use crate::relay::owner::{AtExit, OWNER_TICK};
+use crate::sys::splice::is_pipe;
 use crate::wire::Kind;
 use crate::wire::tokio::{AsyncReadHalf, AsyncWriteHalf};
 
@@ -158,16 +160,6 @@ impl Reader {
         self
     }
 
-    /// The wire's half, until let go of.
-    pub(super) fn half(&self) -> Option<&AsyncReadHalf> {
-        self.half.as_ref()
-    }
-
-    /// The watchdog accounting shared with the writer and the handle.
-    pub(super) fn shared(&self) -> &Shared {
-        &self.shared
-    }
-
     /// What dropping does, now: our end is let go of and the watchdog told.
     pub(super) fn let_go(&mut self) {
         if let Some(half) = self.half.take() {
@@ -176,6 +168,51 @@ impl Reader {
             }
             self.shared.reader_gone();
         }
+    }
+
+    /// Moves up to `len` bytes of the child's output into the pipe `dst` with [splice(2)],
+    /// without copying them through user space: the twin of
+    /// [`crate::child::Reader::splice_to`], waiting in the reactor. Counts for the watchdogs
+    /// like a read. `Ok(0)` is EOF (or our end was let go of). An [`AsyncEnd`] of a pipes
+    /// wire gives its `dst` with [`AsyncEnd::into_split`]; any pipe's write end becomes one
+    /// with [`AsyncWriteHalf::new`] or from a `tokio::net::unix::pipe::Sender`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`], before anything moved, when `dst` is not a pipe (a
+    /// splice into a socket can block holding the source pipe's lock) or the kernel cannot
+    /// splice from this end (`EINVAL`); copy instead then. `BrokenPipe` when `dst`'s reader
+    /// is gone or `dst` was shut down; [`TimedOut`](crate::child::TimedOut) once a watchdog
+    /// fired.
+    ///
+    /// # Caveats
+    ///
+    /// As for the blocking form: never blocks inside `splice(2)` (`SPLICE_F_NONBLOCK`, both
+    /// ends non-blocking); the [end-at-exit](Self::end_at_exit) rule does not apply to it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one `splice(2)` moves the bytes, so a future dropped before it completed
+    /// moved none.
+    ///
+    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    /// [`AsyncEnd`]: crate::wire::tokio::AsyncEnd
+    /// [`AsyncEnd::into_split`]: crate::wire::tokio::AsyncEnd::into_split
+    pub async fn splice_to(&mut self, dst: &mut AsyncWriteHalf, len: usize) -> io::Result<usize> {
+        if let Some(to) = dst.write_fd()
+            && !is_pipe(to)?
+        {
+            return Err(not_a_pipe("Reader::splice_to's destination"));
+        }
+        std::future::poll_fn(|cx| {
+            fired(&self.shared, self.wake.as_ref(), cx)?;
+            let Some(half) = &self.half else {
+                return Poll::Ready(Ok(0));
+            };
+            let r = ready!(poll_splice(half, dst, len, cx));
+            Poll::Ready(self.shared.settle(r, Dir::Read))
+        })
+        .await
     }
 
     /// In the end-at-exit mode, how many bytes of `len` the next read may take (0: done).
@@ -297,7 +334,7 @@ impl Writer {
 
     /// The wire's half, after the watchdog check (registering `cx` on its eventfd);
     /// `BrokenPipe` after [`close`](Self::close).
-    pub(super) fn ready_half(&mut self, cx: &mut Context<'_>) -> io::Result<&mut AsyncWriteHalf> {
+    fn ready_half(&mut self, cx: &mut Context<'_>) -> io::Result<&mut AsyncWriteHalf> {
         fired(&self.shared, self.wake.as_ref(), cx)?;
         self.half.as_mut().ok_or_else(|| {
             io::Error::new(
@@ -307,9 +344,38 @@ impl Writer {
         })
     }
 
-    /// The watchdog accounting shared with the reader and the handle.
-    pub(super) fn shared(&self) -> &Shared {
-        &self.shared
+    /// Moves up to `len` bytes from `src` into the child's input with [splice(2)], without
+    /// copying them through user space: the twin of [`crate::child::Writer::splice_from`],
+    /// waiting in the reactor. Counts for the watchdogs like a write. `Ok(0)` means `src` is at
+    /// EOF. Only on [`Topology::Pipes`](crate::child::Topology::Pipes), where this end is a
+    /// pipe. `src` is any async read half (a pipe, or a socket: registered halves are
+    /// non-blocking, so `SPLICE_F_NONBLOCK` or the socket's own flag reaches it); an
+    /// [`AsyncEnd`](crate::wire::tokio::AsyncEnd) gives one with
+    /// [`into_split`](crate::wire::tokio::AsyncEnd::into_split).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`], before anything moved, when this end is a socket or
+    /// the kernel cannot splice from `src` (`EINVAL`); copy instead then. `BrokenPipe` after
+    /// [`close`](Self::close) or once the child closed its input;
+    /// [`TimedOut`](crate::child::TimedOut) once a watchdog fired.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: one `splice(2)` moves the bytes, so a future dropped before it completed
+    /// moved none.
+    ///
+    /// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+    pub async fn splice_from(&mut self, src: &mut AsyncReadHalf, len: usize) -> io::Result<usize> {
+        if self.kind != Kind::Pipes {
+            return Err(not_a_pipe("the child's input (Writer::splice_from)"));
+        }
+        std::future::poll_fn(|cx| {
+            let half = self.ready_half(cx)?;
+            let r = ready!(poll_splice(src, half, len, cx));
+            Poll::Ready(self.shared.settle(r, Dir::Write))
+        })
+        .await
     }
 }
 
@@ -354,5 +420,57 @@ impl std::fmt::Debug for Writer {
             .field("kind", &self.kind)
             .field("closed", &self.is_closed())
             .finish()
+    }
+}
+
+/// The refusal of a splice into something that is not a pipe.
+fn not_a_pipe(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{what} is not a pipe: a splice into a socket or file can block while it holds the \
+             source pipe's lock; copy with read and write instead"
+        ),
+    )
+}
+
+/// Whether the pipe `fd` has room now (a zero-timeout poll(2)).
+fn writable(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    crate::sys::poll::wait(fd, PollFlags::OUT, Some(Duration::ZERO))
+}
+
+/// One [splice(2)] from `src` into the pipe `dst` (`SPLICE_F_NONBLOCK`) once the reactor says
+/// `dst` is writable and `src` readable.
+///
+/// A splice's `EAGAIN` does not say which end lacked, and readiness may be cleared only for
+/// the end that really would block (clearing the other loses its edge and hangs the task), so
+/// a zero-timeout [poll(2)] of `dst` tells them apart: `dst` full clears `dst`'s readiness
+/// (and waits for it), otherwise `src`'s.
+///
+/// [splice(2)]: https://man7.org/linux/man-pages/man2/splice.2.html
+/// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
+fn poll_splice(
+    src: &AsyncReadHalf,
+    dst: &AsyncWriteHalf,
+    len: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(dst.poll_write_with(cx, |to| match writable(to)? {
+            true => Ok(()),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        }))?;
+        let Some(to) = dst.write_fd() else {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        };
+        let moved = ready!(src.poll_read_with(cx, |from| {
+            match crate::sys::splice::splice_once(from, to, len) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !writable(to)? => Ok(None),
+                r => r.map(Some),
+            }
+        }))?;
+        if let Some(n) = moved {
+            return Poll::Ready(Ok(n));
+        }
     }
 }
