@@ -7,7 +7,12 @@
 //! channel, pre-exec hooks and rollback (`spawn.rs`; the fork/exec itself is short and runs
 //! inline), the same watchdog step machine (`watchdog.rs`, driven here by `tokio::time`), the
 //! same close policy (`policy.rs`, driven here by an async function), the same stderr
-//! [`Capture`](crate::stderr::Capture) (driven by [`stderr::tokio::Drain`]). The parity tests
+//! [`Capture`](crate::stderr::Capture) (driven by [`stderr::tokio::Drain`]). The halves are the
+//! wire's own async halves ([`AsyncReadHalf`], [`AsyncWriteHalf`]: readiness, half-close and
+//! their caveats are written there once) with the child's watchdog accounting on top; the
+//! [end-at-exit](Reader::end_at_exit) reader keeps the relay's owner rule (the same budget as
+//! the blocking reader), and [`Child::wait_with_output`], [`Reader::splice_to`] and
+//! [`Writer::splice_from`] are the blocking forms' twins. The parity tests
 //! (`tests/child/parity.rs`) run the same programs through both and compare what they report.
 //!
 //! # Waiting
