@@ -313,11 +313,13 @@ fn a_descendant_holding_stdout_ends_at_the_exit_identically() {
         for how in [How::EndAtExit, How::WithOutput] {
             let mut seen = Vec::new();
             for asynchronous in [false, true] {
-                // The sleeper inherits stdout (only) and holds it for 60 s; the pid file ends
-                // it when dropped.
+                // The sleeper inherits stdout and holds it for 60 s; the pid file ends it when
+                // dropped. The shell lets go of stderr before it forks, so the sleeper never
+                // holds stderr, not even between its fork and its exec (stderr's EOF is
+                // compared, and a fork that still held it would make that a race).
                 let pids = crate::PidFile::new("parity-stdout-holder");
                 let case = Case::new(&format!(
-                    "sleep 60 2>/dev/null </dev/null & echo $! >{}; echo hi; echo bye >&2",
+                    "echo bye >&2; exec 2>/dev/null; sleep 60 </dev/null & echo $! >{}; echo hi",
                     pids.path()
                 ));
                 let (tx, rx) = std::sync::mpsc::channel();
