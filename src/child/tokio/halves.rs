@@ -474,3 +474,51 @@ fn poll_splice(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::OwnedFd;
+    use std::process::Stdio;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::wire::ReadHalf;
+
+    /// Without a pidfd (old kernels), the end-at-exit reader asks every tick whether the child
+    /// exited: a descendant holding stdout does not keep it either.
+    #[test]
+    fn end_at_exit_without_a_pidfd_asks_on_a_timer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", "sleep 60 </dev/null 2>/dev/null & echo $!; echo hi"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = OwnedFd::from(child.stdout.take().unwrap());
+            let half = AsyncReadHalf::new(ReadHalf::from_fd(Kind::Pipes, stdout)).unwrap();
+            let process = Arc::new(OsProcess::new(child, false));
+            let shared = Arc::new(Shared::new(false).unwrap());
+            // No exit descriptor: the timer path.
+            let mut reader = Reader::new(half, shared, None, process.clone(), None);
+            reader.end_at_exit(true);
+            let mut out = String::new();
+            // A hang-guard, not a timing: the sleeper holds stdout for 60 s.
+            tokio::time::timeout(Duration::from_secs(30), reader.read_to_string(&mut out))
+                .await
+                .expect("the read waited for the sleeper's EOF")
+                .unwrap();
+            let (sleeper, rest) = out.split_once('\n').unwrap();
+            if let Some(pid) = rustix::process::Pid::from_raw(sleeper.parse().unwrap()) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            assert_eq!(rest, "hi\n");
+            assert!(process.has_exited().unwrap());
+        });
+    }
+}
