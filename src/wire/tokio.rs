@@ -565,6 +565,52 @@ impl AsyncWriteHalf {
     }
 }
 
+impl AsFd for AsyncReadHalf {
+    /// The registered descriptor (to ask [`FIONREAD`], say, or splice from it).
+    ///
+    /// [`FIONREAD`]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd
+            .as_ref()
+            .expect("a read half holds its descriptor")
+            .get_ref()
+            .as_fd()
+    }
+}
+
+impl AsyncReadHalf {
+    /// Runs `op` on the descriptor once the reactor says it is readable, clearing readiness
+    /// only on `WouldBlock` (as [`AsyncRead::poll_read`] does): for an operation other than
+    /// `read(2)`, such as a splice out of this half.
+    pub(crate) fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let fd = self.fd.as_ref().expect("a read half holds its descriptor");
+        rt::poll_read(fd, cx, |fd| op(fd.as_fd()))
+    }
+}
+
+impl AsyncWriteHalf {
+    /// The registered descriptor; `None` after [`shutdown_write`](Self::shutdown_write) closed
+    /// a pipe's.
+    pub fn write_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|fd| fd.get_ref().as_fd())
+    }
+
+    /// Runs `op` on the descriptor once the reactor says it is writable, clearing readiness
+    /// only on `WouldBlock` (as [`AsyncWrite::poll_write`] does): for an operation other than
+    /// `write(2)`, such as a splice into this half. `BrokenPipe` after a pipe's shutdown.
+    pub(crate) fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        rt::poll_write(writer(self.fd.as_ref())?, cx, |fd| op(fd.as_fd()))
+    }
+}
+
 impl Drop for AsyncReadHalf {
     fn drop(&mut self) {
         if let Some(fd) = self.fd.take()

@@ -2,6 +2,8 @@
 //! (`Command::spawn`, a drain thread) and the async one (`Command::spawn_async`, a drain task),
 //! compared on everything they report: forwarded stderr bytes, tails, counts, the lines a
 //! deterministic subscriber took and how many it refused, stdout, exit reports and error kinds.
+//! Each program is read three ways through both forms: to EOF, with the end-at-exit rule
+//! (`Reader::end_at_exit`), and by `wait_with_output`.
 
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -64,18 +66,33 @@ struct Outcome {
     subscribed: Vec<Line>,
 }
 
+/// How a run reads the child's stdout and waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// `read_to_end`, then `wait`.
+    ToEnd,
+    /// The same with `Reader::end_at_exit(true)`.
+    EndAtExit,
+    /// `wait_with_output` (a failure loses the stdout read so far, in both forms).
+    WithOutput,
+}
+
+impl How {
+    const ALL: [How; 3] = [How::ToEnd, How::EndAtExit, How::WithOutput];
+}
+
 /// One row of the matrix: the program and how its command is set up.
 struct Case {
-    script: &'static str,
+    script: String,
     config: Config,
     cap: usize,
     set: fn(&mut Command),
 }
 
 impl Case {
-    fn new(script: &'static str) -> Case {
+    fn new(script: &str) -> Case {
         Case {
-            script,
+            script: script.to_owned(),
             config: Config::default(),
             cap: usize::MAX,
             set: |_| {},
@@ -87,7 +104,7 @@ impl Case {
         let sink = Buf::default();
         let got = Arc::new(Mutex::new(Vec::new()));
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", self.script]).topology(topology).stderr(
+        cmd.args(["-c", &self.script]).topology(topology).stderr(
             Settings::new()
                 .config(self.config.clone())
                 .sink(sink.clone())
@@ -101,9 +118,16 @@ impl Case {
         (cmd, sink, got)
     }
 
-    fn run_sync(&self, topology: Topology) -> Outcome {
+    fn run_sync(&self, topology: Topology, how: How) -> Outcome {
         let (mut cmd, sink, got) = self.command(topology);
         let mut child = cmd.spawn().unwrap();
+        if how == How::WithOutput {
+            return match child.wait_with_output() {
+                Ok(o) => outcome(o.stdout, None, Ok(o.exit), &sink, &got),
+                Err(e) => outcome(Vec::new(), None, Err(e), &sink, &got),
+            };
+        }
+        child.reader().end_at_exit(how == How::EndAtExit);
         child.close_input().unwrap();
         let mut stdout = Vec::new();
         let read = child.read_to_end(&mut stdout).err().map(|e| e.kind());
@@ -111,7 +135,7 @@ impl Case {
         outcome(stdout, read, waited, &sink, &got)
     }
 
-    fn run_async(&self, topology: Topology) -> Outcome {
+    fn run_async(&self, topology: Topology, how: How) -> Outcome {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -119,6 +143,13 @@ impl Case {
         rt.block_on(async {
             let (mut cmd, sink, got) = self.command(topology);
             let mut child = cmd.spawn_async().unwrap();
+            if how == How::WithOutput {
+                return match child.wait_with_output().await {
+                    Ok(o) => outcome(o.stdout, None, Ok(o.exit), &sink, &got),
+                    Err(e) => outcome(Vec::new(), None, Err(e), &sink, &got),
+                };
+            }
+            child.reader().end_at_exit(how == How::EndAtExit);
             child.shutdown().await.unwrap();
             let mut stdout = Vec::new();
             let read = child.read_to_end(&mut stdout).await.err().map(|e| e.kind());
@@ -127,14 +158,23 @@ impl Case {
         })
     }
 
-    /// Runs both forms on every topology and asserts they report the same; returns one.
+    /// Runs both forms on every topology, each read every way, and asserts the two forms
+    /// report the same; returns the first read to EOF.
     fn check(&self) -> Outcome {
         let mut first = None;
         for topology in Topology::ALL {
-            let sync = self.run_sync(topology);
-            let tokio = self.run_async(topology);
-            assert_eq!(sync, tokio, "{} on {topology}: sync vs async", self.script);
-            first.get_or_insert(sync);
+            for how in How::ALL {
+                let sync = self.run_sync(topology, how);
+                let tokio = self.run_async(topology, how);
+                assert_eq!(
+                    sync, tokio,
+                    "{} on {topology}, {how:?}: sync vs async",
+                    self.script
+                );
+                if how == How::ToEnd {
+                    first.get_or_insert(sync);
+                }
+            }
         }
         first.unwrap()
     }
@@ -265,6 +305,48 @@ fn a_stalled_child_under_the_stall_watchdog() {
     assert_eq!(o.read_error, Some(io::ErrorKind::TimedOut));
     assert_eq!(o.watchdog, Some(Watchdog::Stall));
     assert_eq!(o.signal, Some(libc_sigterm()));
+}
+
+#[test]
+fn a_descendant_holding_stdout_ends_at_the_exit_identically() {
+    for topology in Topology::ALL {
+        for how in [How::EndAtExit, How::WithOutput] {
+            let mut seen = Vec::new();
+            for asynchronous in [false, true] {
+                // The sleeper inherits stdout and holds it for 60 s; the pid file ends it when
+                // dropped. The shell lets go of stderr before it forks, so the sleeper never
+                // holds stderr, not even between its fork and its exec (stderr's EOF is
+                // compared, and a fork that still held it would make that a race).
+                let pids = crate::PidFile::new("parity-stdout-holder");
+                let case = Case::new(&format!(
+                    "echo bye >&2; exec 2>/dev/null; sleep 60 </dev/null & echo $! >{}; echo hi",
+                    pids.path()
+                ));
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let o = match asynchronous {
+                        false => case.run_sync(topology, how),
+                        true => case.run_async(topology, how),
+                    };
+                    // The receiver may have given up (the hang-guard): nothing to report then.
+                    let _ = tx.send(o);
+                });
+                // A hang-guard, not a timing: a read that waits for EOF waits for the sleeper.
+                let o = rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .unwrap_or_else(|_| {
+                        panic!("{topology}, {how:?}, async {asynchronous}: waited for the sleeper")
+                    });
+                drop(pids);
+                seen.push(o);
+            }
+            assert_eq!(seen[0], seen[1], "{topology}, {how:?}: sync vs async");
+            let o = &seen[0];
+            assert_eq!(o.stdout, b"hi\n", "{topology}, {how:?}");
+            assert_eq!((o.code, o.read_error, o.wait_error), (Some(0), None, None));
+            assert_eq!(o.tail, b"bye\n");
+        }
+    }
 }
 
 fn libc_sigterm() -> i32 {

@@ -7,7 +7,12 @@
 //! channel, pre-exec hooks and rollback (`spawn.rs`; the fork/exec itself is short and runs
 //! inline), the same watchdog step machine (`watchdog.rs`, driven here by `tokio::time`), the
 //! same close policy (`policy.rs`, driven here by an async function), the same stderr
-//! [`Capture`](crate::stderr::Capture) (driven by [`stderr::tokio::Drain`]). The parity tests
+//! [`Capture`](crate::stderr::Capture) (driven by [`stderr::tokio::Drain`]). The halves are the
+//! wire's own async halves ([`AsyncReadHalf`], [`AsyncWriteHalf`]: readiness, half-close and
+//! their caveats are written there once) with the child's watchdog accounting on top; the
+//! [end-at-exit](Reader::end_at_exit) reader keeps the relay's owner rule (the same budget as
+//! the blocking reader), and [`Child::wait_with_output`], [`Reader::splice_to`] and
+//! [`Writer::splice_from`] are the blocking forms' twins. The parity tests
 //! (`tests/child/parity.rs`) run the same programs through both and compare what they report.
 //!
 //! # Waiting
@@ -70,31 +75,33 @@
 //! [pidfd_open(2)]: https://man7.org/linux/man-pages/man2/pidfd_open.2.html
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::ExitStatus;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::task::JoinHandle;
+
+pub use self::halves::{Reader, Writer};
 
 use super::command::{Command, StderrTo};
 use super::handle::{reap_in_background, unreaped, with_firing};
-use super::io_halves::discard_socket;
 use super::policy::{Close, Ending, Seen as Observed, Step};
 use super::process::{Exited, Kill, OsProcess, Reap};
 use super::signaller::signal_number;
 use super::spawn::{Launched, dup};
-use super::state::{Dir, Shared};
+use super::state::Shared;
 use super::watchdog::{Act, Seen, ThreadSide, Watch, Watched};
-use super::{Exit, KillPolicy, Watchdog};
+use super::{Exit, KillPolicy, Output, Watchdog};
 use crate::stderr;
-use crate::sys::io::Target;
-use crate::wire::Kind;
+use crate::wire::tokio::{AsyncReadHalf, AsyncWriteHalf};
+
+mod halves;
 
 impl Command {
     /// [`spawn`](Command::spawn) for tokio: the same child (topology, side channel, watchdogs,
@@ -139,32 +146,33 @@ impl Command {
             policy: self.policy,
             done: false,
         };
-        let (kind_in, kind_out) = (ours_in.kind(), ours_out.kind());
-        let register = |fd: OwnedFd, interest: Interest| {
-            crate::sys::tokio::register_for(fd, interest)
-                .map_err(|e| crate::sys::hint(e, "registering the child's wire with tokio"))
-        };
+        let hinted = |e| crate::sys::hint(e, "registering the child's wire with tokio");
         let wake = |shared: &Shared| -> io::Result<Option<AsyncFd<OwnedFd>>> {
             match (plan.poll, shared.waker()) {
-                (true, Some(w)) => Ok(Some(register(dup(w.fd())?, Interest::READABLE)?)),
+                (true, Some(w)) => {
+                    crate::sys::tokio::register_for(dup(w.fd())?, Interest::READABLE)
+                        .map(Some)
+                        .map_err(hinted)
+                }
                 _ => Ok(None),
             }
         };
-        let reader = Reader {
-            fd: Some(register(ours_in.into_fd(), Interest::READABLE)?),
-            kind: kind_in,
-            shared: shared.clone(),
-            wake: wake(&shared)?,
-        };
-        let mut writer = Writer {
-            fd: Some(register(ours_out.into_fd(), Interest::WRITABLE)?),
-            kind: kind_out,
-            shared: shared.clone(),
-            wake: wake(&shared)?,
-        };
         if let Some(fd) = process.exit_fd() {
-            handle.exit = Some(Arc::new(register(dup(fd)?, Interest::READABLE)?));
+            let fd = crate::sys::tokio::register_for(dup(fd)?, Interest::READABLE);
+            handle.exit = Some(Arc::new(fd.map_err(hinted)?));
         }
+        let reader = Reader::new(
+            AsyncReadHalf::new(ours_in).map_err(hinted)?,
+            shared.clone(),
+            wake(&shared)?,
+            process.clone(),
+            handle.exit.clone(),
+        );
+        let mut writer = Writer::new(
+            AsyncWriteHalf::new(ours_out).map_err(hinted)?,
+            shared.clone(),
+            wake(&shared)?,
+        );
         if plan.stdin_elsewhere {
             writer.close();
         }
@@ -284,187 +292,6 @@ async fn run_watchdog(
             )),
             Act::Stop => return,
         };
-    }
-}
-
-/// Before a read or write: the watchdog's error once one fired. On pipes, also registers the
-/// task's waker on the watchdog's eventfd (beside the end's own readiness), so a firing wakes
-/// a task that waits on a silent pipe.
-fn fired(shared: &Shared, wake: Option<&AsyncFd<OwnedFd>>, cx: &mut Context<'_>) -> io::Result<()> {
-    shared.check()?;
-    // The eventfd is written once, when a watchdog fires, and never read: ready for good.
-    if wake.is_some_and(|w| w.poll_read_ready(cx).is_ready()) {
-        shared.check()?;
-    }
-    Ok(())
-}
-
-/// Our end of the child's stdout, async: the twin of [`super::Reader`], with the same drop
-/// (a child writing on gets `EPIPE` on every topology: on a socket our end is shut for
-/// reading and what is queued discarded before the close) and the same watchdog errors.
-///
-/// Reads are [`AsyncRead::poll_read`] on the registered end: `read(2)` when the reactor said
-/// readable, readiness cleared only on `EAGAIN`. `Ok(())` with nothing filled is EOF.
-pub struct Reader {
-    fd: Option<AsyncFd<OwnedFd>>,
-    kind: Kind,
-    shared: Arc<Shared>,
-    wake: Option<AsyncFd<OwnedFd>>,
-}
-
-impl Reader {
-    /// The kind of kernel object this end is (pipes or socketpair).
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Disarms the connect watchdog (see [`Handle::cancel_connect_watchdog`]).
-    pub fn cancel_connect_watchdog(&self) {
-        self.shared.cancel_connect();
-    }
-
-    /// The watchdog that fired, if one did.
-    pub fn timed_out(&self) -> Option<(Watchdog, Duration)> {
-        self.shared.timed_out()
-    }
-
-    /// What dropping does, now: our end is let go of and the watchdog told.
-    fn let_go(&mut self) {
-        if let Some(fd) = self.fd.take() {
-            if self.kind.is_socket() {
-                discard_socket(fd.get_ref().as_fd());
-            }
-            self.shared.reader_gone();
-        }
-    }
-}
-
-impl AsyncRead for Reader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        fired(&this.shared, this.wake.as_ref(), cx)?;
-        let Some(fd) = &this.fd else {
-            return Poll::Ready(Ok(()));
-        };
-        let unfilled = buf.initialize_unfilled();
-        let r = ready!(crate::sys::tokio::poll_read(fd, cx, |fd| {
-            crate::sys::io::read(fd.as_fd(), unfilled)
-        }));
-        let n = this.shared.settle(r, Dir::Read)?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        self.let_go();
-    }
-}
-
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader")
-            .field("kind", &self.kind)
-            .field("open", &self.fd.is_some())
-            .finish()
-    }
-}
-
-/// Our end of the child's stdin, async: the twin of [`super::Writer`].
-/// [`poll_shutdown`](AsyncWrite::poll_shutdown) (tokio's `shutdown()`) and
-/// [`close`](Self::close) half-close the child's input on every topology (close our pipe end,
-/// or `shutdown(SHUT_WR)` on a socket): the child reads EOF. Sockets are written with
-/// `send(MSG_NOSIGNAL)`, so a gone child is `BrokenPipe`, never `SIGPIPE`.
-pub struct Writer {
-    fd: Option<AsyncFd<OwnedFd>>,
-    kind: Kind,
-    shared: Arc<Shared>,
-    wake: Option<AsyncFd<OwnedFd>>,
-}
-
-impl Writer {
-    /// The kind of kernel object this end is (pipes or socketpair).
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Half-closes the child's input (see [`super::Writer::close`]). Idempotent; later writes
-    /// fail with `BrokenPipe`.
-    pub fn close(&mut self) {
-        if let Some(fd) = self.fd.take() {
-            if self.kind.is_socket() {
-                // Best effort: the descriptor closes next either way.
-                let _ =
-                    crate::sys::io::shutdown(fd.get_ref().as_fd(), rustix::net::Shutdown::Write);
-            }
-        }
-    }
-
-    /// Whether [`close`](Self::close) has been called.
-    pub fn is_closed(&self) -> bool {
-        self.fd.is_none()
-    }
-
-    /// The watchdog that fired, if one did.
-    pub fn timed_out(&self) -> Option<(Watchdog, Duration)> {
-        self.shared.timed_out()
-    }
-}
-
-impl AsyncWrite for Writer {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        fired(&this.shared, this.wake.as_ref(), cx)?;
-        let Some(fd) = &this.fd else {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the child's input was closed (Writer::close)",
-            )));
-        };
-        let socket = this.kind.is_socket();
-        let r = ready!(crate::sys::tokio::poll_write(fd, cx, |fd| {
-            crate::sys::io::write(
-                Target {
-                    fd: fd.as_fd(),
-                    socket,
-                },
-                buf,
-            )
-        }));
-        Poll::Ready(this.shared.settle(r, Dir::Write))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().close();
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer")
-            .field("kind", &self.kind)
-            .field("closed", &self.is_closed())
-            .finish()
     }
 }
 
@@ -803,6 +630,31 @@ impl Child {
         self.writer.close();
         self.reader.let_go();
         self.handle.wait().await
+    }
+
+    /// Closes the child's input, reads its stdout until EOF or until it has exited and what
+    /// was queued then is read ([`Reader::end_at_exit`], so a descendant holding stdout does
+    /// not keep us), then waits as [`wait`](Self::wait) does: tokio's and std's
+    /// `wait_with_output`, with the stderr report in the [`Exit`]. The twin of
+    /// [`crate::child::Child::wait_with_output`].
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait) (a watchdog's [`TimedOut`](super::TimedOut) with the exit
+    /// inside); a read error otherwise, after the child was waited for.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: it owns the child, so dropping the future drops it (the handle's drop
+    /// policy then ends and reaps it, without blocking) and loses the bytes read so far.
+    pub async fn wait_with_output(mut self) -> io::Result<Output> {
+        self.writer.close();
+        self.reader.end_at_exit(true);
+        let mut stdout = Vec::new();
+        let read = self.reader.read_to_end(&mut stdout).await;
+        let exit = self.wait().await?;
+        read?;
+        Ok(Output { stdout, exit })
     }
 
     /// Lets go of the child's stdout and runs the close policy, closing the input as its
