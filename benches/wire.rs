@@ -9,8 +9,14 @@
 //! `wire_async/<kind>/<chunk>`: `procwire` is an [`AsyncEnd`](procwire::wire::AsyncEnd)
 //! (split halves) and `tokio` is `tokio::net::UnixStream` (socketpair), `tokio::net::TcpStream`
 //! (loopback) or `tokio::net::unix::pipe` (pipes), each moving chunks from a `block_on` writer
-//! to a spawned reader task on a two-worker runtime. The two run interleaved: each sample of
-//! one is followed by an untimed run of the other. Issue #14's target: procwire >= 0.95x tokio.
+//! to a spawned reader task on a two-worker runtime. Both wrap the same kind of descriptors,
+//! made by the same [`Builder`] (same buffer sizes), so the figure compares the async layers,
+//! not the kernel objects. The two run interleaved: each sample of one is followed by an
+//! untimed run of the other. Issue #14's target: procwire >= 0.95x tokio.
+//!
+//! `wire_async_1t/...`: the same on a `current_thread` runtime, where the writer and the reader
+//! take turns on one thread. Its ratio is the per-call cost of the two layers without the
+//! two-worker runtime's scheduling noise (its intervals are +-20% on a quiet 2-core VM).
 
 mod common;
 
@@ -59,23 +65,27 @@ fn procwire_pair(kind: Kind) -> Boxed {
     (Box::new(aw), Box::new(zr), Box::new((ar, zw)))
 }
 
-/// Each kind's tokio counterpart.
+/// Each kind's tokio counterpart, over descriptors made by the same [`Builder`] as
+/// [`procwire_pair`]'s (so the kernel buffers are the same size).
 #[cfg(feature = "tokio")]
 fn tokio_pair(kind: Kind) -> Boxed {
+    let (a, z) = Builder::new().kind(kind).build_async().unwrap().into_ends();
     match kind {
         Kind::SocketPair => {
-            let (a, z) = tokio::net::UnixStream::pair().unwrap();
+            let a: tokio::net::UnixStream = a.try_into().unwrap();
+            let z: tokio::net::UnixStream = z.try_into().unwrap();
             let (ar, aw) = a.into_split();
             let (zr, zw) = z.into_split();
             (Box::new(aw), Box::new(zr), Box::new((ar, zw)))
         }
         Kind::Pipes => {
-            let (tx, rx) = tokio::net::unix::pipe::pipe().unwrap();
-            (Box::new(tx), Box::new(rx), Box::new(()))
+            let (ar, aw) = a.into_split().unwrap();
+            let (zr, zw) = z.into_split().unwrap();
+            let tx: tokio::net::unix::pipe::Sender = aw.try_into().unwrap();
+            let rx: tokio::net::unix::pipe::Receiver = zr.try_into().unwrap();
+            (Box::new(tx), Box::new(rx), Box::new((ar, zw)))
         }
         Kind::Loopback => {
-            // The same hardened loopback pair, handed to tokio's TcpStream.
-            let (a, z) = Builder::new().kind(kind).build_async().unwrap().into_ends();
             let a: tokio::net::TcpStream = a.try_into().unwrap();
             let z: tokio::net::TcpStream = z.try_into().unwrap();
             let (ar, aw) = a.into_split();
@@ -87,8 +97,13 @@ fn tokio_pair(kind: Kind) -> Boxed {
 
 #[cfg(feature = "tokio")]
 fn async_throughput(c: &mut Criterion) {
-    let rt = common::runtime();
-    let mut group = c.benchmark_group("wire_async");
+    async_group(c, "wire_async", &common::runtime());
+    async_group(c, "wire_async_1t", &common::runtime_one_thread());
+}
+
+#[cfg(feature = "tokio")]
+fn async_group(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime) {
+    let mut group = c.benchmark_group(name);
     group
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(300))
@@ -100,7 +115,7 @@ fn async_throughput(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(chunk as u64));
             let ids =
                 ["procwire", "tokio"].map(|who| BenchmarkId::new(format!("{kind}/{who}"), chunk));
-            common::interleaved_pair(&mut group, &rt, ids, (pw, pr), (tw, tr), chunk);
+            common::interleaved_pair(&mut group, rt, ids, (pw, pr), (tw, tr), chunk);
         }
     }
     group.finish();

@@ -91,6 +91,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A `current_thread` tokio runtime with I/O: [`two_tasks`]'s writer and reader take turns on
+/// the calling thread.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub fn runtime_one_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Benchmarks two async subjects as an interleaved pair under `group`: each sample of one is
 /// followed by an untimed run of the other (the interleaving `procwire bench` does with its
 /// blocks), so both see the same machine over the same stretch of time. Costs twice the time.
