@@ -7,6 +7,10 @@
 //! is dead there is nothing left to stall on but that reader, so exec gives it the same time
 //! the watchdog gave the program: as long as it keeps taking bytes exec keeps delivering what
 //! it holds; once it has taken none for that long, exec gives the rest up and exits.
+//!
+//! Caveat: bytes count as taken when a write or splice to our stdout returns, so a reader that
+//! takes one write's bytes (up to the bridge's pipe or buffer) more slowly than the limit
+//! looks idle, and the count given up includes what of the last write it did take.
 
 use std::time::{Duration, Instant};
 
