@@ -6,6 +6,7 @@ mod support;
 mod rsync;
 mod ssh;
 mod status;
+mod stuck_stdout;
 
 use std::process::{Command, Output, Stdio};
 

@@ -15,24 +15,7 @@ use procwire::relay::{
 use super::{collect, data, feed, pipe, socketpair};
 use crate::support::{HELPER_OK, bounded, in_own_process};
 
-/// A pseudo-terminal pair (leader, follower), the follower raw (no echo, no line editing).
-pub(crate) fn pty() -> (OwnedFd, OwnedFd) {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let leader = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    grantpt(&leader).unwrap();
-    unlockpt(&leader).unwrap();
-    let name = ptsname(&leader, Vec::new()).unwrap();
-    let follower = rustix::fs::open(
-        name.as_c_str(),
-        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .unwrap();
-    let mut t = rustix::termios::tcgetattr(&follower).unwrap();
-    t.make_raw();
-    rustix::termios::tcsetattr(&follower, rustix::termios::OptionalActions::Now, &t).unwrap();
-    (leader, follower)
-}
+pub(crate) use crate::support::pty::pty;
 
 fn assert_refused_einval(why: &Why, what: &str) {
     match why {

@@ -4,6 +4,7 @@
 
 pub mod bounded;
 pub mod procs;
+pub mod pty;
 pub mod sshd;
 pub mod tree;
 

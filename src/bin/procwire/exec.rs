@@ -5,11 +5,24 @@
 //! [`procwire::relay::Bridge`] on the relay engine (zero-copy where the kernel can: straight
 //! into a pipe, or into a socket through a pipe of the bridge's own, so `--wire socketpair`
 //! to a socket is zero-copy too; else a buffered copy): a thread
-//! moves our stdin to the program's input and half-closes it at our EOF; this thread moves the
+//! moves our stdin to the program's input and half-closes it at our EOF; another moves the
 //! program's output to our stdout until EOF, or until the program has exited and what was
 //! queued then is moved (a descendant such as an ssh `ControlMaster` may hold the wire open
 //! long after). Our own stdin and stdout are never made non-blocking: those open file
 //! descriptions are shared with whoever started us.
+//!
+//! The main thread waits for the program and then for the output thread. After an ordinary
+//! exit it waits without limit: everything the program wrote before it exits reaches our
+//! stdout, however slowly our reader takes it. After a watchdog's kill the program's wire is
+//! no longer read (its reads fail), and what the output thread already took from it (at most
+//! a pipe or a buffer, a few hundred KiB) is delivered while our stdout keeps taking bytes.
+//! A write to our stdout can sleep in the kernel without limit, though, when it is a socket,
+//! a tty or anything but a pipe (a pipe is waited on in poll(2), which the watchdog wakes) and
+//! its reader has stopped reading; nothing can wake such a write. So once our stdout has taken
+//! no byte for as long as the watchdog gave the program (`--stall-timeout` or
+//! `--connect-timeout`), exec gives the held bytes up, says so and how many on stderr, and
+//! exits 124 as any watchdog kill does, leaving that write to die with the process
+//! ([`grace`] is the rule).
 //!
 //! The program gets `SIGTERM` if we die (`PR_SET_PDEATHSIG`), so a wrapper killed by a signal
 //! does not leave an ssh running on its own.
@@ -19,15 +32,22 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::time::Duration;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use procwire::child::{self, Command, Exit, StderrTo, Topology};
-use procwire::relay::{Bridge, DEFAULT_PIPE_SIZE, Fd, PipePool};
+use procwire::relay::{Bridge, DEFAULT_PIPE_SIZE, Fd, PipePool, Sink, Source};
 use procwire::stderr::{Config, Forward, Settings};
 
 use crate::{CmdResult, Status};
+
+mod grace;
+
+use grace::{StdoutGrace, Verdict};
 
 /// The `--stderr` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -72,7 +92,9 @@ impl GroupMode {
 #[command(
     after_help = "Exit status: the program's own; 128+N if signal N killed it; 124 if a \
                   watchdog killed it; 127 if it was not found; 126 if it could not be run; 2 \
-                  for a usage error.\n\nExample: rsync -a -e 'procwire exec --connect-timeout 20 \
+                  for a usage error. After a watchdog kill, output exec still holds is given \
+                  up (with a line on stderr) once our stdout has taken nothing for as long as \
+                  the watchdog allowed.\n\nExample: rsync -a -e 'procwire exec --connect-timeout 20 \
                   -- ssh' src/ host:dst/"
 )]
 pub struct Args {
@@ -204,22 +226,55 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
         })
         .map_err(|e| Status::new(1, format!("starting the input thread: {e}")))?;
 
-    // The program's output to our stdout, until EOF or until it exited and nothing is left.
-    let stdout = io::stdout();
-    let forwarded = Fd::new(stdout.as_fd()).and_then(|mut dst| {
-        bridge()
-            .run_until_exit(&mut reader, &mut dst, || {
-                matches!(handle.try_wait(), Ok(Some(_)))
+    // The program's output to our stdout, on a thread of its own: a write to our stdout may
+    // sleep in the kernel without limit, and this thread must stay free to end exec then.
+    let tally = Arc::new(Tally::default());
+    let exited = Arc::new(AtomicBool::new(false));
+    let (done, forwarded) = mpsc::channel();
+    {
+        let (tally, exited) = (Arc::clone(&tally), Arc::clone(&exited));
+        std::thread::Builder::new()
+            .name("procwire-exec-out".into())
+            .spawn(move || {
+                let stdout = io::stdout();
+                let r = Fd::new(stdout.as_fd()).and_then(|fd| {
+                    let mut src = Taking {
+                        stdout: fd.as_fd().as_raw_fd(),
+                        reader: &mut reader,
+                        tally: &tally,
+                    };
+                    let mut dst = Delivering { fd, tally: &tally };
+                    bridge()
+                        .run_until_exit(&mut src, &mut dst, || exited.load(Ordering::Acquire))
+                        .into_result()
+                });
+                drop(reader);
+                let _ = done.send(r.map(drop));
             })
-            .into_result()
-    });
-    drop(reader);
-    // Our stdout failed (its reader went away, say): a program that waits on its input would
-    // never end by itself, so run the close policy rather than wait without limit.
-    let ended = match forwarded {
-        Ok(_) => handle.wait(),
-        Err(e) if child::TimedOut::of(&e).is_some() => handle.wait(),
-        Err(_) => handle.close(),
+            .map_err(|e| Status::new(1, format!("starting the output thread: {e}")))?;
+    }
+
+    let ended = match supervise(&mut handle, &forwarded, &exited, &tally) {
+        Forwarded::Done(Ok(())) => handle.wait(),
+        Forwarded::Done(Err(e)) if child::TimedOut::of(&e).is_some() => handle.wait(),
+        // Our stdout failed (its reader went away, say): a program that waits on its input
+        // would never end by itself, so run the close policy rather than wait without limit.
+        Forwarded::Done(Err(_)) => handle.close(),
+        Forwarded::GaveUp { idle, watchdog } => {
+            let held = tally.held();
+            eprintln!(
+                "procwire exec: {who}: gave up on {} of its output that exec held: our stdout \
+                 took no byte for {} after the {watchdog} watchdog killed the program (is \
+                 whatever reads our stdout still reading?)",
+                if held == 1 {
+                    "1 byte".to_owned()
+                } else {
+                    format!("{held} bytes")
+                },
+                crate::units::format_duration(idle),
+            );
+            handle.wait()
+        }
     };
 
     match ended {
@@ -242,6 +297,165 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> CmdResult {
             }
             None => Err(Status::new(1, format!("waiting for {who}: {e}")).into()),
         },
+    }
+}
+
+/// How often the supervising thread looks at the output thread while the program runs (the
+/// program's exit itself wakes it at once, through the pidfd): the delay before an output
+/// failure (our stdout's reader gone) starts the close policy.
+const TICK: Duration = Duration::from_millis(200);
+
+/// How the output thread ended, as the supervising thread saw it.
+enum Forwarded {
+    /// It ended by itself: EOF, the program's exit, or an error.
+    Done(io::Result<()>),
+    /// A watchdog killed the program, and our stdout then took no byte for `idle`: the
+    /// thread is left inside its write, and exec ends without it.
+    GaveUp {
+        idle: Duration,
+        watchdog: child::Watchdog,
+    },
+}
+
+/// Waits for the program to end, marks `exited` for the output thread (its end-at-exit rule),
+/// then waits for that thread: without limit after an ordinary exit (every byte the program
+/// wrote before it is delivered), under [`StdoutGrace`] after a watchdog's kill.
+fn supervise(
+    handle: &mut child::Handle,
+    forwarded: &mpsc::Receiver<io::Result<()>>,
+    exited: &AtomicBool,
+    tally: &Tally,
+) -> Forwarded {
+    let gone = || io::Error::other("the output thread ended without a result");
+    loop {
+        match forwarded.try_recv() {
+            Ok(r) => return Forwarded::Done(r),
+            Err(mpsc::TryRecvError::Disconnected) => return Forwarded::Done(Err(gone())),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        match handle.wait_timeout(TICK) {
+            Ok(None) => {}
+            // Exited, or waiting failed (handle.wait() reports that): no exit is coming.
+            Ok(Some(_)) | Err(_) => break,
+        }
+    }
+    exited.store(true, Ordering::Release);
+    let Some((watchdog, after)) = handle.timed_out() else {
+        return Forwarded::Done(forwarded.recv().unwrap_or_else(|_| Err(gone())));
+    };
+    let mut grace = StdoutGrace::new(after, Instant::now(), tally.delivered());
+    loop {
+        match grace.check(Instant::now(), tally.delivered()) {
+            Verdict::Wait(left) => match forwarded.recv_timeout(left) {
+                Ok(r) => return Forwarded::Done(r),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Forwarded::Done(Err(gone())),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            },
+            Verdict::GiveUp => {
+                return Forwarded::GaveUp {
+                    idle: grace.limit(),
+                    watchdog,
+                };
+            }
+        }
+    }
+}
+
+/// What the output thread has moved: bytes taken from the program, bytes our stdout took.
+#[derive(Debug, Default)]
+struct Tally {
+    taken: AtomicU64,
+    delivered: AtomicU64,
+}
+
+impl Tally {
+    fn took(&self, n: usize) {
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn gave(&self, n: usize) {
+        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Taken from the program and not yet in our stdout: in the bridge's pipe or buffer.
+    fn held(&self) -> u64 {
+        self.taken
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.delivered())
+    }
+}
+
+/// The program's output as a relay source, counting what it gives into [`Tally::taken`]
+/// (a splice straight into our stdout, a pipe, counts as delivered too).
+struct Taking<'a> {
+    reader: &'a mut child::Reader,
+    tally: &'a Tally,
+    stdout: RawFd,
+}
+
+impl AsFd for Taking<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.reader.as_fd()
+    }
+}
+
+impl Source for Taking<'_> {
+    fn read_chunk(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read_chunk(buf)?;
+        self.tally.took(n);
+        Ok(n)
+    }
+
+    fn splice_into(&mut self, dst: &mut dyn Sink, len: usize) -> io::Result<usize> {
+        let direct = dst.pipe_fd().map(|p| p.as_raw_fd()) == Some(self.stdout);
+        let n = self.reader.splice_into(dst, len)?;
+        self.tally.took(n);
+        if direct {
+            self.tally.gave(n);
+        }
+        Ok(n)
+    }
+}
+
+/// Our stdout as a relay sink, counting what it takes into [`Tally::delivered`].
+struct Delivering<'a> {
+    fd: Fd<'a>,
+    tally: &'a Tally,
+}
+
+impl Sink for Delivering<'_> {
+    fn write_chunk(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.fd.write_chunk(buf)?;
+        self.tally.gave(buf.len());
+        Ok(())
+    }
+
+    fn is_pipe(&self) -> bool {
+        self.fd.is_pipe()
+    }
+
+    fn pipe_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.pipe_fd()
+    }
+
+    fn splice_from_fd(&mut self, src: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+        let n = self.fd.splice_from_fd(src, len)?;
+        self.tally.gave(n);
+        Ok(n)
+    }
+
+    fn stream_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.stream_fd()
+    }
+
+    fn splice_out_of(&mut self, pipe: BorrowedFd<'_>, len: usize, more: bool) -> io::Result<usize> {
+        let n = self.fd.splice_out_of(pipe, len, more)?;
+        self.tally.gave(n);
+        Ok(n)
     }
 }
 

@@ -516,6 +516,7 @@ mod tests {
             file_edge_time: Some(Duration::from_millis(1)),
             omitted: Vec::new(),
             relay: RelayPlan::none(),
+            uring: None,
         }
     }
 

@@ -30,7 +30,9 @@ pub mod stats;
 
 use output::Output;
 pub use peer::{PeerArgs, parent_gone, run as run_peer};
-use plan::{Budget, DEFAULT_CHUNKS, Placement, Plan, RELAY_CHUNKS, RelayPlan, default_rows};
+use plan::{
+    Budget, DEFAULT_CHUNKS, Placement, Plan, RELAY_CHUNKS, RelayPlan, UringPlan, default_rows,
+};
 use runners::Runner;
 
 /// JSON keys of `--json FILE`, for `--help`.
@@ -192,9 +194,9 @@ impl Args {
         let (repeats, run, latency, memcpy, spawn, file_edge) = if self.quick {
             (3, 0.07, 0.04, 0.02, 0.15, 0.4)
         } else if self.full {
-            (9, 0.8, 0.5, 0.2, 1.0, 1.2)
+            (9, 0.8, 0.4, 0.1, 0.6, 1.2)
         } else {
-            (5, 0.25, 0.15, 0.05, 0.4, 0.6)
+            (5, 0.25, 0.1, 0.03, 0.3, 0.5)
         };
         let budget = match (self.bytes, self.duration) {
             (Some(b), _) => Budget::Bytes(b),
@@ -227,7 +229,26 @@ impl Args {
                 .then(|| Duration::from_secs_f64(file_edge)),
             omitted: plan::omitted(cpus, self.placement),
             relay: self.relay_plan(),
+            uring: self.uring_plan(),
         }
+    }
+
+    /// The io_uring rows unless `--kinds` leaves them out: fewer repeats than the wire rows
+    /// (`runners::uring::budget`), never more than `--repeats`.
+    fn uring_plan(&self) -> Option<UringPlan> {
+        if !(self.kinds.is_empty() || self.kinds.iter().any(|k| k == "uring")) {
+            return None;
+        }
+        let (repeats, run, latency) = runners::uring::budget(self.quick, self.full);
+        Some(UringPlan {
+            repeats: self
+                .repeats
+                .map_or(repeats, usize::from)
+                .min(repeats.max(1)),
+            rows: runners::uring::ROWS.len(),
+            run: Duration::from_secs_f64(run),
+            latency: Duration::from_secs_f64(latency),
+        })
     }
 
     /// The relay and fd-passing rows: shorter runs and fewer repeats than the wire rows, since
@@ -236,9 +257,9 @@ impl Args {
         let (repeats, run, latency, fd_pass) = if self.quick {
             (3, 0.025, 0.02, 0.04)
         } else if self.full {
-            (5, 0.25, 0.15, 0.5)
+            (5, 0.25, 0.1, 0.5)
         } else {
-            (5, 0.06, 0.05, 0.15)
+            (5, 0.05, 0.04, 0.15)
         };
         let wants = |kind: &str| self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind);
         RelayPlan {
@@ -301,7 +322,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
         cpus: cpus.clone(),
     };
     let tasks = plan.schedule();
-    let mut progress = Progress::new(&plan, tasks.len());
+    // The schedule, then the io_uring runs and the checks (one step each).
+    let mut progress = Progress::new(&plan, tasks.len() + plan.uring_runs() + 1);
     let mut results = aggregate::Results::default();
     let outcome = (|| -> CmdResult {
         for task in &tasks {
@@ -315,10 +337,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> CmdResult {
         .is_ok()
         .then(|| args.uring(&plan, &cpus, &mut progress))
         .flatten();
-    progress.finish();
     let _ = affinity::unpin(&cpus);
-    outcome?;
-    let checks = checks::run(true);
+    let checks = outcome.map(|()| {
+        progress.note("the decision matrix's checks");
+        checks::run(true)
+    });
+    progress.finish();
+    let checks = checks?;
 
     let mut report = results.report(&plan, cpus, procwire::probe::collect());
     report.uring = uring;
@@ -357,17 +382,14 @@ fn matrix_section(
 }
 
 impl Args {
-    /// Runs the io_uring rows unless `--kinds` leaves them out.
+    /// Runs the io_uring rows the plan holds.
     fn uring(
         &self,
         plan: &Plan,
         cpus: &[usize],
         progress: &mut Progress,
     ) -> Option<runners::uring::UringSection> {
-        if !(self.kinds.is_empty() || self.kinds.iter().any(|k| k == "uring")) {
-            return None;
-        }
-        let (repeats, run, latency) = runners::uring::budget(self.quick, self.full);
+        let u = plan.uring?;
         let placements: Vec<_> = plan
             .placements
             .iter()
@@ -375,11 +397,9 @@ impl Args {
             .collect();
         Some(runners::uring::run_all(
             &placements,
-            self.repeats
-                .map_or(repeats, usize::from)
-                .min(repeats.max(1)),
-            Duration::from_secs_f64(run),
-            Duration::from_secs_f64(latency),
+            u.repeats,
+            u.run,
+            u.latency,
             |what| progress.note(what),
         ))
     }
@@ -439,19 +459,26 @@ impl Progress {
         }
     }
 
-    /// A line for work outside the plan's tasks (the io_uring rows).
+    /// A step outside the plan's tasks (an io_uring run, the checks) as it starts: its line,
+    /// and it counts as done (the next step or the end follows it).
     fn note(&mut self, what: &str) {
         match self {
-            Progress::Bar(bar) => bar.set_message(what.to_string()),
+            Progress::Bar(bar) => {
+                bar.set_message(what.to_string());
+                bar.inc(1);
+            }
             Progress::Lines {
                 done,
                 total,
                 started,
                 ..
-            } => eprintln!(
-                "procwire bench: [{done}/{total}, {} s] {what}",
-                started.elapsed().as_secs()
-            ),
+            } => {
+                eprintln!(
+                    "procwire bench: [{done}/{total}, {} s] {what}",
+                    started.elapsed().as_secs()
+                );
+                *done += 1;
+            }
         }
     }
 
@@ -537,6 +564,12 @@ mod tests {
             "{:?}",
             full.forecast()
         );
+        // The io_uring rows and the checks are in every preset's forecast.
+        for p in [&quick, &default, &full] {
+            let families = p.families();
+            assert!(families.contains(&plan::Family::Uring), "{families:?}");
+            assert!(families.contains(&plan::Family::Checks), "{families:?}");
+        }
         assert_eq!(full.repeats, 9);
         assert_eq!(default.placements.len(), 2);
         assert_eq!(

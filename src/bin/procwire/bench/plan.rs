@@ -354,7 +354,52 @@ pub struct Plan {
     pub omitted: Vec<Omitted>,
     /// The relay and fd-passing rows.
     pub relay: RelayPlan,
+    /// The io_uring rows, run after the schedule (`runners::uring`); `None` leaves them out.
+    pub uring: Option<UringPlan>,
 }
+
+/// The io_uring rows' budgets: every row on every placement, `repeats` times, outside the
+/// [schedule](Plan::schedule) (`runners::uring::run_all` loops over them itself).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UringPlan {
+    pub repeats: usize,
+    /// Rows per placement (`runners::uring::ROWS`).
+    pub rows: usize,
+    /// Per throughput run.
+    pub run: Duration,
+    /// Per round-trip run.
+    pub latency: Duration,
+}
+
+/// The families of measurements a run is made of, each with its share of
+/// [`Plan::forecast`]. A family's runs come from the [schedule](Plan::schedule)
+/// ([`Task::family`]) or run after it ([`Family::Uring`], [`Family::Checks`]);
+/// [`Plan::families`] lists those a plan runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// The memcpy ceiling.
+    Memcpy,
+    /// Child spawns.
+    Spawn,
+    /// `send_file`/`recv_file`.
+    FileEdge,
+    /// The wire and model rows: throughput and round trips.
+    Wire,
+    /// The relay rows: throughput and round trips.
+    Relay,
+    /// Descriptor passing.
+    FdPass,
+    /// The io_uring rows.
+    Uring,
+    /// The decision matrix's checks (`checks::run`), after everything else.
+    Checks,
+}
+
+/// The checks' share of the forecast: a few dozen small probes and three local shells (under
+/// 0.4 s together, measured on a loaded 2-vCPU VM), plus one rsync over ssh only when an sshd
+/// listens on 127.0.0.1 (bounded at 20 s; refused at once without keys for it). The forecast
+/// cannot know which, and takes the common case.
+const CHECKS_FORECAST: Duration = Duration::from_millis(500);
 
 /// A placement the run could not measure, and why (in the table and the JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -384,6 +429,18 @@ pub fn omitted(allowed: &[usize], wanted: Option<Placement>) -> Vec<Omitted> {
 }
 
 impl Task {
+    /// The family this task's run belongs to.
+    pub fn family(&self) -> Family {
+        match self {
+            Task::Throughput { .. } | Task::Latency { .. } => Family::Wire,
+            Task::Memcpy { .. } => Family::Memcpy,
+            Task::Spawn { .. } => Family::Spawn,
+            Task::FileEdge { .. } => Family::FileEdge,
+            Task::Relay { .. } | Task::RelayLatency { .. } => Family::Relay,
+            Task::FdPass { .. } => Family::FdPass,
+        }
+    }
+
     /// What a progress line says while this task runs: the same for every task of one row in
     /// one repeat, so a line per row is printed.
     pub fn describe(&self, plan: &Plan) -> String {
@@ -500,33 +557,71 @@ impl Plan {
         }
     }
 
-    /// A rough forecast of the run's length, for the progress bar's first estimate.
-    pub fn forecast(&self) -> Duration {
-        // The timed part, a quarter more of untimed settling blocks, the warm-up and the
-        // child's start.
-        let per_run = match self.budget {
-            Budget::Time(t) => t + t / 4,
-            Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 2e9),
-        } + Duration::from_millis(25);
-        let tp =
-            (self.rows.len() * self.chunks.len() * self.placements.len() * self.repeats) as u32;
-        let lat = (self.rows.len() * self.placements.len() * self.repeats) as u32;
-        let mem = (self.chunks.len() * self.repeats) as u32;
-        let spawn = self.spawn_time.unwrap_or_default() * self.repeats as u32;
-        // Each file-edge run also tries each of its 18 cells once, untimed (4 MiB each).
-        let file_edge = self.file_edge_time.map_or(Duration::ZERO, |t| {
-            (t + Duration::from_millis(50)) * self.repeats as u32
-        });
-        per_run * tp
-            + self.latency_time * lat
-            + self.memcpy_time * mem
-            + spawn
-            + file_edge
-            + self.relay_forecast()
+    /// The families this plan runs: those of its scheduled tasks, then the io_uring rows if
+    /// planned and the checks (always).
+    pub fn families(&self) -> Vec<Family> {
+        let mut families: Vec<Family> = self.schedule().iter().map(Task::family).collect();
+        families.extend(self.uring.map(|_| Family::Uring));
+        families.push(Family::Checks);
+        families.sort();
+        families.dedup();
+        families
     }
 
-    /// The relay and fd-passing rows' share of [`Plan::forecast`]: three processes to start
-    /// per relayed run.
+    /// The io_uring runs (one throughput and one round-trip run each) after the schedule.
+    pub fn uring_runs(&self) -> usize {
+        self.uring
+            .map_or(0, |u| u.repeats * u.rows * self.placements.len())
+    }
+
+    /// A rough forecast of the run's length, for the progress bar's first estimate: the sum
+    /// of every family's share ([`forecast_of`](Self::forecast_of)).
+    pub fn forecast(&self) -> Duration {
+        self.families()
+            .into_iter()
+            .map(|f| self.forecast_of(f))
+            .sum()
+    }
+
+    /// `family`'s share of [`forecast`](Self::forecast) (zero when the plan leaves it out).
+    pub fn forecast_of(&self, family: Family) -> Duration {
+        let repeats = self.repeats as u32;
+        match family {
+            Family::Wire => {
+                // The timed part, a quarter more of untimed settling blocks, the warm-up and
+                // the child's start.
+                let per_run = match self.budget {
+                    Budget::Time(t) => t + t / 4,
+                    Budget::Bytes(b) => Duration::from_secs_f64(b as f64 / 2e9),
+                } + Duration::from_millis(25);
+                let lat = (self.rows.len() * self.placements.len()) as u32 * repeats;
+                per_run * lat * self.chunks.len() as u32 + self.latency_time * lat
+            }
+            Family::Memcpy => self.memcpy_time * (self.chunks.len() as u32 * repeats),
+            Family::Spawn => self.spawn_time.unwrap_or_default() * repeats,
+            // Each file-edge run also tries each of its 18 cells once, untimed (4 MiB each).
+            Family::FileEdge => self.file_edge_time.map_or(Duration::ZERO, |t| {
+                (t + Duration::from_millis(50)) * repeats
+            }),
+            Family::Relay => self.relay_forecast(),
+            Family::FdPass => {
+                let r = &self.relay;
+                r.fd_pass_time.map_or(Duration::ZERO, |t| {
+                    let runs = self.placements.len() * r.repeats.min(self.repeats);
+                    (t + Duration::from_millis(10)) * runs as u32
+                })
+            }
+            // A thread of this process on the other end, not a child: little to start. The
+            // settling blocks add an eighth, the warm-up about as much.
+            Family::Uring => self.uring.map_or(Duration::ZERO, |u| {
+                let per = u.run + u.run / 4 + u.latency + Duration::from_millis(10);
+                per * self.uring_runs() as u32
+            }),
+            Family::Checks => CHECKS_FORECAST,
+        }
+    }
+
+    /// The relay rows' share of [`Plan::forecast`]: three processes to start per relayed run.
     fn relay_forecast(&self) -> Duration {
         let r = &self.relay;
         let per_run = match r.budget {
@@ -535,15 +630,8 @@ impl Plan {
         } + Duration::from_millis(30);
         let repeats = r.repeats.min(self.repeats);
         let cells = (r.transports.len() * self.placements.len() * repeats * 3) as u32;
-        let fd = r.fd_pass_time.unwrap_or_default() + Duration::from_millis(10);
-        let fd_runs = if r.fd_pass_time.is_some() {
-            (self.placements.len() * repeats) as u32
-        } else {
-            0
-        };
         per_run * cells * r.chunks.len() as u32
             + (r.latency_time + Duration::from_millis(20)) * cells
-            + fd * fd_runs
     }
 }
 
@@ -569,6 +657,7 @@ mod tests {
             file_edge_time: Some(Duration::from_millis(10)),
             omitted: Vec::new(),
             relay: RelayPlan::none(),
+            uring: None,
         }
     }
 
@@ -707,6 +796,85 @@ mod tests {
         let a = plan(1, vec![Placement::SameCpu]).forecast();
         let b = plan(3, vec![Placement::SameCpu]).forecast();
         assert!(b > a * 2);
+    }
+
+    /// A plan with every family in it.
+    fn everything() -> Plan {
+        Plan {
+            relay: RelayPlan {
+                transports: Transport::ALL.to_vec(),
+                chunks: vec![64 << 10],
+                repeats: 2,
+                budget: Budget::Time(Duration::from_millis(10)),
+                latency_time: Duration::from_millis(10),
+                fd_pass_time: Some(Duration::from_millis(10)),
+            },
+            uring: Some(UringPlan {
+                repeats: 2,
+                rows: 4,
+                run: Duration::from_millis(10),
+                latency: Duration::from_millis(10),
+            }),
+            ..plan(3, vec![Placement::SameCpu, Placement::CrossCpu])
+        }
+    }
+
+    #[test]
+    fn the_forecast_covers_every_family_the_plan_runs() {
+        let p = everything();
+        let families = p.families();
+        // Every family is in this plan: a new one is added here, which makes the checks below
+        // cover it.
+        for f in &families {
+            match f {
+                Family::Memcpy
+                | Family::Spawn
+                | Family::FileEdge
+                | Family::Wire
+                | Family::Relay
+                | Family::FdPass
+                | Family::Uring
+                | Family::Checks => {}
+            }
+        }
+        assert_eq!(families.len(), 8, "{families:?}");
+        // Each scheduled task's family is among them, and each has a share of the forecast.
+        for task in p.schedule() {
+            assert!(families.contains(&task.family()), "{task:?}");
+        }
+        for &f in &families {
+            assert!(
+                p.forecast_of(f) > Duration::ZERO,
+                "{f:?} is missing from the forecast"
+            );
+        }
+        let sum: Duration = families.iter().map(|&f| p.forecast_of(f)).sum();
+        assert_eq!(p.forecast(), sum);
+        // A family left out is neither listed nor forecast.
+        let bare = Plan {
+            spawn_time: None,
+            file_edge_time: None,
+            uring: None,
+            relay: RelayPlan::none(),
+            ..p.clone()
+        };
+        assert_eq!(
+            bare.families(),
+            [Family::Memcpy, Family::Wire, Family::Checks]
+        );
+        for f in [
+            Family::Spawn,
+            Family::FileEdge,
+            Family::Relay,
+            Family::FdPass,
+            Family::Uring,
+        ] {
+            assert_eq!(bare.forecast_of(f), Duration::ZERO, "{f:?}");
+        }
+        assert!(bare.forecast() < p.forecast());
+        // The io_uring runs: every row on every placement at each of its repeats.
+        assert_eq!(p.uring_runs(), 2 * 4 * 2);
+        assert_eq!(bare.uring_runs(), 0);
     }
 
     #[test]

@@ -52,9 +52,9 @@ pub fn budget(quick: bool, full: bool) -> (usize, f64, f64) {
     if quick {
         (2, 0.04, 0.03)
     } else if full {
-        (5, 0.3, 0.2)
+        (5, 0.2, 0.1)
     } else {
-        (3, 0.12, 0.06)
+        (3, 0.08, 0.04)
     }
 }
 
