@@ -324,7 +324,17 @@ impl Bridge {
     }
 
     fn drive(&self, src: &mut dyn Source, dst: &mut dyn Sink, owner: Option<Owner<'_>>) -> Outcome {
-        let (engine, pipe) = self.engine(dst);
+        let (mut engine, pipe) = self.engine(dst);
+        // A non-blocking source is waited on in poll(2) after a short fill rather than read
+        // into EAGAIN first. Not a blocking one (its read waits by itself: a poll before it
+        // is one call more), not straight into a destination pipe (a splice there is cut
+        // short by the pipe, not the source), not with an owner (its rule does the waits).
+        if owner.is_none()
+            && !dst.is_pipe()
+            && crate::fd::is_nonblocking(src.as_fd()).unwrap_or(false)
+        {
+            engine = engine.short_fill_empties();
+        }
         // A splice into a socket whose peer is gone raises SIGPIPE: keep it off this thread.
         let sigpipe = pipe.is_some();
         let mut moves = Ends { src, dst };

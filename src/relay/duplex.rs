@@ -206,7 +206,9 @@ impl<'a> Dir<'a> {
         Dir {
             src,
             dst,
-            engine,
+            // Both drivers wait for the source before a fill (poll(2) here, the reactor in
+            // tokio's): a short fill is followed by that wait, not by a fill into EAGAIN.
+            engine: engine.short_fill_empties(),
             pipe,
             buf: Vec::new(),
             end: 0,
@@ -379,6 +381,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             continue;
         }
         // Both wait (or one waits and one is done): poll what they wait for.
+        let gone = PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
         let want = |fd_is_src: usize, fd_is_dst: usize| {
             let mut ev = PollFlags::empty();
             if dirs[fd_is_src].engine.waiting() == Some(Op::WaitRead) {
@@ -390,24 +393,22 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             ev
         };
         let (ev_a, ev_b) = (want(0, 1), want(1, 0));
-        let mut fds = Vec::with_capacity(2);
-        for (fd, ev) in [(a, ev_a), (b, ev_b)] {
-            if !ev.is_empty() {
-                fds.push(PollFd::from_borrowed_fd(fd, ev));
-            }
-        }
-        if let Err(e) = sys::poll::poll(&mut fds, None) {
+        // On the stack: this runs once per relayed burst.
+        let mut fds = [
+            PollFd::from_borrowed_fd(a, ev_a),
+            PollFd::from_borrowed_fd(b, ev_b),
+        ];
+        let asked = match (ev_a.is_empty(), ev_b.is_empty()) {
+            (false, false) => &mut fds[..],
+            (false, true) => &mut fds[..1],
+            (true, _) => &mut fds[1..],
+        };
+        if let Err(e) = sys::poll::poll(asked, None) {
             fail_both(&mut dirs, &mut first, sys::hint(e, "poll(2) in a relay"));
             continue;
         }
-        let mut got = [PollFlags::empty(); 2];
-        let mut it = fds.iter();
-        for (slot, ev) in [(0, ev_a), (1, ev_b)] {
-            if !ev.is_empty() {
-                got[slot] = it.next().map_or(PollFlags::empty(), PollFd::revents);
-            }
-        }
-        let gone = PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
+        // One not asked about reports nothing (revents starts empty).
+        let got = [fds[0].revents(), fds[1].revents()];
         // Direction 0 reads a and writes b; direction 1 reads b and writes a.
         for (i, (src, dst)) in [(0, 1), (1, 0)].into_iter().enumerate() {
             let hit = match dirs[i].engine.waiting() {

@@ -283,6 +283,9 @@ fn poll_dirs(
                 }
                 Op::Shut => d.shut(),
                 // The reactor did the waiting (`WouldBlock` never reaches the engine here).
+                // The wait the engine asks after a short fill falls through to the fill: its
+                // readiness is still set (cleared only on a real EAGAIN, see `sys::tokio`), so
+                // that fill is what clears it, as before.
                 Op::WaitRead | Op::WaitWrite => d.engine.ready(),
                 Op::Done => break,
             }
