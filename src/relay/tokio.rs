@@ -276,7 +276,7 @@ fn poll_dirs(
                                 progress.add(i, n);
                                 moved = true;
                             }
-                            d.engine.drained(r);
+                            d.drained(r, pool);
                         }
                         Poll::Pending => break,
                     }
