@@ -324,7 +324,17 @@ impl Bridge {
     }
 
     fn drive(&self, src: &mut dyn Source, dst: &mut dyn Sink, owner: Option<Owner<'_>>) -> Outcome {
-        let (engine, pipe) = self.engine(dst);
+        let (mut engine, pipe) = self.engine(dst);
+        // A non-blocking source is waited on in poll(2) after a short fill rather than read
+        // into EAGAIN first. Not a blocking one (its read waits by itself: a poll before it
+        // is one call more), not straight into a destination pipe (a splice there is cut
+        // short by the pipe, not the source), not with an owner (its rule does the waits).
+        if owner.is_none()
+            && !dst.is_pipe()
+            && crate::fd::is_nonblocking(src.as_fd()).unwrap_or(false)
+        {
+            engine = engine.short_fill_empties();
+        }
         // A splice into a socket whose peer is gone raises SIGPIPE: keep it off this thread.
         let sigpipe = pipe.is_some();
         let mut moves = Ends { src, dst };
@@ -475,19 +485,7 @@ pub(crate) fn drive(
                 if engine.path() == Path::Copy
                     && let Some(p) = pipe.take()
                 {
-                    // A drain refused before any byte reached the destination
-                    // (Engine::fall_back_on_drain): the pending bytes move from the pipe
-                    // into the copy buffer, and the pipe goes back empty.
-                    match take_out(&p, engine.pending(), &mut buf) {
-                        Ok(()) => {
-                            end = engine.pending();
-                            give(pool, p, 0);
-                        }
-                        Err(e) => {
-                            engine.fail(e);
-                            give(pool, p, engine.pending());
-                        }
-                    }
+                    end = pipe_to_buffer(p, &mut engine, &mut buf, pool);
                 }
             }
             // Every move above waits by itself; a wait asked for is over.
@@ -521,6 +519,30 @@ pub(crate) fn drive(
 fn give(pool: Option<&PipePool>, pipe: Pipe, pending: usize) {
     if let Some(pool) = pool {
         pool.give(pipe, pending);
+    }
+}
+
+/// After a drain the destination refused before any byte reached it
+/// ([`Engine::fall_back_on_drain`]): moves the bytes pending in `pipe` (the driver's own) into
+/// the start of the copy buffer `buf` and gives the pipe back to `pool` empty; if that fails,
+/// the error ends the direction and the pipe is closed with its bytes. Returns where the
+/// buffer's bytes end.
+pub(super) fn pipe_to_buffer(
+    pipe: Pipe,
+    engine: &mut Engine,
+    buf: &mut Vec<u8>,
+    pool: Option<&PipePool>,
+) -> usize {
+    match take_out(&pipe, engine.pending(), buf) {
+        Ok(()) => {
+            give(pool, pipe, 0);
+            engine.pending()
+        }
+        Err(e) => {
+            engine.fail(e);
+            give(pool, pipe, engine.pending());
+            0
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustix::event::{PollFd, PollFlags};
 use rustix::net::Shutdown;
 
+use super::blocking::pipe_to_buffer;
 use super::engine::{Engine, Op};
 use super::pool::{DEFAULT_PIPE_SIZE, Pipe, PipePool};
 use super::{End, Mode, Outcome, Path, Why};
@@ -206,7 +207,11 @@ impl<'a> Dir<'a> {
         Dir {
             src,
             dst,
-            engine,
+            // Both drivers wait for the source before a fill (poll(2) here, the reactor in
+            // tokio's): a short fill is followed by that wait, not by a fill into EAGAIN. A
+            // destination that refuses the splice out of the pipe before its first byte is
+            // copied to instead (Mode::Auto), like the file edges'.
+            engine: engine.short_fill_empties().fall_back_on_drain(),
             pipe,
             buf: Vec::new(),
             end: 0,
@@ -223,7 +228,7 @@ impl<'a> Dir<'a> {
                 }
                 Op::Drain { len, more } => {
                     let r = self.drain(len, more, Some(sigpipe));
-                    self.engine.drained(r);
+                    self.drained(r, pool);
                 }
                 Op::Shut => self.shut(),
                 Op::WaitRead | Op::WaitWrite | Op::Done => return,
@@ -288,6 +293,18 @@ impl<'a> Dir<'a> {
         }
     }
 
+    /// Reports a drain to the engine; if the destination refused the splice before its
+    /// first byte and the engine turned to copying, moves the bytes pending in the pipe into
+    /// the copy buffer and gives the pipe back.
+    pub(super) fn drained(&mut self, r: io::Result<usize>, pool: &PipePool) {
+        self.engine.drained(r);
+        if self.engine.path() == Path::Copy
+            && let Some(pipe) = self.pipe.take()
+        {
+            self.end = pipe_to_buffer(pipe, &mut self.engine, &mut self.buf, Some(pool));
+        }
+    }
+
     /// Whether it splices through a pipe now (its drains can raise `SIGPIPE`). Only the tokio
     /// driver asks: the blocking one blocks `SIGPIPE` for its whole run.
     #[cfg(feature = "tokio")]
@@ -295,10 +312,16 @@ impl<'a> Dir<'a> {
         self.pipe.is_some()
     }
 
-    /// An [`Op::Shut`]: `shutdown(SHUT_WR)` the destination.
+    /// An [`Op::Shut`]: `shutdown(SHUT_WR)` the destination. One that is not a socket (a
+    /// tty, a file) has no write side to shut on its own: the direction simply ends there,
+    /// and the caller's close is its EOF.
     pub(super) fn shut(&mut self) {
-        self.engine
-            .shut(sys::io::shutdown(self.dst.fd, Shutdown::Write));
+        let r = if self.dst.socket {
+            sys::io::shutdown(self.dst.fd, Shutdown::Write)
+        } else {
+            Ok(())
+        };
+        self.engine.shut(r);
     }
 
     /// Neither waiting nor done: it has work now.
@@ -344,9 +367,15 @@ impl<'a> Dir<'a> {
 /// discards it, so the splice surfaces as [`io::ErrorKind::BrokenPipe`]. Caveat: a
 /// process-wide `SIGPIPE` pending at that moment is discarded too.
 ///
-/// Caveat: only a refused *fill* (source->pipe) falls back to copying; a destination that
-/// refuses a splice out of the pipe (`EINVAL`) after the fill ends the direction with that
-/// error, the bytes in the pipe undelivered (stream sockets of current kernels accept it).
+/// **Fallback on either side**: in [`Mode::Auto`] a splice the kernel refuses (`EINVAL`,
+/// `ENOSYS`) before any byte moved turns that direction to copying, whether the source
+/// refused the fill (a tty on older kernels) or the destination refused the drain out of the
+/// pipe (a file opened with `O_APPEND`, an eventfd): the bytes already in the pipe are read
+/// out into the copy buffer and delivered from there, and the [`Outcome`] says
+/// [`Why::Refused`] with the kernel's error. In [`Mode::Splice`] the refusal is the error.
+///
+/// A destination that is not a socket has no write side to shut: at its source's EOF that
+/// direction just ends (close the descriptor to pass the EOF on).
 ///
 /// The pipes are private to the relay, so a splice out of one into a socket cannot stall any
 /// other process on the pipe's lock; the sockets are non-blocking, so no splice blocks.
@@ -379,6 +408,7 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             continue;
         }
         // Both wait (or one waits and one is done): poll what they wait for.
+        let gone = PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
         let want = |fd_is_src: usize, fd_is_dst: usize| {
             let mut ev = PollFlags::empty();
             if dirs[fd_is_src].engine.waiting() == Some(Op::WaitRead) {
@@ -390,24 +420,22 @@ pub fn relay(a: impl AsFd, b: impl AsFd, options: &Options) -> Report {
             ev
         };
         let (ev_a, ev_b) = (want(0, 1), want(1, 0));
-        let mut fds = Vec::with_capacity(2);
-        for (fd, ev) in [(a, ev_a), (b, ev_b)] {
-            if !ev.is_empty() {
-                fds.push(PollFd::from_borrowed_fd(fd, ev));
-            }
-        }
-        if let Err(e) = sys::poll::poll(&mut fds, None) {
+        // On the stack: this runs once per relayed burst.
+        let mut fds = [
+            PollFd::from_borrowed_fd(a, ev_a),
+            PollFd::from_borrowed_fd(b, ev_b),
+        ];
+        let asked = match (ev_a.is_empty(), ev_b.is_empty()) {
+            (false, false) => &mut fds[..],
+            (false, true) => &mut fds[..1],
+            (true, _) => &mut fds[1..],
+        };
+        if let Err(e) = sys::poll::poll(asked, None) {
             fail_both(&mut dirs, &mut first, sys::hint(e, "poll(2) in a relay"));
             continue;
         }
-        let mut got = [PollFlags::empty(); 2];
-        let mut it = fds.iter();
-        for (slot, ev) in [(0, ev_a), (1, ev_b)] {
-            if !ev.is_empty() {
-                got[slot] = it.next().map_or(PollFlags::empty(), PollFd::revents);
-            }
-        }
-        let gone = PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
+        // One not asked about reports nothing (revents starts empty).
+        let got = [fds[0].revents(), fds[1].revents()];
         // Direction 0 reads a and writes b; direction 1 reads b and writes a.
         for (i, (src, dst)) in [(0, 1), (1, 0)].into_iter().enumerate() {
             let hit = match dirs[i].engine.waiting() {

@@ -9,6 +9,14 @@
 //! an `EAGAIN` from a fill can only mean "the source is not readable" (never "the pipe is
 //! full"), and the tail of a stream is never left waiting in the buffer.
 //!
+//! A fill that comes back short (fewer bytes than asked) from a source that says so
+//! ([`Engine::short_fill_empties`]: a stream socket or a pipe read by a driver that waits in
+//! poll(2)) has emptied the source: once those bytes are drained the core asks for a wait
+//! ([`Op::WaitRead`]) instead of another fill, which could only return `EAGAIN` (copy path) or
+//! move nothing (splice path). That saves one system call per burst, a quarter of a relayed
+//! hop's cost for small messages. If bytes did arrive meanwhile the wait returns at once
+//! (poll(2) is level triggered); EOF is seen by the fill after the wait.
+//!
 //! The end-at-exit rule lives here too ([`Engine::owner_exited`]): once the process that owns
 //! the source has exited, only the bytes queued in the source at that moment ([FIONREAD]) are
 //! moved, then the direction is done (no shutdown: the source may still be open in a
@@ -75,6 +83,11 @@ pub(crate) struct Engine {
     at_exit: AtExit,
     /// See [`Engine::fall_back_on_drain`].
     drain_fallback: bool,
+    /// See [`Engine::short_fill_empties`].
+    short_empties: bool,
+    /// The last fill was short (with `short_empties`): wait for the source once the buffer
+    /// is drained.
+    dry: bool,
 }
 
 impl Engine {
@@ -98,7 +111,21 @@ impl Engine {
             error: None,
             at_exit: AtExit::default(),
             drain_fallback: false,
+            short_empties: false,
+            dry: false,
         }
+    }
+
+    /// Tells the core that a short fill (fewer bytes than asked, more than none) leaves the
+    /// source empty, so the next step after draining those bytes is [`Op::WaitRead`], not a
+    /// fill bound to hit `EAGAIN`. True enough of stream sockets and pipes (a read or a splice
+    /// returns early only when nothing more is queued, or the pipe ran out of slots); where it
+    /// is not, the wait returns at once and costs one poll(2), never a byte. Only for a driver
+    /// whose [`Op::WaitRead`] is a real readiness wait on a non-blocking source (off by
+    /// default: a blocking read waits by itself, and a wait before it is one call more).
+    pub(crate) fn short_fill_empties(mut self) -> Engine {
+        self.short_empties = true;
+        self
     }
 
     /// Caps each drain call at `len` bytes (default: the fill size).
@@ -141,6 +168,10 @@ impl Engine {
         match r {
             Ok(0) => self.eof = true,
             Ok(n) => {
+                // What next() asked for (before the budget takes this fill).
+                let asked = self.at_exit.cap(self.fill_cap);
+                // After the owner's exit, its rule ends the direction at a dry source.
+                self.dry = self.short_empties && n < asked && !self.at_exit.is_set();
                 self.pending += n;
                 self.filled += n as u64;
                 self.at_exit.took(n);
@@ -195,6 +226,10 @@ impl Engine {
                 let n = n.min(self.pending);
                 self.pending -= n;
                 self.drained += n as u64;
+                if self.pending == 0 && std::mem::take(&mut self.dry) {
+                    // The short fill emptied the source: wait rather than fill into EAGAIN.
+                    self.waiting = Some(Op::WaitRead);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = Some(Op::WaitWrite),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -216,6 +251,7 @@ impl Engine {
     /// [FIONREAD]: https://man7.org/linux/man-pages/man2/FIONREAD.2const.html
     pub(crate) fn owner_exited(&mut self, queued: Option<u64>) {
         self.at_exit.exited(queued, self.fill_cap as u64);
+        self.dry = false;
         if self.waiting == Some(Op::WaitRead) {
             self.waiting = None;
         }
@@ -537,5 +573,95 @@ mod tests {
         e.filled(Err(Errno::INVAL.into()));
         assert_eq!(e.path(), Path::Copy);
         assert!(matches!(e.into_parts().2, Why::Refused(_)));
+    }
+
+    #[test]
+    fn a_short_fill_is_drained_then_waited_on_not_filled_again() {
+        for path in [Path::Splice, Path::Copy] {
+            let mut e = Engine::new(Mode::Auto, path, Why::Auto, 100, 100).short_fill_empties();
+            assert_eq!(e.next(), Op::Fill { len: 100 });
+            e.filled(Ok(1));
+            // Short: write the byte, then wait for the source (no fill bound for EAGAIN).
+            assert_eq!(e.next(), drain(1, false));
+            assert_eq!(e.waiting(), None);
+            e.drained(Ok(1));
+            assert_eq!(e.next(), Op::WaitRead);
+            assert_eq!(e.waiting(), Some(Op::WaitRead));
+            e.ready();
+            assert_eq!(e.next(), Op::Fill { len: 100 });
+            // EOF is still seen by the fill after the wait, and shuts as before.
+            e.filled(Ok(0));
+            assert_eq!(e.next(), Op::Shut);
+            e.shut(Ok(()));
+            assert_eq!(e.next(), Op::Done);
+            assert_eq!(e.into_parts().0, 1);
+        }
+    }
+
+    #[test]
+    fn a_full_fill_fills_again_and_a_short_one_waits_only_once_drained() {
+        let mut e = splice(100).drain_cap(30).short_fill_empties();
+        // A full fill: more may be queued, fill again after draining (no wait).
+        e.filled(Ok(100));
+        for _ in 0..3 {
+            e.drained(Ok(30));
+        }
+        e.drained(Ok(10));
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        // A short one, drained in pieces with the destination full midway: the source is
+        // waited on only once the buffer is empty.
+        e.filled(Ok(50));
+        e.drained(Ok(30));
+        assert_eq!(e.next(), drain(20, false));
+        e.drained(again());
+        assert_eq!(e.next(), Op::WaitWrite);
+        e.ready();
+        e.drained(Ok(20));
+        assert_eq!(e.next(), Op::WaitRead);
+        e.ready();
+        // The wait was a hint: a fill after it that finds nothing waits as usual.
+        e.filled(again());
+        assert_eq!(e.next(), Op::WaitRead);
+        e.ready();
+        e.filled(Ok(0));
+        assert_eq!(e.next(), Op::Shut);
+    }
+
+    #[test]
+    fn without_the_hint_or_after_an_error_or_the_owner_exit_a_short_fill_fills_again() {
+        // Off by default: a short fill is followed by another fill, as for a blocking source.
+        let mut e = splice(100);
+        e.filled(Ok(1));
+        e.drained(Ok(1));
+        assert_eq!(e.next(), Op::Fill { len: 100 });
+        // A failing drain ends it: no wait left behind.
+        let mut e = splice(100).short_fill_empties();
+        e.filled(Ok(1));
+        e.drained(Err(Errno::PIPE.into()));
+        assert_eq!(e.next(), Op::Done);
+        assert_eq!(e.waiting(), None);
+        // After the owner's exit its rule decides (a dry source ends it at the next fill).
+        let mut e = splice(100).short_fill_empties();
+        e.filled(Ok(1));
+        e.owner_exited(Some(5));
+        e.drained(Ok(1));
+        assert_eq!(e.next(), Op::Fill { len: 5 });
+        e.filled(Ok(2));
+        e.drained(Ok(2));
+        assert_eq!(e.next(), Op::Fill { len: 3 });
+        e.filled(again());
+        assert_eq!(e.next(), Op::Done);
+        assert!(e.ended_at_exit());
+    }
+
+    #[test]
+    fn a_short_fill_then_a_refused_drain_falls_back_and_still_waits_once_drained() {
+        let mut e = splice(100).fall_back_on_drain().short_fill_empties();
+        e.filled(Ok(60));
+        e.drained(Err(Errno::INVAL.into()));
+        assert_eq!(e.path(), Path::Copy);
+        assert_eq!(e.next(), drain(60, false));
+        e.drained(Ok(60));
+        assert_eq!(e.next(), Op::WaitRead);
     }
 }

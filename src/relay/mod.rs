@@ -43,6 +43,13 @@
 //!   as well (`read`, `write`); the saving is the copy alone, so for small chunks or a pipe
 //!   whose grant collapsed it can lose to a copy with a large buffer. `procwire bench`
 //!   measures it on the machine at hand.
+//! - **Small messages pay per hop, not per byte.** A relayed 1-byte message costs the relay a
+//!   wait and a move: [`relay()`] makes poll(2), `read(2)`, `send(2)` (copy) or poll(2) and
+//!   two splices, because after a short fill (fewer bytes than asked: the source is empty)
+//!   the engine waits for the source instead of filling again into `EAGAIN`. The tokio
+//!   driver still makes that `EAGAIN` fill: its readiness hint may only be cleared by a real
+//!   `EAGAIN` (see `sys::tokio`). A relayed round trip also wakes twice as many processes as
+//!   a direct one, so it stays above twice the direct latency.
 //!
 //! # When it copies
 //!

@@ -276,13 +276,16 @@ fn poll_dirs(
                                 progress.add(i, n);
                                 moved = true;
                             }
-                            d.engine.drained(r);
+                            d.drained(r, pool);
                         }
                         Poll::Pending => break,
                     }
                 }
                 Op::Shut => d.shut(),
                 // The reactor did the waiting (`WouldBlock` never reaches the engine here).
+                // The wait the engine asks after a short fill falls through to the fill: its
+                // readiness is still set (cleared only on a real EAGAIN, see `sys::tokio`), so
+                // that fill is what clears it, as before.
                 Op::WaitRead | Op::WaitWrite => d.engine.ready(),
                 Op::Done => break,
             }

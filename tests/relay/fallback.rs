@@ -2,7 +2,7 @@
 //! exhaustion and a collapsed grant through the `MakePipe` seam, no `SIGPIPE` from the
 //! blocking drivers, and byte-exact random sizes in every mode over every stream kind.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -296,3 +296,45 @@ fn bridges_are_byte_exact_for_random_sizes_in_every_mode_over_every_kind() {
 }
 
 const DEFAULT_CHUNK_MAX: usize = 1 << 20;
+
+#[test]
+fn relay_copies_into_a_destination_that_refuses_the_splice_out_of_its_pipe() {
+    // splice(2) into a file opened with O_APPEND is EINVAL, and only at the drain: the fill
+    // from the socket into the relay's pipe went through. Auto turns that direction to copy,
+    // the bytes already in the pipe included, and says why; splice mode fails with the
+    // kernel's EINVAL. The file is not a socket: its direction ends at EOF without a shutdown.
+    for (mode, len) in [(Mode::Auto, 300_000), (Mode::Splice, 3000)] {
+        let (a, peer) = socketpair();
+        let file = super::temp_file(true);
+        let sent = data(len, 21);
+        // Less than the socket holds in splice mode, so the writer ends though nothing reads.
+        let writer = feed(peer, sent.clone());
+        let (report, mut file) = bounded::spawn(move || {
+            let mut o = Options::new();
+            o.mode(mode);
+            (relay(&a, &file, &o), file)
+        })
+        .join("a relay into an O_APPEND file");
+        writer.join().unwrap();
+        let ab = report.a_to_b();
+        if mode == Mode::Auto {
+            assert!(report.error().is_none(), "{report}");
+            assert_eq!(ab.path(), Path::Copy, "{report}");
+            assert_refused_einval(ab.why(), &report.to_string());
+            assert!(matches!(ab.end(), End::Eof), "{report}");
+            assert_eq!(ab.bytes(), len as u64, "{report}");
+            assert_eq!(report.b_to_a().bytes(), 0, "{report}");
+            let mut got = Vec::new();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.read_to_end(&mut got).unwrap();
+            assert!(got == sent, "{report}: {} bytes in the file", got.len());
+        } else {
+            let e = report
+                .error()
+                .expect("splice mode: the refusal is the error");
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{report}");
+            assert_eq!(ab.path(), Path::Splice, "{report}");
+            assert_eq!(ab.bytes(), 0, "{report}");
+        }
+    }
+}

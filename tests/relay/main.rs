@@ -385,3 +385,56 @@ fn temp_file(append: bool) -> std::fs::File {
     std::fs::remove_file(&path).unwrap();
     f
 }
+
+#[test]
+fn a_non_blocking_source_sent_in_small_pieces_arrives_whole_with_its_eof() {
+    // A non-blocking source: after a short read the bridge waits for it in poll(2) instead of
+    // reading into EAGAIN. Pieces of random small sizes with pauses make short reads; each
+    // byte and the EOF still arrive, on the copy path and through a pooled pipe.
+    for pooled in [false, true] {
+        let (src, feeder_end) = socketpair();
+        procwire::fd::set_nonblocking(&src, true).unwrap();
+        let (collector_end, dst) = socketpair();
+        let sent = data(200_000, 31);
+        let pieces = sent.clone();
+        let feeder = thread::spawn(move || {
+            let mut w = std::fs::File::from(feeder_end);
+            let mut rng = fastrand::Rng::with_seed(32);
+            let mut rest = &pieces[..];
+            while !rest.is_empty() {
+                let n = rng.usize(1..3000).min(rest.len());
+                w.write_all(&rest[..n]).unwrap();
+                rest = &rest[n..];
+                if rng.u8(..) < 16 {
+                    thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        });
+        let collector = collect(collector_end);
+        let outcome = bounded::spawn(move || {
+            let mut bridge = Bridge::new();
+            if pooled {
+                bridge.pool(procwire::relay::PipePool::new(1 << 16, 1));
+            }
+            let o = bridge.run(
+                &mut Fd::new(src.as_fd()).unwrap(),
+                &mut Fd::new(dst.as_fd()).unwrap(),
+            );
+            drop(dst);
+            o
+        })
+        .join("a bridge from a non-blocking socket");
+        feeder.join().unwrap();
+        let got = collector.join().unwrap();
+        assert!(
+            got == sent,
+            "{outcome}: {} of {} bytes",
+            got.len(),
+            sent.len()
+        );
+        assert!(matches!(outcome.end(), End::Eof), "{outcome}");
+        assert_eq!(outcome.bytes(), sent.len() as u64, "{outcome}");
+        let want = if pooled { Path::Splice } else { Path::Copy };
+        assert_eq!(outcome.path(), want, "{outcome}");
+    }
+}

@@ -196,3 +196,65 @@ fn a_thousand_resets_in_batches_neither_stall_panic_nor_leak() {
     assert_eq!(closed, all, "{log}");
     assert!(log.contains(&format!("connections={all}")), "{log}");
 }
+
+#[test]
+fn a_failed_connect_to_the_target_is_one_clear_line_and_a_storm_is_rate_limited() {
+    // A Unix socket bound but not listening: every connect to it is refused at once.
+    let path = crate::sock_path("refusing");
+    let refusing = rustix::net::socket_with(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &refusing,
+        &rustix::net::SocketAddrUnix::new(path.as_path()).unwrap(),
+    )
+    .unwrap();
+    let to = format!("unix:{}", path.display());
+    // No --stats: the failure is still said.
+    let mut relay = Relay::local(&to, &[]);
+    let failed = |l: &str| l.contains("dropped the connection from");
+    let counted = |l: &str| l.contains("more connection(s) could not reach");
+    let c = relay.connect();
+    let (got, _) = c.read_to_end_bounded();
+    assert!(got.is_empty());
+    let l = relay.wait_line("the failed connect", failed);
+    for part in [to.as_str(), "refused", "fix --to", "127.0.0.1:"] {
+        assert!(l.contains(part), "{part:?} not in {l}");
+    }
+    // A storm: every failure is either a line of its own or in a count, and the lines of
+    // their own are at most 5 per window of a second that the storm overlapped.
+    let storm = 150;
+    let t = Instant::now();
+    for _ in 0..storm {
+        let c = relay.connect();
+        // Closed by the relay once it has said (or counted) the failure.
+        let (got, _) = c.read_to_end_bounded();
+        assert!(got.is_empty());
+    }
+    let secs = t.elapsed().as_secs();
+    relay.term();
+    let (st, log) = relay.wait();
+    assert!(st.success(), "{log}");
+    let lines = log.lines().filter(|l| failed(l)).count();
+    let hidden: usize = log
+        .lines()
+        .filter(|l| counted(l))
+        .map(|l| {
+            let n = l.split("procwire relay: ").nth(1).unwrap();
+            n.split(' ').next().unwrap().parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(lines + hidden, storm + 1, "{log}");
+    let windows = secs as usize + 2;
+    assert!(
+        lines <= 5 * windows,
+        "{lines} lines over {windows} windows:\n{log}"
+    );
+    assert!(!log.contains(" closed peer="), "no --stats lines: {log}");
+    drop(refusing);
+    let _ = std::fs::remove_file(&path);
+}

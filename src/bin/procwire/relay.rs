@@ -341,6 +341,84 @@ fn tuned(file: &Path, transport: &str) -> Result<(Mode, String), Status> {
     Ok((mode, auto["why"].as_str().unwrap_or("").to_owned()))
 }
 
+/// Failed connections to `--to` shown one by one in each window of [`Shown::WINDOW`]; the
+/// rest are counted and summed up in one line per window.
+const SHOWN_PER_WINDOW: u32 = 5;
+
+/// The rate limit on the failed-connect lines: a storm of failures (a target down under a
+/// busy listener) prints at most [`SHOWN_PER_WINDOW`] lines plus one count a second. Sans-IO:
+/// it says what to print, the caller prints and says when.
+#[derive(Debug)]
+struct Shown {
+    /// The current window started here.
+    since: Instant,
+    /// Lines printed in it.
+    shown: u32,
+    /// Failures not printed in it.
+    hidden: u64,
+}
+
+impl Shown {
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    fn new(now: Instant) -> Shown {
+        Shown {
+            since: now,
+            shown: 0,
+            hidden: 0,
+        }
+    }
+
+    /// Ends the window if it is over: the failures it hid, to print as one count (0: none).
+    fn tick(&mut self, now: Instant) -> u64 {
+        if now.saturating_duration_since(self.since) < Shown::WINDOW {
+            return 0;
+        }
+        self.since = now;
+        self.shown = 0;
+        std::mem::take(&mut self.hidden)
+    }
+
+    /// One more failure at `now`: the count of the window that just ended, if any, and
+    /// whether this failure gets a line of its own.
+    fn failed(&mut self, now: Instant) -> (u64, bool) {
+        let ended = self.tick(now);
+        if self.shown < SHOWN_PER_WINDOW {
+            self.shown += 1;
+            (ended, true)
+        } else {
+            self.hidden += 1;
+            (ended, false)
+        }
+    }
+
+    /// What is still hidden (at exit).
+    fn rest(&mut self) -> u64 {
+        std::mem::take(&mut self.hidden)
+    }
+}
+
+/// The line for `n` failures that were not shown one by one.
+fn hidden_line(n: u64, to: &Addr) -> String {
+    format!(
+        "procwire relay: {n} more connection(s) could not reach {to} (at most \
+         {SHOWN_PER_WINDOW} shown a second; --stats has one line per connection)"
+    )
+}
+
+/// The line for a failed connect to `--to`: what failed, where, what to try.
+fn connect_failed_line(peer: &str, to: &Addr, e: &io::Error) -> String {
+    let hint = match e.kind() {
+        io::ErrorKind::TimedOut => "is reachable, or raise --connect-timeout",
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+            "is up and listening, or fix --to"
+        }
+        io::ErrorKind::PermissionDenied => "lets us connect (permissions), or fix --to",
+        _ => "is up, or fix --to",
+    };
+    format!("procwire relay: dropped the connection from {peer}: {e}; check that {to} {hint}")
+}
+
 /// A live connection, for `--stats` if it is cut off.
 struct Live {
     peer: String,
@@ -369,11 +447,45 @@ struct Shared {
     active: AtomicU64,
     live: Mutex<HashMap<u64, Live>>,
     totals: Totals,
+    /// The rate limit on failed-connect lines.
+    shown: Mutex<Shown>,
 }
 
 impl Shared {
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Live>> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn shown(&self) -> std::sync::MutexGuard<'_, Shown> {
+        self.shown.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connect to `--to` failed: one stderr line, with or without `--stats`, within the
+    /// rate limit (the lines a window hid are counted at its end).
+    fn connect_failed(&self, peer: &str, e: &io::Error) {
+        let (ended, show) = self.shown().failed(Instant::now());
+        if ended > 0 {
+            eprintln!("{}", hidden_line(ended, &self.to));
+        }
+        if show {
+            eprintln!("{}", connect_failed_line(peer, &self.to, e));
+        }
+    }
+
+    /// Prints the count of the hidden failures of a window that is over (`at_exit`: of the
+    /// current one too).
+    fn flush_hidden(&self, at_exit: bool) {
+        let n = {
+            let mut shown = self.shown();
+            if at_exit {
+                shown.rest()
+            } else {
+                shown.tick(Instant::now())
+            }
+        };
+        if n > 0 {
+            eprintln!("{}", hidden_line(n, &self.to));
+        }
     }
 
     /// Counts a closed connection, and prints its `--stats` line.
@@ -402,6 +514,8 @@ impl Shared {
         let target = match connect(&self.to, self.connect_timeout).await {
             Ok(t) => t,
             Err(e) => {
+                // Said (or counted) before the client sees its connection close.
+                self.connect_failed(&peer, &e);
                 drop(client);
                 self.closed(&peer, 0, 0, "none", start.elapsed(), &e.to_string());
                 return false;
@@ -532,7 +646,12 @@ async fn serve(args: &Args, options: Options, banner: String) -> CmdResult {
         active: AtomicU64::new(0),
         live: Mutex::new(HashMap::new()),
         totals: Totals::default(),
+        shown: Mutex::new(Shown::new(Instant::now())),
     });
+    // Ends the failed-connect lines' windows: a hidden count is printed within a second of
+    // its window's end even if no failure follows.
+    let mut windows = tokio::time::interval(Shown::WINDOW);
+    windows.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tasks = JoinSet::new();
     let mut next_id = 0u64;
     let max = u64::from(args.max_connections);
@@ -542,6 +661,7 @@ async fn serve(args: &Args, options: Options, banner: String) -> CmdResult {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = windows.tick() => shared.flush_hidden(false),
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 if args.once {
                     once_result = Some(done.unwrap_or(false));
@@ -615,6 +735,7 @@ async fn serve(args: &Args, options: Options, banner: String) -> CmdResult {
             );
         }
     }
+    shared.flush_hidden(true);
     if args.stats {
         let t = &shared.totals;
         eprintln!(
@@ -655,6 +776,59 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_connects_show_a_few_lines_a_second_and_count_the_rest() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut s = Shown::new(t0);
+        // A storm: the first few get a line each, the rest are counted.
+        for i in 0..SHOWN_PER_WINDOW {
+            assert_eq!(s.failed(at(u64::from(i))), (0, true));
+        }
+        for i in 0..100 {
+            assert_eq!(s.failed(at(10 + i)), (0, false));
+        }
+        // Nothing to say before the window is over.
+        assert_eq!(s.tick(at(999)), 0);
+        // Its end reports the count once; the next window shows lines again.
+        assert_eq!(s.tick(at(1000)), 100);
+        assert_eq!(s.tick(at(1500)), 0);
+        assert_eq!(s.failed(at(1600)), (0, true));
+        // A failure that comes after a window with hidden ones brings its count along.
+        for i in 1..SHOWN_PER_WINDOW {
+            assert_eq!(s.failed(at(1600 + u64::from(i))), (0, true));
+        }
+        assert_eq!(s.failed(at(1700)), (0, false));
+        assert_eq!(s.failed(at(2700)), (1, true));
+        // At exit, the window's hidden ones.
+        for _ in 0..SHOWN_PER_WINDOW {
+            s.failed(at(2800));
+        }
+        assert_eq!(s.rest(), 1);
+        assert_eq!(s.rest(), 0);
+    }
+
+    #[test]
+    fn a_failed_connect_line_says_what_where_and_what_to_try() {
+        let to = Addr::Tcp("127.0.0.1:9".into());
+        let e = io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "connecting to 127.0.0.1:9: Connection refused (os error 111)",
+        );
+        let l = connect_failed_line("127.0.0.1:5555", &to, &e);
+        for part in [
+            "127.0.0.1:5555",
+            "connecting to 127.0.0.1:9",
+            "refused",
+            "fix --to",
+        ] {
+            assert!(l.contains(part), "{part}: {l}");
+        }
+        let e = io::Error::new(io::ErrorKind::TimedOut, "no answer");
+        assert!(connect_failed_line("p", &to, &e).contains("--connect-timeout"));
+        assert!(hidden_line(7, &to).contains("7 more"));
+    }
 
     #[test]
     fn addresses_parse_in_every_form_and_bad_ones_say_why() {
