@@ -93,7 +93,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// A `current_thread` tokio runtime with I/O: [`two_tasks`]'s writer and reader take turns on
 /// the calling thread.
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+#[allow(dead_code)] // the wire bench's only; the other benches include this module too
 pub fn runtime_one_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
