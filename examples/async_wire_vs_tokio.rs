@@ -3,15 +3,16 @@
 //! taking turns round by round (the order flips each round), and prints per kind and chunk the
 //! median GB/s of each and the median of the per-round ratios procwire/tokio.
 //!
-//! `cargo run --release --example async_wire_vs_tokio --features tokio [-- ROUNDS]` (default 7).
+//! `cargo run --release --example async_wire_vs_tokio --features tokio [-- ROUNDS]` (default 21).
 //!
-//! Both sides wrap descriptors made by the same `wire::Builder` (same kernel buffers), so the
-//! ratio is the cost of the two async layers. On one thread there is no second worker to
-//! schedule, which is what makes the ratio steady enough to read at +-5% on a 2-core VM (the
-//! criterion group `wire_async` on a two-worker runtime swings +-20%). The one structural
-//! difference: procwire clears a descriptor's readiness only on a real `EAGAIN` (issue #14's
-//! rule), tokio also after a short read or write, so procwire makes one more `read`/`send` per
-//! readiness wake-up (`strace -c -f` shows it).
+//! Both sides wrap descriptors made by the same `wire::Builder` (same kernel buffers), and
+//! both use page-aligned buffers, so the ratio is the cost of the two async layers. On one
+//! thread there is no second worker to schedule; single rounds still swing +-20% on a 2-core
+//! VM, the median of 21 by about +-2% (the criterion group `wire_async`, on a two-worker
+//! runtime, swings +-20% between samples). The one structural difference: procwire clears a
+//! descriptor's readiness only on a real `EAGAIN` (issue #14's rule), tokio also after a short
+//! read or write, so procwire makes one more `read`/`send` per readiness wake-up
+//! (`strace -c -f` shows it), about 3% at 1 MiB chunks.
 
 use std::time::Instant;
 
@@ -19,6 +20,15 @@ use procwire::wire::{Builder, Kind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const TOTAL: usize = 256 << 20;
+const PAGE: usize = 4096;
+
+/// The `chunk` bytes of `buf` (which has `PAGE` spare bytes) that start on a page boundary.
+/// Both sides' buffers sit at the same place in their pages, so neither is handed the slow
+/// relative offset of `rep movsb` (see `procwire::model`'s docs) by allocation luck.
+fn page_aligned(buf: &mut [u8], chunk: usize) -> &mut [u8] {
+    let skip = buf.as_ptr().align_offset(PAGE);
+    &mut buf[skip..skip + chunk]
+}
 
 async fn run<W, R>(mut w: W, mut r: R, chunk: usize) -> f64
 where
@@ -26,18 +36,20 @@ where
     R: AsyncRead + Unpin + 'static,
 {
     let reader = tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; chunk];
+        let mut buf = vec![0u8; chunk + PAGE];
+        let buf = page_aligned(&mut buf, chunk);
         let mut left = TOTAL;
         while left > 0 {
-            let n = r.read(&mut buf).await.expect("read");
+            let n = r.read(buf).await.expect("read");
             assert!(n > 0, "unexpected EOF");
             left -= n;
         }
     });
-    let data = vec![0x5au8; chunk];
+    let mut data = vec![0x5au8; chunk + PAGE];
+    let data = page_aligned(&mut data, chunk);
     let start = Instant::now();
     for _ in 0..TOTAL / chunk {
-        w.write_all(&data).await.expect("write");
+        w.write_all(data).await.expect("write");
     }
     reader.await.expect("reader task");
     TOTAL as f64 / start.elapsed().as_secs_f64() / 1e9
@@ -94,13 +106,15 @@ fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map(|s| s.parse().expect("ROUNDS is a count"))
-        .unwrap_or(7);
+        .unwrap_or(21);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let local = tokio::task::LocalSet::new();
-    println!("kind         chunk     procwire GB/s  tokio GB/s  procwire/tokio (median of {rounds} rounds, min-max)");
+    println!(
+        "kind         chunk     procwire GB/s  tokio GB/s  procwire/tokio (median of {rounds} rounds, min-max)"
+    );
     for kind in [Kind::SocketPair, Kind::Pipes, Kind::Loopback] {
         for chunk in [64 << 10, 1 << 20] {
             let (mut p, mut t, mut ratios) = (vec![], vec![], vec![]);
