@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::MemStream;
-use super::stream::{Side, State, Wake, broken_pipe, put, reset_error};
+use super::stream::{COPY_PIECE, Side, State, Wake, broken_pipe, put, reset_error};
 
 /// Registers the task for direction `d`'s `side`; returns a displaced other task to wake.
 fn park(st: &mut State, d: usize, side: Side, waker: &Waker) -> Option<Waker> {
@@ -61,8 +61,8 @@ impl MemStream {
             let k = limit.min(q.len());
             let (front, back) = q.as_slices();
             let from_front = k.min(front.len());
-            buf.put_slice(&front[..from_front]);
-            buf.put_slice(&back[..k - from_front]);
+            put_pieces(buf, &front[..from_front]);
+            put_pieces(buf, &back[..k - from_front]);
             q.drain(..k);
             let mut w = Wake::default();
             if k > 0 {
@@ -186,5 +186,14 @@ impl AsyncWrite for MemStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+/// `buf.put_slice(src)` in pieces of at most [`COPY_PIECE`] bytes, as the blocking reads copy
+/// (see "Copies" in the `stream` module docs: one large `memcpy` can hit `rep movsb` at its slow
+/// offsets).
+fn put_pieces(buf: &mut ReadBuf<'_>, src: &[u8]) {
+    for piece in src.chunks(COPY_PIECE) {
+        buf.put_slice(piece);
     }
 }
