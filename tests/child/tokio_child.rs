@@ -218,6 +218,55 @@ fn end_at_exit_is_not_kept_by_a_descendant_that_goes_on_writing() {
     });
 }
 
+/// The reader learns of the exit from the pidfd the handle also waits on: a handle that
+/// waits (and reaps) at the same time must not take the exit away from the reader.
+#[test]
+fn end_at_exit_sees_the_exit_while_the_handle_waits_on_the_same_pidfd() {
+    runtime().block_on(async {
+        for round in 0..6 {
+            for topology in Topology::ALL {
+                let pids = crate::PidFile::new("async-at-exit-waited");
+                let script = format!(
+                    "(while :; do echo spam; done) 2>/dev/null </dev/null & echo $! >{}; echo hi",
+                    pids.path()
+                );
+                let child = Command::new("sh")
+                    .args(["-c", &script])
+                    .topology(topology)
+                    .stderr(StderrTo::Null)
+                    .spawn_async()
+                    .unwrap();
+                let (mut reader, _writer, mut handle) = child.split();
+                reader.end_at_exit(true);
+                let mut out = Vec::new();
+                let read = reader.read_to_end(&mut out);
+                // Both orders of polling, round by round.
+                let both = async {
+                    if round % 2 == 0 {
+                        tokio::join!(handle.wait(), read)
+                    } else {
+                        let (r, w) = tokio::join!(read, handle.wait());
+                        (w, r)
+                    }
+                };
+                // A hang-guard, not a timing: the descendant never stops writing.
+                let (waited, read) = tokio::time::timeout(Duration::from_secs(30), both)
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("{topology}, round {round}: the reader missed the exit")
+                    });
+                assert!(waited.unwrap().success(), "{topology}");
+                read.unwrap();
+                drop(pids);
+                assert!(
+                    String::from_utf8(out).unwrap().lines().any(|l| l == "hi"),
+                    "{topology}"
+                );
+            }
+        }
+    });
+}
+
 #[test]
 fn async_splice_moves_a_stream_both_ways_on_every_topology() {
     use crate::support::Stream;

@@ -212,9 +212,17 @@ async fn exited(
                 return Ok(status);
             }
             match exit {
-                // Readable = exited; the reap above then succeeds. Readiness is cleared only
-                // if the reap found nothing (it cannot, short of a spurious wake-up).
-                Some(fd) => fd.readable().await?.clear_ready(),
+                // Readable = exited; the reap then succeeds. Readiness is cleared only if the
+                // reap found nothing (it cannot, short of a spurious wake-up): the reader's
+                // end-at-exit polls the same registration, and a readiness cleared here after
+                // the exit could hide the exit from it for good.
+                Some(fd) => {
+                    let mut ready = fd.readable().await?;
+                    if let Some(status) = process.try_reap()? {
+                        return Ok(status);
+                    }
+                    ready.clear_ready();
+                }
                 None => {
                     tokio::time::sleep(nap).await;
                     nap = (nap * 2).min(Duration::from_millis(20));
