@@ -55,8 +55,11 @@ fn idle_timeout_closes_a_quiet_connection_and_says_so() {
     let to = Target::unix().echo();
     let mut relay = Relay::local(&to, &["--idle-timeout", "300ms", "--stats"]);
     let c = relay.connect();
+    // The idle timer starts at the relay's last move, which is before the echo reaches us:
+    // the lower bound counts from before the round trip, not after it.
+    let before = Instant::now();
     c.round_trip();
-    let l = closed_by_relay(&mut relay, &c, Instant::now(), Duration::from_millis(300));
+    let l = closed_by_relay(&mut relay, &c, before, Duration::from_millis(300));
     assert!(field(&l, "error").contains("idle timeout"), "{l}");
     assert_eq!(field(&l, "to_target"), "1");
     assert_eq!(field(&l, "from_target"), "1");
