@@ -626,7 +626,8 @@ impl Shared {
 /// glibc (2.36 here) copies anything above `glibc.cpu.x86_rep_movsb_threshold` (2,112 bytes on
 /// this AMD Zen 3, 2-8 KiB elsewhere) with `rep movsb`, and on Zen 3 that instruction falls from
 /// ~40 GB/s to ~2 GB/s when the destination sits 16 bytes past the source modulo the page
-/// (measured: 64 KiB copies, every pair of offsets in steps of 16). The model's ring and the
+/// (measured with 64 KiB copies, the source at page offset 0 or 16 and the destination at 12
+/// offsets from 0 to 4080: only destination = source + 16 was slow). The model's ring and the
 /// caller's buffer keep one relative offset for a whole stream when chunks are multiples of
 /// 4 KiB, so one unlucky allocation made the model 5x slower for a whole run. Copies of at most
 /// 2 KiB take glibc's vector loop, whose speed does not depend on the offsets; the cost is one
